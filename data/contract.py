@@ -138,7 +138,9 @@ MUSCLES: Final = (
     "masseter",
     "platysma",
 )
-SIDES: Final = ("left", "right", "midline")
+MIDLINE: Final = "midline"
+"""The side value of a point or duration on the facial midline."""
+SIDES: Final = ("left", "right", MIDLINE)
 DEPTHS: Final = ("intradermal", "subcutaneous", "intramuscular", "supraperiosteal")
 REGIONS: Final = (
     "forehead",
