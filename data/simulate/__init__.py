@@ -1,0 +1,43 @@
+"""Synthetic treatment registry with a ground-truth oracle (design.md, "Synthetic registry").
+
+The world. Patients (about 88% women, median age ~47, an ancestry mix whose East Asian share
+depends on the clinic) come to a few dozen clinics for 1 to 6 sessions between 2019 and 2025,
+returning about when the effect wore off. Each patient carries hidden state the registry never
+shows: true baseline brow, lid and mouth-corner differences, muscle strength per muscle and side
+(men stronger), frontalis and masseter thickness, small offsets of each muscle from the atlas,
+toxin sensitivity, a dose-duration elasticity, an activity effect and antibody formation. The
+registry shows noisy, sometimes missing measurements of some of it (missingness is clinic- and
+plan-dependent: masseter ultrasound mostly when the jaw is treated). Clinics differ in dose
+habits, treated regions, products, dilution, injector experience, what they record and how
+complete their follow-up is. Plans follow domain-facts.md section 11; injectors split doses
+between the sides evenly, with accidental imbalance, and in some clinics correct a measured
+brow or mouth-corner difference.
+
+Physics. Each point lands at its planned place plus a placement error; its dose spreads as a
+Gaussian kernel (``features.atlas.spread_sd_mm``) and reaches each muscle of the patient's own
+anatomy (``features.atlas.reach``); paralysis saturates with dose over strength. Paralysis moves
+the brows and mouth corners side by side; toxin reaching the levator palpebrae or the lowest
+frontalis causes eyelid or brow ptosis. The true post-treatment differences are the baseline
+plus the left-minus-right displacement plus biological noise; the clinician rates visible
+asymmetry when a difference, read with rater noise, passes its threshold (brow 3 mm, lid 2 mm,
+mouth corner 3.5 mm). Longevity per treated (region, side) is Weibull around the region's
+median, scaled by dose, sex, muscle size, activity, product and antibodies; the registry sees it
+through visits, censored by the next session, loss to follow-up and the end of the registry.
+
+The oracle. For every treatment ``p_visible_asymmetry`` is the exact probability of visible
+asymmetry given everything realised at the needle (hidden state, where each point landed),
+integrating in closed form over what is still random at that moment: the ptosis events, the
+biological response and the rater; the recorded outcome is one draw from that same model. For
+every treated (region, side), ``median_days`` is the true Weibull median.
+
+Scenarios. ``literature`` holds only effects with public support. ``seed-claims`` adds, labelled
+as such, the source document's unsupported effects: dominant-side frontalis 15-30% thicker,
+CHRNA1 carriers in 33% of East Asian patients with 20-30% longer effect, frequent exercisers'
+masseter wearing off 18-24% sooner, and mouth corners returning 15-20 days earlier in 60% of
+patients.
+"""
+
+from data.simulate.api import Simulated, SimulationReport, simulate, simulate_frames
+from data.simulate.types import Scenario
+
+__all__ = ["Scenario", "Simulated", "SimulationReport", "simulate", "simulate_frames"]
