@@ -20,8 +20,6 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from data.contract import MUSCLES, PRODUCTS, REGIONS
-
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -139,10 +137,6 @@ LOWER_FACE_REGIONS: Final = frozenset({"nose", "mouth_corners", "chin", "jaw", "
 
 SPREAD_SD_REF_MM: Final = 5.0
 """Kernel sd for 4 U at 0.1 mL: ~1 cm spread diameter (DF s11 spread kernel)."""
-
-assert set(MUSCLE_BLOBS) == set(MUSCLES) == set(USUAL_SITES)
-assert set(UNIT_FACTOR) == set(PRODUCTS)
-assert set(LABEL_RANGE_U_EQ) == set(REGIONS)
 
 
 def spread_sd_mm(units_eq: FloatArray, volume_ml: FloatArray) -> FloatArray:

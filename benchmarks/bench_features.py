@@ -1,0 +1,105 @@
+"""Feature speed: a whole registry, the `asym features` command, and one request.
+
+Each figure is printed beside the alternative it is compared with, measured in the same run:
+  - whole registry (100k treatments): the vectorised batch path vs featurising the same
+    treatments one request at a time (extrapolated from 2,000);
+  - one request (12 points, short history): the pandas-free request path vs running the batch
+    path on that one treatment's own tables (a DataFrame per request).
+Medians of repeated runs; the machine is shared, so compare ratios.
+
+    .venv/bin/python benchmarks/bench_features.py [--treatments 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from data.registry import read_registry
+from data.simulate import simulate
+from features.build import build_features
+from features.request import registry_requests, request_inputs
+from features.tables import registry_inputs
+
+
+def _median_seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--treatments", type=int, default=100_000)
+    parser.add_argument("--command-treatments", type=int, default=20_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        big = Path(tmp) / "big"
+        simulate(args.treatments, big, seed=0)
+        tables = read_registry(big).tables
+        n_inj = len(tables["injections"])
+        batch = _median_seconds(lambda: build_features(registry_inputs(tables)), 3)
+        print(f"registry: {args.treatments:,} treatments, {n_inj:,} injections")
+        print(f"  batch path                 {batch:8.2f} s   (median of 3)")
+
+        t = tables["treatments"]
+        sample = {k: v for k, v in tables.items()}
+        ids = set(t["treatment_id"].iloc[:2_000])
+        for k in ("treatments", "injections", "followups", "durations"):
+            sample[k] = tables[k][tables[k]["treatment_id"].isin(ids)]
+        requests = list(registry_requests(sample).values())
+        per_request = _median_seconds(
+            lambda: [build_features(request_inputs(r)) for r in requests], 3
+        ) / len(requests)
+        extrapolated = per_request * args.treatments
+        print(f"  one request at a time      {extrapolated:8.2f} s   (extrapolated)")
+        print(f"  ratio                      {extrapolated / batch:8.1f} x")
+
+        # One request with 12 points and a short history.
+        all_requests = registry_requests(sample)
+        request = min(
+            all_requests.values(),
+            key=lambda r: (abs(len(r["plan"]["injections"]) - 12), -len(r.get("history", []))),
+        )
+        tid = next(k for k, v in all_requests.items() if v is request)
+        own = {k: v[v["treatment_id"] == tid] for k, v in tables.items()}
+        loops = 2_000
+        fast = (
+            _median_seconds(
+                lambda: [build_features(request_inputs(request)) for _ in range(loops)], 7
+            )
+            / loops
+        )
+        slow = (
+            _median_seconds(lambda: [build_features(registry_inputs(own)) for _ in range(200)], 5)
+            / 200
+        )
+        print(
+            f"one request: {len(request['plan']['injections'])} points, "
+            f"{len(request.get('history', []))} earlier treatments"
+        )
+        print(f"  request path (no pandas)   {fast * 1e6:8.1f} us  (median of 7 x {loops})")
+        print(f"  batch path on its tables   {slow * 1e6:8.1f} us")
+        print(f"  ratio                      {slow / fast:8.1f} x")
+
+        mid = Path(tmp) / "mid"
+        simulate(args.command_treatments, mid, seed=1)
+        exe = Path(sys.executable).with_name("asym")
+        cmd = [str(exe), "features", "--registry", str(mid), "--out", str(Path(tmp) / "f.parquet")]
+        command = _median_seconds(lambda: subprocess.run(cmd, check=True, capture_output=True), 3)
+        print(
+            f"`asym features` on {args.command_treatments:,} treatments, start-up and reading "
+            f"included: {command:.2f} s (median of 3)"
+        )
+
+
+if __name__ == "__main__":
+    main()

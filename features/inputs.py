@@ -1,0 +1,146 @@
+"""What ``build_features`` reads: contract data for n treatments as plain numpy arrays.
+
+Two adapters fill it: ``features.tables`` from a whole registry, ``features.request`` from one
+clinic request. Enums are integer codes in contract order (``data.contract``); a missing value is
+NaN. Keeping this free of pandas lets one request be featurised in microseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from data.contract import MUSCLE_REGION, MUSCLES, PRODUCTS, REGIONS, SIDES
+from features.atlas import UNIT_FACTOR
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+MUSCLE_CODE: Final = {m: i for i, m in enumerate(MUSCLES)}
+SIDE_CODE: Final = {s: i for i, s in enumerate(SIDES)}
+REGION_CODE: Final = {r: i for i, r in enumerate(REGIONS)}
+PRODUCT_CODE: Final = {p: i for i, p in enumerate(PRODUCTS)}
+LEFT, RIGHT, MIDLINE = SIDE_CODE["left"], SIDE_CODE["right"], SIDE_CODE["midline"]
+
+UNIT_FACTOR_BY_CODE: Final = np.array([UNIT_FACTOR[p] for p in PRODUCTS])
+REGION_OF_MUSCLE: Final = np.array([REGION_CODE[MUSCLE_REGION[m]] for m in MUSCLES])
+
+REVIEW_FIELDS: Final = (
+    "review_day",
+    "brow_height_diff_mm",
+    "palpebral_fissure_diff_mm",
+    "commissure_height_diff_mm",
+    "visible_asymmetry",
+    "eyelid_ptosis",
+    "brow_ptosis",
+)
+"""Columns of ``followups`` kept as a treatment's review, in this order."""
+
+THICKNESS_FIELDS: Final = (
+    "frontalis_thickness_left_mm",
+    "frontalis_thickness_right_mm",
+    "masseter_thickness_left_mm",
+    "masseter_thickness_right_mm",
+)
+BASELINE_FIELDS: Final = (
+    "brow_height_diff_mm",
+    "palpebral_fissure_diff_mm",
+    "commissure_height_diff_mm",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanArrays:
+    """Injection points of n treatments, grouped by treatment in their original order.
+
+    Attributes:
+        treatment: Row (0..n-1) of the treatment each point belongs to, non-decreasing.
+        muscle: Muscle code.
+        side: Side code.
+        units: Labelled units.
+        x_mm: x in the face frame, NaN if not recorded.
+        y_mm: y in the face frame, NaN if not recorded.
+    """
+
+    treatment: IntArray
+    muscle: IntArray
+    side: IntArray
+    units: FloatArray
+    x_mm: FloatArray
+    y_mm: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureInput:
+    """Everything the features of n treatments depend on.
+
+    Attributes:
+        product: Product code per treatment.
+        dilution: mL per 100 labelled units.
+        patient: Patient columns of ``treatments`` by name (floats; enums as codes, bools 0/1).
+        baseline: (n, 3) measured baseline differences, ``BASELINE_FIELDS`` order.
+        thickness: (n, 4) ultrasound thicknesses, ``THICKNESS_FIELDS`` order.
+        plan: The injection points.
+        prior_treatments: Number of earlier treatments of the patient.
+        days_since_previous: Days since the previous treatment, NaN if none.
+        previous_review: (n, 7) the previous treatment's review (``REVIEW_FIELDS``), NaN if none.
+        previous_days: (n, regions, 3 sides) the previous treatment's durations rows, NaN if none.
+        previous_returned: (n, regions, 3 sides) their ``returned`` flags (1/0), NaN if none.
+        previous_region_u_eq: (n, regions) the previous session's dose per region, NaN if none.
+    """
+
+    product: IntArray
+    dilution: FloatArray
+    patient: dict[str, FloatArray]
+    baseline: FloatArray
+    thickness: FloatArray
+    plan: PlanArrays
+    prior_treatments: FloatArray
+    days_since_previous: FloatArray
+    previous_review: FloatArray
+    previous_days: FloatArray
+    previous_returned: FloatArray
+    previous_region_u_eq: FloatArray
+
+    @property
+    def n(self) -> int:
+        """Number of treatments."""
+        return len(self.product)
+
+
+PATIENT_FIELDS: Final = (
+    "age_years",
+    "sex",
+    "ancestry",
+    "dominant_hand",
+    "chrna1_variant",
+    "exercise_sessions_per_week",
+    "bruxism",
+    "smoker",
+)
+"""Columns of ``treatments`` carried in ``FeatureInput.patient`` (enums as codes)."""
+
+
+def group_sum(group: IntArray, weights: FloatArray | None, length: int) -> FloatArray:
+    """Sum ``weights`` (or count rows) per group id in ``[0, length)``.
+
+    ``np.bincount`` adds in input order, so a treatment's sum is bit-identical whether it is
+    computed alone or inside a whole registry (``np.sum`` would reorder the additions).
+    """
+    return np.bincount(group, weights=weights, minlength=length).astype(np.float64, copy=False)
+
+
+def region_u_eq(plan: PlanArrays, unit_factor: FloatArray, n: int) -> FloatArray:
+    """Dose per treatment and region in U_eq, (n, regions).
+
+    Args:
+        plan: Injection points.
+        unit_factor: Labelled-to-equivalent factor per treatment.
+        n: Number of treatments.
+    """
+    u_eq = plan.units * unit_factor[plan.treatment]
+    idx = plan.treatment * len(REGIONS) + REGION_OF_MUSCLE[plan.muscle]
+    return group_sum(idx, u_eq, n * len(REGIONS)).reshape(n, len(REGIONS))

@@ -1,0 +1,222 @@
+"""Adapter from one clinic request (plain dicts) to ``FeatureInput``, without pandas.
+
+A request holds the patient (the patient columns of ``treatments``), the plan (product, dilution
+and the ``injections`` rows without treatment_id) and the patient's earlier treatments, each with
+how many days before this one it was, its plan, its review (``followups`` columns) and its
+observed ``durations`` rows. Field names are the contract's column names. Values are assumed
+valid (the serving layer validates them against the contract first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
+
+import numpy as np
+import pandas as pd
+
+from data.contract import REGIONS, SIDES, TREATMENTS
+from features.inputs import (
+    BASELINE_FIELDS,
+    MUSCLE_CODE,
+    PATIENT_FIELDS,
+    PRODUCT_CODE,
+    REGION_CODE,
+    REVIEW_FIELDS,
+    SIDE_CODE,
+    THICKNESS_FIELDS,
+    UNIT_FACTOR_BY_CODE,
+    FeatureInput,
+    PlanArrays,
+    region_u_eq,
+)
+
+
+class Plan(TypedDict):
+    """A treatment plan: product, dilution and injection points (``injections`` columns)."""
+
+    product: str
+    dilution_ml_per_100u: float
+    injections: list[dict[str, Any]]
+
+
+class Earlier(TypedDict):
+    """One earlier treatment of the patient."""
+
+    days_before: int
+    plan: Plan
+    review: NotRequired[dict[str, Any] | None]
+    durations: NotRequired[list[dict[str, Any]]]
+
+
+class TreatmentRequest(TypedDict):
+    """One treatment to featurise: the patient, the plan and the patient's earlier treatments."""
+
+    patient: dict[str, Any]
+    plan: Plan
+    history: NotRequired[list[Earlier]]
+
+
+PATIENT_COLUMNS = tuple(
+    c.name
+    for c in TREATMENTS.columns
+    if c.name not in ("treatment_id", "patient_id", "clinic_id", "treatment_date")
+    and c.name not in ("product", "dilution_ml_per_100u")
+)
+"""Columns of ``treatments`` that a request's ``patient`` holds."""
+
+_ENUM_CODES = {
+    c.name: {v: float(i) for i, v in enumerate(c.values)} for c in TREATMENTS.columns if c.values
+}
+_NAN = float("nan")
+
+
+def _value(patient: Mapping[str, Any], field: str) -> float:
+    v = patient.get(field)
+    if v is None:
+        return _NAN
+    codes = _ENUM_CODES.get(field)
+    return codes[v] if codes is not None else float(v)
+
+
+def _plan(plan: Plan) -> PlanArrays:
+    rows = plan["injections"]
+    n = len(rows)
+    x = [r.get("x_mm") for r in rows]
+    y = [r.get("y_mm") for r in rows]
+    return PlanArrays(
+        treatment=np.zeros(n, dtype=np.int64),
+        muscle=np.array([MUSCLE_CODE[r["muscle"]] for r in rows], dtype=np.int64),
+        side=np.array([SIDE_CODE[r["side"]] for r in rows], dtype=np.int64),
+        units=np.array([r["units"] for r in rows], dtype=np.float64),
+        x_mm=np.array([_NAN if v is None else v for v in x], dtype=np.float64),
+        y_mm=np.array([_NAN if v is None else v for v in y], dtype=np.float64),
+    )
+
+
+def _previous(history: Sequence[Earlier]) -> Earlier | None:
+    """The latest earlier treatment (ties: the later item, as in a registry file)."""
+    best: Earlier | None = None
+    for item in history:
+        if best is None or item["days_before"] <= best["days_before"]:
+            best = item
+    return best
+
+
+def request_inputs(request: TreatmentRequest) -> FeatureInput:
+    """Turn one treatment request into ``FeatureInput`` with n = 1.
+
+    Args:
+        request: The patient, plan and earlier treatments, contract field names.
+
+    Returns:
+        The inputs of that one treatment.
+    """
+    patient = request["patient"]
+    plan = request["plan"]
+    history = request.get("history") or []
+    product = np.array([PRODUCT_CODE[plan["product"]]], dtype=np.int64)
+
+    review = np.full((1, len(REVIEW_FIELDS)), _NAN)
+    days = np.full((1, len(REGIONS), len(SIDES)), _NAN)
+    returned = np.full((1, len(REGIONS), len(SIDES)), _NAN)
+    prev_u = np.full((1, len(REGIONS)), _NAN)
+    gap = _NAN
+    prev = _previous(history)
+    if prev is not None:
+        gap = float(prev["days_before"])
+        prev_review = prev.get("review")
+        if prev_review is not None:
+            review[0] = [_value(prev_review, f) for f in REVIEW_FIELDS]
+        for d in prev.get("durations") or []:
+            at = (0, REGION_CODE[d["region"]], SIDE_CODE[d["side"]])
+            days[at] = d["days"]
+            returned[at] = float(d["returned"])
+        prev_product = np.array([PRODUCT_CODE[prev["plan"]["product"]]], dtype=np.int64)
+        prev_u = region_u_eq(_plan(prev["plan"]), UNIT_FACTOR_BY_CODE[prev_product], 1)
+
+    return FeatureInput(
+        product=product,
+        dilution=np.array([plan["dilution_ml_per_100u"]], dtype=np.float64),
+        patient={f: np.array([_value(patient, f)]) for f in PATIENT_FIELDS},
+        baseline=np.array([[_value(patient, f) for f in BASELINE_FIELDS]]),
+        thickness=np.array([[_value(patient, f) for f in THICKNESS_FIELDS]]),
+        plan=_plan(plan),
+        prior_treatments=np.array([float(len(history))]),
+        days_since_previous=np.array([gap]),
+        previous_review=review,
+        previous_days=days,
+        previous_returned=returned,
+        previous_region_u_eq=prev_u,
+    )
+
+
+def _record(row: Mapping[Any, Any] | pd.Series, columns: Sequence[str]) -> dict[str, Any]:
+    """Plain Python values of ``row``; pandas NA/NaN become None."""
+    out: dict[str, Any] = {}
+    for c in columns:
+        v = row[c]
+        out[c] = None if v is None or (not isinstance(v, str) and pd.isna(v)) else v
+        if isinstance(out[c], np.generic):
+            out[c] = out[c].item()
+    return out
+
+
+def registry_requests(tables: Mapping[str, pd.DataFrame]) -> dict[str, TreatmentRequest]:
+    """Build, for every treatment of a registry, the request a clinic would send for it.
+
+    Its history is the same patient's treatments with an earlier date, as a registry holds them.
+    Used to check that one request gives the same features as the whole registry, and by
+    clients that replay a registry against the service.
+
+    Args:
+        tables: The four contract tables in canonical dtypes.
+
+    Returns:
+        Requests by treatment_id.
+    """
+    t = tables["treatments"]
+    inj = {k: g for k, g in tables["injections"].groupby("treatment_id", sort=False)}
+    fol = {k: g for k, g in tables["followups"].groupby("treatment_id", sort=False)}
+    dur = {k: g for k, g in tables["durations"].groupby("treatment_id", sort=False)}
+    inj_cols = ("muscle", "side", "units", "x_mm", "y_mm", "depth")
+    empty = tables["injections"].iloc[:0]
+
+    def plan_of(row: Mapping[Any, Any]) -> Plan:
+        rows = inj.get(row["treatment_id"], empty)
+        return Plan(
+            product=str(row["product"]),
+            dilution_ml_per_100u=float(row["dilution_ml_per_100u"]),
+            injections=[_record(r, inj_cols) for r in rows.to_dict("records")],
+        )
+
+    records = t.to_dict("records")
+    by_patient: dict[str, list[dict[Any, Any]]] = {}
+    for r in records:
+        by_patient.setdefault(r["patient_id"], []).append(r)
+    requests: dict[str, TreatmentRequest] = {}
+    for r in records:
+        history: list[Earlier] = []
+        for e in by_patient[r["patient_id"]]:
+            before = (r["treatment_date"] - e["treatment_date"]).days
+            if before <= 0:
+                continue
+            f = fol.get(e["treatment_id"])
+            d = dur.get(e["treatment_id"])
+            history.append(
+                Earlier(
+                    days_before=int(before),
+                    plan=plan_of(e),
+                    review=None if f is None else _record(f.iloc[0], REVIEW_FIELDS),
+                    durations=[]
+                    if d is None
+                    else [
+                        _record(x, ("region", "side", "days", "returned"))
+                        for x in d.to_dict("records")
+                    ],
+                )
+            )
+        requests[r["treatment_id"]] = TreatmentRequest(
+            patient=_record(r, PATIENT_COLUMNS), plan=plan_of(r), history=history
+        )
+    return requests

@@ -1,0 +1,46 @@
+"""One code path: a treatment's row is the same inside a registry and as one request."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.build import build_features
+from features.request import registry_requests, request_inputs
+from features.spec import FEATURE_NAMES
+from features.tables import feature_frame, registry_inputs
+
+
+def test_every_row_equals_its_single_request_exactly(tables) -> None:
+    batch = build_features(registry_inputs(tables))
+    requests = registry_requests(tables)
+    ids = tables["treatments"]["treatment_id"].tolist()
+    assert batch.shape == (len(ids), len(FEATURE_NAMES))
+    with_history = 0
+    for i, tid in enumerate(ids):
+        single = build_features(request_inputs(requests[tid]))
+        # Bit-for-bit: the served model must see exactly the trained model's inputs.
+        np.testing.assert_array_equal(single[0], batch[i], err_msg=tid)
+        with_history += bool(requests[tid]["history"])
+    # The check is only meaningful if many rows carry history features.
+    assert with_history > len(ids) // 4
+
+
+def test_feature_frame_has_ids_and_spec_columns(tables) -> None:
+    frame = feature_frame(tables)
+    assert list(frame.columns) == ["treatment_id", *FEATURE_NAMES]
+    assert frame["treatment_id"].tolist() == tables["treatments"]["treatment_id"].tolist()
+    assert (frame[list(FEATURE_NAMES)].dtypes == "float64").all()
+    # Every placement feature of a treated session is finite where the spec says it can be.
+    assert (frame["total_points"] >= 1).all()
+    assert np.isfinite(frame["total_u_eq"]).all()
+
+
+def test_request_path_builds_no_dataframe(tables, monkeypatch: pytest.MonkeyPatch) -> None:
+    request = next(r for r in registry_requests(tables).values() if r["history"])
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a pandas DataFrame was built in the request path")
+
+    monkeypatch.setattr(pd.DataFrame, "__init__", forbidden)
+    row = build_features(request_inputs(request))
+    assert row.shape == (1, len(FEATURE_NAMES))
