@@ -175,7 +175,9 @@ def reach(
     Returns:
         Reach in [0, 1].
     """
-    vx = sd_x**2 + sd_point**2
-    vy = sd_y**2 + sd_point**2
-    norm = np.sqrt((sd_x**2 * sd_y**2) / (vx * vy))
-    return norm * np.exp(-0.5 * ((px - cx) ** 2 / vx + (py - cy) ** 2 / vy))
+    s2 = sd_point * sd_point
+    vx = sd_x * sd_x + s2
+    vy = sd_y * sd_y + s2
+    dx = px - cx
+    dy = py - cy
+    return sd_x * sd_y / np.sqrt(vx * vy) * np.exp(-0.5 * (dx * dx / vx + dy * dy / vy))

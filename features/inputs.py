@@ -80,7 +80,8 @@ class FeatureInput:
     Attributes:
         product: Product code per treatment.
         dilution: mL per 100 labelled units.
-        patient: Patient columns of ``treatments`` by name (floats; enums as codes, bools 0/1).
+        patient: (n, 8) patient columns of ``treatments``, ``PATIENT_FIELDS`` order (enums as
+            codes, bools as 0/1, missing as NaN).
         baseline: (n, 3) measured baseline differences, ``BASELINE_FIELDS`` order.
         thickness: (n, 4) ultrasound thicknesses, ``THICKNESS_FIELDS`` order.
         plan: The injection points.
@@ -94,7 +95,7 @@ class FeatureInput:
 
     product: IntArray
     dilution: FloatArray
-    patient: dict[str, FloatArray]
+    patient: FloatArray
     baseline: FloatArray
     thickness: FloatArray
     plan: PlanArrays
@@ -133,14 +134,13 @@ def group_sum(group: IntArray, weights: FloatArray | None, length: int) -> Float
     return np.bincount(group, weights=weights, minlength=length).astype(np.float64, copy=False)
 
 
-def region_u_eq(plan: PlanArrays, unit_factor: FloatArray, n: int) -> FloatArray:
+def region_u_eq(plan: PlanArrays, u_eq: FloatArray, n: int) -> FloatArray:
     """Dose per treatment and region in U_eq, (n, regions).
 
     Args:
         plan: Injection points.
-        unit_factor: Labelled-to-equivalent factor per treatment.
+        u_eq: Dose of each point in U_eq.
         n: Number of treatments.
     """
-    u_eq = plan.units * unit_factor[plan.treatment]
     idx = plan.treatment * len(REGIONS) + REGION_OF_MUSCLE[plan.muscle]
     return group_sum(idx, u_eq, n * len(REGIONS)).reshape(n, len(REGIONS))

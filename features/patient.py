@@ -9,25 +9,20 @@ from features.inputs import UNIT_FACTOR_BY_CODE, FeatureInput, FloatArray
 
 def patient_block(inp: FeatureInput) -> list[FloatArray]:
     """Patient features of n treatments: 2-D blocks whose columns follow ``features.spec``."""
-    p = inp.patient
-    # Contract enum codes: sex (female, male) -> 1 for male; chrna1 (carrier, non_carrier).
-    demographics = np.array(
-        [
-            p["age_years"],
-            p["sex"],
-            p["ancestry"],
-            p["dominant_hand"],
-            1.0 - p["chrna1_variant"],
-            p["exercise_sessions_per_week"],
-            p["bruxism"],
-            p["smoker"],
-            inp.product.astype(np.float64),
-            inp.dilution,
-            UNIT_FACTOR_BY_CODE[inp.product],
-        ]
-    ).T
+    p = inp.patient  # PATIENT_FIELDS order: age, sex, ancestry, hand, chrna1, exercise, ...
+    # Contract enum codes: sex (female, male) is already 1 for male; chrna1_variant is
+    # (carrier, non_carrier), so 1 - code is 1 for a carrier.
+    session = np.array([inp.product, inp.dilution, UNIT_FACTOR_BY_CODE[inp.product]]).T
     base = inp.baseline
-    blocks = [demographics, base, np.abs(base), np.isnan(base).sum(axis=1, keepdims=True) * 1.0]
+    blocks = [
+        p[:, :4],
+        1.0 - p[:, 4:5],
+        p[:, 5:],
+        session,
+        base,
+        np.abs(base),
+        np.isnan(base).sum(axis=1, keepdims=True) * 1.0,
+    ]
     th = inp.thickness
     with np.errstate(divide="ignore", invalid="ignore"):
         for j in (0, 2):  # frontalis, masseter: (left, right) columns in THICKNESS_FIELDS order

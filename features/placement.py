@@ -147,6 +147,8 @@ def _paralysis_tables() -> tuple[FloatArray, IntArray, IntArray, FloatArray]:
 
 
 PARALYSIS_REF, TERM_LEFT, TERM_RIGHT, TERM_MM = _paralysis_tables()
+PARALYSIS_RATE: Final = -np.log(4.0) / PARALYSIS_REF
+"""P = 1 - exp(rate * dose): 75% paralysis at the reference dose."""
 
 # Which geometry column (0..5, spec order: frontalis L, R, corrugator L, R, DAO L, R) a point of
 # (muscle code, side code) feeds, -1 for none.
@@ -154,6 +156,9 @@ _GEOMETRY_SLOT = np.full((len(MUSCLES), N_SIDES), -1, dtype=np.int64)
 for _k, _m in enumerate(("frontalis", "corrugator", "depressor_anguli_oris")):
     _GEOMETRY_SLOT[MUSCLE_CODE[_m], SIDE_CODE["left"]] = 2 * _k
     _GEOMETRY_SLOT[MUSCLE_CODE[_m], SIDE_CODE["right"]] = 2 * _k + 1
+
+
+_TARGET_COLUMNS: Final = np.arange(N_TARGETS)
 
 
 def _positions(inp: FeatureInput) -> tuple[FloatArray, FloatArray]:
@@ -170,7 +175,7 @@ def effective_dose(inp: FeatureInput, u_eq: FloatArray, x: FloatArray, y: FloatA
     volume_ml = plan.units * inp.dilution[plan.treatment] / 100.0
     sd = spread_sd_mm(u_eq, volume_ml)[:, None]
     r = reach(x[:, None], y[:, None], sd, TARGET_X, TARGET_Y, TARGET_SD_X, TARGET_SD_Y)
-    idx = plan.treatment[:, None] * N_TARGETS + np.arange(N_TARGETS)
+    idx = plan.treatment[:, None] * N_TARGETS + _TARGET_COLUMNS
     sums = group_sum(idx.ravel(), (r * u_eq[:, None]).ravel(), inp.n * N_TARGETS)
     return sums.reshape(inp.n, N_TARGETS)
 
@@ -205,19 +210,19 @@ def placement_block(inp: FeatureInput) -> list[FloatArray]:
 
     eff = effective_dose(inp, u_eq, x, y)
     left, right = eff[:, PAIRED_LEFT], eff[:, PAIRED_RIGHT]
-    total = left + right
-    ratio = np.divide(left - right, total, out=np.zeros_like(total), where=total > 1e-9)
+    total, diff = left + right, left - right
+    ratio = np.divide(diff, total, out=np.zeros_like(total), where=total > 1e-9)
 
-    paralysis = 1.0 - np.exp(-np.log(4.0) * eff / PARALYSIS_REF)
+    paralysis = 1.0 - np.exp(eff * PARALYSIS_RATE)
     change = ((paralysis[:, TERM_LEFT] - paralysis[:, TERM_RIGHT]) * TERM_MM).sum(axis=2)
     post = np.abs(inp.baseline + change)
 
-    regions = region_u_eq(plan, factor, n)
+    regions = region_u_eq(plan, u_eq, n)
     treated = regions > 0.0
     totals = np.array(
         [
             group_sum(plan.treatment, u_eq, n),
-            group_sum(plan.treatment, None, n),
+            unit_n.sum(axis=1),  # counts: exact whatever the order
             group_sum(plan.treatment, np.isnan(plan.x_mm + plan.y_mm) * 1.0, n),
             (treated & LOWER_FACE).sum(axis=1) * 1.0,
             treated.sum(axis=1) * 1.0,
@@ -227,7 +232,7 @@ def placement_block(inp: FeatureInput) -> list[FloatArray]:
         unit_u,
         unit_n,
         eff,
-        left - right,
+        diff,
         ratio[:, : len(PAIRED_MUSCLES)],
         _geometry(inp, x, y),
         change,

@@ -122,7 +122,7 @@ def registry_inputs(tables: Mapping[str, pd.DataFrame]) -> FeatureInput:
     return FeatureInput(
         product=product,
         dilution=t["dilution_ml_per_100u"].to_numpy(np.float64),
-        patient={f: _floats(t[f]) for f in PATIENT_FIELDS},
+        patient=np.column_stack([_floats(t[f]) for f in PATIENT_FIELDS]),
         baseline=np.column_stack([_floats(t[c]) for c in BASELINE_FIELDS]),
         thickness=np.column_stack([_floats(t[c]) for c in THICKNESS_FIELDS]),
         plan=plan,
@@ -131,7 +131,7 @@ def registry_inputs(tables: Mapping[str, pd.DataFrame]) -> FeatureInput:
         previous_review=_take(review, prev),
         previous_days=_take(days, prev),
         previous_returned=_take(returned, prev),
-        previous_region_u_eq=_take(region_u_eq(plan, factor, n), prev),
+        previous_region_u_eq=_take(region_u_eq(plan, plan.units * factor[plan.treatment], n), prev),
     )
 
 

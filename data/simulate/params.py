@@ -13,7 +13,7 @@ from typing import Final
 
 from features.atlas import BROW_LINE_Y_MM, Blob
 
-SIMULATOR_VERSION: Final = "asym-sim 1.0"
+SIMULATOR_VERSION: Final = "asym-sim 1.1"
 """Bumped whenever the same arguments would give different files."""
 
 CHUNK_PATIENTS: Final = 10_000
