@@ -1,0 +1,144 @@
+"""Training data: a validated registry, its feature matrix, the validation split and the oracle.
+
+Reads only through ``data.registry`` and computes features only through ``features``; the
+models in ``training`` take a ``TrainingData`` and never touch files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from data.registry import Registry, read_registry
+from features.build import build_features
+from features.tables import registry_inputs
+from training.split import split_by_patient_and_time
+
+FloatArray = npt.NDArray[np.float64]
+Float32Array = npt.NDArray[np.float32]
+BoolArray = npt.NDArray[np.bool_]
+
+TEST_FRACTION = 0.2
+"""Share of treatments, latest by date, held out for evaluation."""
+
+
+@dataclass(frozen=True)
+class Oracle:
+    """The simulator's ground truth, present only for a simulated registry.
+
+    Attributes:
+        asymmetry: Indexed by treatment_id: ``p_visible_asymmetry`` and the other true
+            per-treatment quantities the simulator wrote.
+        longevity: Columns treatment_id, region, side, median_days.
+        simulation: The simulator's ``simulation.json`` (seed, scenario, version, ...).
+    """
+
+    asymmetry: pd.DataFrame
+    longevity: pd.DataFrame
+    simulation: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Everything a model fit and its evaluation need, in the order of ``registry.treatments``.
+
+    Attributes:
+        registry: The validated registry (good rows and rejects).
+        features: (n, F) feature matrix as float32, the dtype the ONNX models take; LightGBM is
+            fitted on the same float32 values so its splits and the exported trees agree.
+        train: Treatments to fit on.
+        test: Treatments held out (latest period; no patient in both).
+        oracle: Ground truth of a simulated registry, else None.
+        fingerprint: SHA-256 over the registry's table files.
+        source: The registry folder.
+        row_of: Row of each treatment_id in ``features``.
+    """
+
+    registry: Registry
+    features: Float32Array
+    train: BoolArray
+    test: BoolArray
+    oracle: Oracle | None
+    fingerprint: str
+    source: Path
+    row_of: Mapping[str, int] = field(repr=False)
+
+    @property
+    def treatment_ids(self) -> npt.NDArray[np.object_]:
+        """treatment_id of each row of ``features``."""
+        return self.registry.treatments["treatment_id"].to_numpy(dtype=object)
+
+    def rows(self, treatment_ids: pd.Series | npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+        """Rows of ``features`` for the given treatment ids (each must be in the registry)."""
+        return np.fromiter(
+            (self.row_of[t] for t in treatment_ids), dtype=np.int64, count=len(treatment_ids)
+        )
+
+
+def _fingerprint(files: Mapping[str, Path]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode())
+        with files[name].open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_oracle(folder: Path) -> Oracle | None:
+    """Read ``oracle/`` beside a simulated registry (Parquet or CSV), if there is one."""
+    oracle = folder / "oracle"
+    if not oracle.is_dir():
+        return None
+
+    def table(name: str) -> pd.DataFrame:
+        for suffix, reader in ((".parquet", pd.read_parquet), (".csv", pd.read_csv)):
+            if (oracle / f"{name}{suffix}").is_file():
+                frame: pd.DataFrame = reader(oracle / f"{name}{suffix}")
+                return frame
+        raise FileNotFoundError(f"{oracle}: no {name}.parquet or {name}.csv")
+
+    meta_file = oracle / "simulation.json"
+    simulation = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    return Oracle(
+        asymmetry=table("asymmetry").set_index("treatment_id"),
+        longevity=table("longevity"),
+        simulation=simulation,
+    )
+
+
+def load_training_data(registry_dir: Path, test_fraction: float = TEST_FRACTION) -> TrainingData:
+    """Read, validate and featurise a registry export, and split it for validation.
+
+    Args:
+        registry_dir: The export folder (a simulated one may hold ``oracle/``).
+        test_fraction: Share of treatments, latest by date, to hold out.
+
+    Returns:
+        The training data.
+
+    Raises:
+        data.registry.ExportError: The export cannot be used at all.
+    """
+    registry = read_registry(registry_dir)
+    features = build_features(registry_inputs(registry.tables)).astype(np.float32)
+    train, test = split_by_patient_and_time(registry.treatments, test_fraction)
+    ids = registry.treatments["treatment_id"].tolist()
+    return TrainingData(
+        registry=registry,
+        features=features,
+        train=train,
+        test=test,
+        oracle=_read_oracle(Path(registry_dir)),
+        fingerprint=_fingerprint(registry.files),
+        source=Path(registry_dir),
+        row_of={t: i for i, t in enumerate(ids)},
+    )

@@ -1,0 +1,104 @@
+"""The fitted models of one run: LightGBM boosters and what turns their outputs into answers.
+
+Calibration and survival come from the numpy-only ``training.postprocess``. The ONNX bundle
+(``training.export``) holds the same boosters converted, and ``serving`` reproduces these
+``predict`` methods with onnxruntime and the same post-processing.
+
+Every ``predict`` takes float32 matrices: the dtype the ONNX models take.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
+
+from training import postprocess
+
+FloatArray = npt.NDArray[np.float64]
+Float32Array = npt.NDArray[np.float32]
+
+DIFF_TARGETS: Final = (
+    "brow_height_diff_mm",
+    "palpebral_fissure_diff_mm",
+    "commissure_height_diff_mm",
+)
+"""Post-treatment differences predicted (``followups`` columns), in output order."""
+
+QUANTILES: Final = (("q10", 0.1), ("q50", 0.5), ("q90", 0.9))
+"""The interval (10-90%) and the median of each difference."""
+
+
+@dataclass(frozen=True)
+class RiskModel:
+    """Calibrated classifier of visible asymmetry at review.
+
+    Attributes:
+        booster: Binary LightGBM model on the treatment features.
+        calibration: Platt scaling (slope, intercept) of the booster's logit, fitted on held-out
+            training patients: p = sigmoid(slope * logit(p_raw) + intercept).
+    """
+
+    booster: lgb.Booster
+    calibration: tuple[float, float]
+
+    def predict(self, x: Float32Array) -> FloatArray:
+        """Calibrated probability of visible asymmetry per row of treatment features."""
+        raw = np.asarray(self.booster.predict(x), dtype=np.float64)
+        return postprocess.calibrate(raw, *self.calibration)
+
+
+@dataclass(frozen=True)
+class DifferenceModels:
+    """Quantile regressors of the three post-treatment left-minus-right differences.
+
+    Attributes:
+        boosters: ``boosters[target][q]`` for target in DIFF_TARGETS and q in q10/q50/q90.
+    """
+
+    boosters: Mapping[str, Mapping[str, lgb.Booster]]
+
+    def predict(self, x: Float32Array) -> dict[str, dict[str, FloatArray]]:
+        """Per target, the 10%, 50% and 90% quantiles (sorted, so the interval never inverts)."""
+        out: dict[str, dict[str, FloatArray]] = {}
+        for target in DIFF_TARGETS:
+            raw = np.stack(
+                [np.asarray(self.boosters[target][q].predict(x)) for q, _ in QUANTILES], axis=1
+            )
+            out[target] = postprocess.quantiles(raw)
+        return out
+
+
+@dataclass(frozen=True)
+class LongevityModel:
+    """Discrete-time hazard model of the return of muscle activity per (region, side).
+
+    Attributes:
+        booster: Binary LightGBM model of P(return in bin k | not returned before bin k); its
+            input is a row of ``features.longevity`` inputs followed by the bin's start day.
+        bin_days: Width of a bin in days.
+        n_bins: Number of bins; survival beyond the last one is extrapolated at its hazard.
+    """
+
+    booster: lgb.Booster
+    bin_days: float
+    n_bins: int
+
+    def hazards(self, rows: Float32Array) -> FloatArray:
+        """(r, n_bins) hazard per longevity input row and bin."""
+        expanded = postprocess.expand_bins(rows, self.bin_days, self.n_bins)
+        flat = np.asarray(self.booster.predict(expanded), dtype=np.float64)
+        return flat.reshape(len(rows), self.n_bins)
+
+
+@dataclass(frozen=True)
+class FittedModels:
+    """All models of one run."""
+
+    risk: RiskModel
+    differences: DifferenceModels
+    longevity: LongevityModel
