@@ -33,3 +33,25 @@ def split_by_patient_and_time(
     test_patients = treatments.loc[test, "patient_id"].unique()
     train = ~treatments["patient_id"].isin(test_patients).to_numpy()
     return train, test
+
+
+def hold_back_patients(patients: npt.ArrayLike, share: float, seed: int) -> BoolArray:
+    """Mark a random ``share`` of the distinct patients, with all their rows, as held back.
+
+    Used inside the training set to keep early stopping and calibration on patients the trees
+    were not grown on.
+
+    Args:
+        patients: patient_id per row.
+        share: Chance that a patient is held back, in (0, 1).
+        seed: Random seed.
+
+    Returns:
+        True for the rows of held-back patients.
+    """
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"share must be in (0, 1), got {share}")
+    codes, uniques = pd.factorize(pd.Series(np.asarray(patients, dtype=object)))
+    held = np.random.default_rng(seed).random(len(uniques)) < share
+    out: BoolArray = held[codes]
+    return out

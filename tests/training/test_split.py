@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from training.split import split_by_patient_and_time
+from training.split import hold_back_patients, split_by_patient_and_time
 
 
 def _treatments() -> pd.DataFrame:
@@ -39,3 +39,15 @@ def test_latest_period_held_out_and_patients_disjoint() -> None:
 def test_fraction_must_be_a_share(fraction: float) -> None:
     with pytest.raises(ValueError, match="test_fraction"):
         split_by_patient_and_time(_treatments(), fraction)
+
+
+def test_hold_back_patients_keeps_each_patient_whole() -> None:
+    patients = [f"p{i % 500}" for i in range(3000)]  # 500 patients, 6 rows each
+    held = hold_back_patients(patients, 0.2, seed=0)
+    by_patient = pd.Series(held).groupby(patients).agg(["min", "max"])
+    assert (by_patient["min"] == by_patient["max"]).all()
+    # 500 coin flips at 0.2: 100 expected, standard deviation 9.
+    assert 60 < by_patient["min"].sum() < 140
+    assert (hold_back_patients(patients, 0.2, seed=0) == held).all()
+    with pytest.raises(ValueError, match="share"):
+        hold_back_patients(patients, 1.0, seed=0)

@@ -1,0 +1,134 @@
+"""Metric functions against hand-computed cases, closed forms and scikit-learn."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.metrics import log_loss as sk_log_loss
+
+from training import metrics
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _bernoulli(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Outcomes drawn from their own probabilities: a perfectly calibrated p."""
+    rng = np.random.default_rng(seed)
+    p = _sigmoid(rng.normal(-1.0, 1.5, n))
+    return (rng.random(n) < p).astype(float), p
+
+
+def test_auc_hand_case_and_ties() -> None:
+    # Pairs (pos, neg): (0.35, 0.1) win, (0.35, 0.4) lose, (0.8, *) win: 3 of 4.
+    assert metrics.auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75
+    # A tie between a positive and a negative counts one half.
+    assert metrics.auc([0, 1], [0.5, 0.5]) == 0.5
+    assert metrics.auc([0, 0, 1], [0.2, 0.5, 0.5]) == 0.75
+
+
+def test_auc_matches_sklearn_with_many_ties() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.random(2000) < 0.3
+    p = np.round(rng.random(2000) * 0.5 + 0.3 * y, 1)  # rounded: many ties
+    assert metrics.auc(y, p) == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+
+
+def test_auc_needs_both_classes() -> None:
+    with pytest.raises(ValueError, match="both classes"):
+        metrics.auc([1, 1, 1], [0.2, 0.3, 0.4])
+
+
+def test_brier_and_log_loss() -> None:
+    y, p = [0, 1, 1], [0.2, 0.6, 1.0]
+    assert metrics.brier(y, p) == pytest.approx((0.04 + 0.16 + 0.0) / 3)
+    assert metrics.log_loss(y, p) == pytest.approx(-(np.log(0.8) + np.log(0.6) + np.log(1.0)) / 3)
+    yy, pp = _bernoulli(1000, 1)
+    assert metrics.brier(yy, pp) == pytest.approx(brier_score_loss(yy, pp), abs=1e-12)
+    assert metrics.log_loss(yy, pp) == pytest.approx(sk_log_loss(yy, pp), abs=1e-9)
+    # p = 0 for an event stays finite: clipped at EPS.
+    assert metrics.log_loss([1], [0.0]) == pytest.approx(-np.log(metrics.EPS))
+
+
+def test_bad_inputs_are_refused() -> None:
+    with pytest.raises(ValueError, match="0/1"):
+        metrics.brier([0, 2], [0.1, 0.2])
+    with pytest.raises(ValueError, match="probabilities"):
+        metrics.brier([0, 1], [0.1, 1.2])
+    with pytest.raises(ValueError, match="shape"):
+        metrics.brier([0, 1], [0.1])
+
+
+def test_platt_matches_unpenalised_sklearn_logistic_regression() -> None:
+    y, p = _bernoulli(3000, 2)
+    lp = metrics.logit(p)
+    sk = LogisticRegression(C=np.inf, tol=1e-10, max_iter=1000).fit(lp[:, None], y)
+    slope, intercept = metrics.platt(y, p)
+    assert slope == pytest.approx(sk.coef_[0, 0], abs=1e-4)
+    assert intercept == pytest.approx(sk.intercept_[0], abs=1e-4)
+
+
+def test_calibration_of_a_calibrated_model() -> None:
+    # n = 20,000 with logit(p) ~ N(-1, 1.5): the slope's standard error is about 0.02 and the
+    # intercept's about 0.02 (Fisher information), so 0.07 is more than three of them.
+    y, p = _bernoulli(20_000, 3)
+    slope, intercept = metrics.calibration(y, p)
+    assert slope == pytest.approx(1.0, abs=0.07)
+    assert intercept == pytest.approx(0.0, abs=0.07)
+
+
+def test_calibration_of_sharpened_and_shifted_predictions() -> None:
+    y, p = _bernoulli(20_000, 4)
+    lp = metrics.logit(p)
+    # Logits doubled: the true model is y ~ sigmoid(0.5 * logit(p2)), so the slope is 0.5
+    # (standard error about 0.01).
+    slope, _ = metrics.calibration(y, _sigmoid(2.0 * lp))
+    assert slope == pytest.approx(0.5, abs=0.035)
+    # Logits shifted by -1: risks underestimated, the intercept is +1 and the slope stays 1.
+    slope, intercept = metrics.calibration(y, _sigmoid(lp - 1.0))
+    assert slope == pytest.approx(1.0, abs=0.07)
+    assert intercept == pytest.approx(1.0, abs=0.07)
+
+
+def test_calibration_in_the_large_closed_form() -> None:
+    # A constant prediction of 0.2 where 30% have the event: with logit(0.2) as offset the
+    # intercept solves mean(y) = sigmoid(a + logit(0.2)), so a = logit(0.3) - logit(0.2).
+    y = np.r_[np.ones(30), np.zeros(70)]
+    _, intercept = metrics.calibration(y, np.full(100, 0.2))
+    assert intercept == pytest.approx(np.log(0.3 / 0.7) - np.log(0.2 / 0.8), abs=1e-9)
+
+
+def test_net_benefit_hand_case_and_treat_all() -> None:
+    y = np.array([1, 1, 0, 0, 0])
+    p = np.array([0.9, 0.15, 0.5, 0.05, 0.25])
+    curve = metrics.net_benefit(y, p, [0.1, 0.2, 0.6])
+    # pt 0.1: positives 0.9, 0.15, 0.5, 0.25 -> TP 2, FP 2; 2/5 - 2/5 * (1/9).
+    # pt 0.2: 0.9, 0.5, 0.25 -> TP 1, FP 2; 1/5 - 2/5 * 0.25.  pt 0.6: 0.9 -> TP 1, FP 0.
+    np.testing.assert_allclose(curve.model, [0.4 - 0.4 / 9, 0.2 - 0.1, 0.2])
+    prevalence = 0.4
+    odds = np.array([0.1, 0.2, 0.6]) / np.array([0.9, 0.8, 0.4])
+    np.testing.assert_allclose(curve.treat_all, prevalence - (1 - prevalence) * odds)
+    # Treating everyone is what a model predicting 1 for all does.
+    everyone = metrics.net_benefit(y, np.ones(5), [0.1, 0.2, 0.6])
+    np.testing.assert_allclose(everyone.model, everyone.treat_all)
+    with pytest.raises(ValueError, match="strictly between"):
+        metrics.net_benefit(y, p, [0.0])
+
+
+def test_mae_and_interval_coverage() -> None:
+    assert metrics.mae([1.0, -2.0, 0.5], [0.0, 0.0, 0.5]) == pytest.approx(1.0)
+    # Closed interval: the bounds count as inside.
+    assert metrics.interval_coverage([0.0, 1.0, 2.0, 3.0], [0.0] * 4, [2.0] * 4) == 0.75
+
+
+def test_by_group_skips_small_single_class_and_missing_groups() -> None:
+    y = np.r_[np.tile([0, 1], 60), np.zeros(150), np.tile([0, 1], 10), np.tile([1, 0], 60)]
+    p = np.r_[np.tile([0.2, 0.8], 60), np.full(150, 0.3), np.full(20, 0.5), np.tile([0.4, 0.6], 60)]
+    groups = np.array(["a"] * 120 + ["b"] * 150 + ["c"] * 20 + [None] * 60 + [np.nan] * 60, object)
+    out = metrics.by_group({"y": y, "p": p}, groups, metrics.auc, min_n=100)
+    # b has one class, c 20 rows, and None/NaN rows belong to no group.
+    assert out == {"a": 1.0}
+    assert metrics.by_group({"y": y, "p": p}, groups, metrics.brier, min_n=10).keys() == {"a", "c"}
+    with pytest.raises(ValueError, match="same length"):
+        metrics.by_group({"y": y[:5], "p": p[:5]}, groups, metrics.auc)

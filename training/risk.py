@@ -1,0 +1,210 @@
+"""Asymmetry risk: a calibrated LightGBM classifier of visible asymmetry at the two-week review.
+
+Fitted on the reviewed treatments of the training patients. Those patients are split, by
+patient, into a fit part and a calibration part: the booster is fitted on the first with early
+stopping on the second, and Platt scaling of its logit is fitted on the second, so neither the
+number of trees nor the calibration is chosen on rows the trees were grown on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from training import metrics
+from training.dataset import TrainingData
+from training.models import RiskModel
+from training.split import hold_back_patients
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+CALIBRATION_SHARE: Final = 0.2
+"""Share of training patients held back for early stopping and Platt scaling."""
+MAX_ROUNDS: Final = 3000
+EARLY_STOPPING_ROUNDS: Final = 100
+PARAMS: Final[Mapping[str, Any]] = {
+    "objective": "binary",
+    "learning_rate": 0.03,
+    # Held-out AUC on a 20k registry is flat (within 0.003) over 7-31 leaves, lr 0.01-0.05 and
+    # feature_fraction 0.5-0.9, and monotone constraints change nothing: the gap to the oracle
+    # is information, not tuning (benchmarks/risk_ceiling.py). Small trees calibrate a bit better.
+    "num_leaves": 15,
+    "min_data_in_leaf": 50,
+    "lambda_l2": 5.0,
+    "feature_fraction": 0.7,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "num_threads": 2,
+    "deterministic": True,
+    "force_row_wise": True,
+    "verbosity": -1,
+}
+"""LightGBM parameters; ``seed`` is added per fit."""
+THRESHOLDS: Final = (0.1, 0.2, 0.3)
+"""Decision thresholds reported as scalar metrics (an injector changes the plan above pt)."""
+CURVE_THRESHOLDS: Final = tuple(float(t) for t in np.round(np.arange(0.01, 0.81, 0.01), 2))
+"""Thresholds of the decision-curve table."""
+SUBGROUPS: Final = ("sex", "ancestry", "product", "clinic_id")
+"""``treatments`` columns reported by subgroup (``clinic_id`` is named ``clinic``)."""
+
+
+def _reviewed(data: TrainingData) -> tuple[npt.NDArray[np.int64], FloatArray, BoolArray]:
+    """Feature rows, outcomes (0/1) and training mask of the treatments with a review."""
+    fol = data.registry.followups
+    rows = data.rows(fol["treatment_id"].to_numpy())
+    y = fol["visible_asymmetry"].to_numpy(dtype=np.float64)
+    return rows, y, data.train[rows]
+
+
+def fit_risk(data: TrainingData, seed: int = 0) -> RiskModel:
+    """Fit the calibrated asymmetry-risk model on the training patients' reviewed treatments.
+
+    Args:
+        data: Training data; only rows in ``data.train`` with a review are used.
+        seed: Seed of the patient split and of LightGBM's bagging.
+
+    Returns:
+        The booster and its Platt scaling (fitted on the calibration patients).
+
+    Raises:
+        ValueError: Too few reviewed training treatments, or one class only, to fit.
+    """
+    rows, y, train = _reviewed(data)
+    rows, y = rows[train], y[train]
+    patients = data.registry.treatments["patient_id"].to_numpy(dtype=object)[rows]
+    held = hold_back_patients(patients, CALIBRATION_SHARE, seed)
+    for part, name in ((~held, "fit"), (held, "calibration")):
+        if part.sum() < 20 or len(np.unique(y[part])) < 2:
+            raise ValueError(f"risk: the {name} part needs both outcomes and >= 20 treatments")
+    x = data.features[rows]
+    fit_set = lgb.Dataset(x[~held], y[~held], free_raw_data=True)
+    cal_set = lgb.Dataset(x[held], y[held], reference=fit_set)
+    booster = lgb.train(
+        {**PARAMS, "seed": seed},
+        fit_set,
+        num_boost_round=MAX_ROUNDS,
+        valid_sets=[cal_set],
+        callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
+    )
+    # Keep only the trees up to the best iteration, so the exported model is the evaluated one.
+    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
+    raw = np.asarray(booster.predict(x[held]), dtype=np.float64)
+    slope, intercept = metrics.platt(y[held], raw)
+    return RiskModel(booster=booster, calibration=(slope, intercept))
+
+
+@dataclass(frozen=True)
+class RiskReport:
+    """Held-out performance of a risk model.
+
+    Attributes:
+        metrics: Scalar metrics by stable name (see ``evaluate_risk``).
+        y: Held-out outcomes (True: visible asymmetry).
+        p: The model's calibrated probabilities for them.
+        p_oracle: The simulator's true probabilities, or None without an oracle.
+        treatment_ids: treatment_id of each held-out row.
+        decision_curve: One row per threshold of ``CURVE_THRESHOLDS``: columns ``threshold``,
+            ``model``, ``treat_all`` (net benefits; treat-none is 0) and, with an oracle,
+            ``oracle``.
+    """
+
+    metrics: dict[str, float]
+    y: BoolArray
+    p: FloatArray
+    p_oracle: FloatArray | None
+    treatment_ids: npt.NDArray[np.object_]
+    decision_curve: pd.DataFrame
+
+
+def _headline(y: FloatArray, p: FloatArray, prefix: str, treat_all: bool) -> dict[str, float]:
+    slope, intercept = metrics.calibration(y, p)
+    out = {
+        f"{prefix}auc": metrics.auc(y, p),
+        f"{prefix}brier": metrics.brier(y, p),
+        f"{prefix}log_loss": metrics.log_loss(y, p),
+        f"{prefix}calibration_slope": slope,
+        f"{prefix}calibration_intercept": intercept,
+    }
+    curve = metrics.net_benefit(y, p, THRESHOLDS)
+    for t, nb, all_ in zip(THRESHOLDS, curve.model, curve.treat_all, strict=True):
+        out[f"{prefix}net_benefit_t{round(t * 100)}"] = float(nb)
+        if treat_all:  # the same for every model of the same rows
+            out[f"{prefix}net_benefit_treat_all_t{round(t * 100)}"] = float(all_)
+    return out
+
+
+def _subgroups(y: FloatArray, p: FloatArray, treatments: pd.DataFrame) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for column in SUBGROUPS:
+        name = "clinic" if column == "clinic_id" else column
+        groups = treatments[column].astype(object).to_numpy()
+        values = {"y": y, "p": p}
+        for metric, fn in (("auc", metrics.auc), ("brier", metrics.brier)):
+            for label, v in metrics.by_group(values, groups, fn).items():
+                out[f"risk_{metric}__{name}_{label}"] = v
+        for label, n in metrics.by_group(values, groups, lambda y, p: float(len(y))).items():
+            out[f"risk_n_test__{name}_{label}"] = n
+    return out
+
+
+def evaluate_risk(model: RiskModel, data: TrainingData) -> RiskReport:
+    """Evaluate a risk model on the held-out reviewed treatments, beside the oracle if present.
+
+    Metric names: ``risk_auc``, ``risk_brier``, ``risk_log_loss``, ``risk_calibration_slope``,
+    ``risk_calibration_intercept``, ``risk_net_benefit_t{10,20,30}``,
+    ``risk_net_benefit_treat_all_t{10,20,30}``, ``risk_n_test``, ``risk_prevalence``; per subgroup
+    ``risk_{auc,brier,n_test}__{sex,ancestry,product,clinic}_<value>`` (groups under
+    ``metrics.MIN_GROUP_N`` rows or with one outcome left out); with an oracle the headline ones
+    again (but treat-all) as ``oracle_risk_*`` and ``risk_{auc,brier,log_loss}_ratio_to_oracle``.
+
+    Args:
+        model: The fitted risk model.
+        data: Training data; rows in ``data.test`` with a review are evaluated.
+
+    Returns:
+        The report.
+
+    Raises:
+        ValueError: No held-out reviewed treatments, or only one outcome among them.
+    """
+    rows, y, _ = _reviewed(data)
+    test = data.test[rows]
+    rows, y = rows[test], y[test]
+    if len(y) == 0 or len(np.unique(y)) < 2:
+        raise ValueError("risk: the held-out set needs reviewed treatments with both outcomes")
+    p = model.predict(data.features[rows])
+    ids = data.treatment_ids[rows]
+    out = _headline(y, p, "risk_", treat_all=True)
+    out["risk_n_test"] = float(len(y))
+    out["risk_prevalence"] = float(y.mean())
+    out.update(_subgroups(y, p, data.registry.treatments.iloc[rows]))
+
+    curve = metrics.net_benefit(y, p, CURVE_THRESHOLDS)
+    table = pd.DataFrame(
+        {"threshold": curve.thresholds, "model": curve.model, "treat_all": curve.treat_all}
+    )
+    p_oracle: FloatArray | None = None
+    if data.oracle is not None:
+        truth = data.oracle.asymmetry["p_visible_asymmetry"]
+        p_oracle = truth.reindex(ids).to_numpy(dtype=np.float64)
+        if np.isnan(p_oracle).any():
+            raise ValueError("risk: the oracle lacks some held-out treatments")
+        out.update(_headline(y, p_oracle, "oracle_risk_", treat_all=False))
+        for name in ("auc", "brier", "log_loss"):
+            out[f"risk_{name}_ratio_to_oracle"] = out[f"risk_{name}"] / out[f"oracle_risk_{name}"]
+        table["oracle"] = metrics.net_benefit(y, p_oracle, CURVE_THRESHOLDS).model
+    return RiskReport(
+        metrics=out,
+        y=y.astype(bool),
+        p=p,
+        p_oracle=p_oracle,
+        treatment_ids=ids,
+        decision_curve=table,
+    )
