@@ -81,6 +81,18 @@ def median_days(hazards: FloatArray, bin_days: float) -> FloatArray:
     return out
 
 
+def _log_survival_grid(hazards: FloatArray, grid: FloatArray, bin_days: float) -> FloatArray:
+    """Log-survival per row of (r, n_bins) hazards at each day of ``grid``: (r, len(grid))."""
+    h = np.clip(hazards, 0.0, 1.0 - 1e-9)
+    log_keep = np.log1p(-h)
+    n = h.shape[1]
+    before = np.concatenate([np.zeros((len(h), 1)), np.cumsum(log_keep, axis=1)], axis=1)
+    k_full = np.minimum(grid // bin_days, n).astype(np.int64)
+    rest = grid - k_full * bin_days
+    out: FloatArray = before[:, k_full] + log_keep[:, np.minimum(k_full, n - 1)] * rest / bin_days
+    return out
+
+
 def late_asymmetry(
     hazards_left: FloatArray,
     hazards_right: FloatArray,
@@ -90,21 +102,36 @@ def late_asymmetry(
 ) -> FloatArray:
     """P(one side returns at least ``gap_days`` before the other), per row pair of hazards.
 
-    The sides are taken as independent given the features; computed on a grid of ``step_days``.
-    """
-    horizon = bin_days * hazards_left.shape[1] + 2 * gap_days
-    grid = np.arange(0.0, horizon + step_days, step_days)
-    s_left = np.stack([survival_at(hazards_left, t, bin_days) for t in grid], axis=1)
-    s_right = np.stack([survival_at(hazards_right, t, bin_days) for t in grid], axis=1)
-    shift = round(gap_days / step_days)
+    The sides are taken as independent given the features; the hazards are (r, n_bins) each.
 
-    def earlier_by_gap(first: FloatArray, second: FloatArray) -> FloatArray:
-        # P(T_first <= t) mass per step, times P(T_second > t + gap).
-        pmf = first[:, :-1] - first[:, 1:]
-        later = np.concatenate(
-            [second[:, shift + 1 :], np.repeat(second[:, -1:], shift, axis=1)], axis=1
-        )[:, : pmf.shape[1]]
-        out: FloatArray = (pmf * later).sum(axis=1)
+    Up to the end of the last bin the probability is summed on a grid of ``step_days``: the mass
+    of the first side's return in each step times the other side's survival ``gap_days`` later,
+    at the step's (log-)midpoint, which is exact to second order in the step for piecewise
+    exponential survival. Past the last bin both hazards are constant, so the rest is in closed
+    form: with rates a, b, P(both alive) * (a e^(-b g) + b e^(-a g)) / (a + b).
+    """
+    horizon = bin_days * hazards_left.shape[1]
+    steps = int(np.ceil(horizon / step_days))
+    grid: FloatArray = np.arange(steps + 1, dtype=np.float64) * step_days
+    shift = gap_days
+    log_l = _log_survival_grid(hazards_left, grid, bin_days)
+    log_r = _log_survival_grid(hazards_right, grid, bin_days)
+    later_l = _log_survival_grid(hazards_left, grid + shift, bin_days)
+    later_r = _log_survival_grid(hazards_right, grid + shift, bin_days)
+
+    def earlier_by_gap(first: FloatArray, second_later: FloatArray) -> FloatArray:
+        s = np.exp(first)
+        pmf = s[:, :-1] - s[:, 1:]
+        mid = np.exp(0.5 * (second_later[:, :-1] + second_later[:, 1:]))
+        out: FloatArray = (pmf * mid).sum(axis=1)
         return out
 
-    return earlier_by_gap(s_left, s_right) + earlier_by_gap(s_right, s_left)
+    inside = earlier_by_gap(log_l, later_r) + earlier_by_gap(log_r, later_l)
+    rate_l = -np.log1p(-np.clip(hazards_left[:, -1], 0.0, 1.0 - 1e-9)) / bin_days
+    rate_r = -np.log1p(-np.clip(hazards_right[:, -1], 0.0, 1.0 - 1e-9)) / bin_days
+    both_alive = np.exp(log_l[:, -1] + log_r[:, -1])
+    total = rate_l + rate_r
+    split = rate_l * np.exp(-rate_r * gap_days) + rate_r * np.exp(-rate_l * gap_days)
+    tail = both_alive * np.divide(split, total, out=np.zeros_like(total), where=total > 0)
+    out: FloatArray = inside + tail
+    return out

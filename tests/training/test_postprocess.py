@@ -1,0 +1,100 @@
+"""postprocess against closed forms: constant hazards are exponentials, whose survival, median
+and late-asymmetry probability are known exactly."""
+
+import numpy as np
+import pytest
+
+from training import postprocess
+
+W = 30.0
+N_BINS = 12
+
+
+def _const(h: float, rows: int = 1) -> np.ndarray:
+    return np.full((rows, N_BINS), h)
+
+
+def _rate(h: float) -> float:
+    return -np.log1p(-h) / W
+
+
+@pytest.mark.parametrize("h", [0.05, 0.2, 0.5, 0.9])
+def test_constant_hazard_median_and_survival(h: float) -> None:
+    hz = _const(h)
+    assert postprocess.median_days(hz, W)[0] == pytest.approx(W * np.log(0.5) / np.log(1 - h))
+    assert postprocess.survival_at(hz, 90.0, W)[0] == pytest.approx((1 - h) ** 3)
+    assert postprocess.survival_at(hz, 45.0, W)[0] == pytest.approx((1 - h) ** 1.5)
+    assert postprocess.survival_at(hz, 0.0, W)[0] == pytest.approx(1.0)
+
+
+def test_the_last_bins_hazard_goes_on_past_the_horizon() -> None:
+    h = 0.01  # median 30 ln 0.5 / ln 0.99 = 2069 days, far past the 360 days of the bins
+    hz = _const(h)
+    assert postprocess.survival_at(hz, 500.0, W)[0] == pytest.approx((1 - h) ** (500 / W))
+    assert postprocess.median_days(hz, W)[0] == pytest.approx(W * np.log(0.5) / np.log(1 - h))
+    assert postprocess.median_days(_const(1e-5), W)[0] == postprocess.MAX_DAYS
+    # Only the last bin's hazard continues.
+    hz = _const(0.3)
+    hz[0, -1] = 0.1
+    s360 = postprocess.survival_at(hz, 360.0, W)[0]
+    assert s360 == pytest.approx(0.7**11 * 0.9)
+    assert postprocess.survival_at(hz, 420.0, W)[0] == pytest.approx(s360 * 0.9**2)
+
+
+def test_a_piecewise_hazard_median_falls_inside_its_bin() -> None:
+    hz = np.zeros((1, N_BINS))
+    hz[0, :2] = (0.2, 0.5)  # S(30) = 0.8, S(60) = 0.4: the median is inside bin 1
+    into = (np.log(0.5) - np.log(0.8)) / np.log(0.5)
+    assert postprocess.median_days(hz, W)[0] == pytest.approx(W * (1 + into))
+    assert postprocess.survival_at(hz, 60.0, W)[0] == pytest.approx(0.4)
+
+
+def test_expand_bins_layout() -> None:
+    rows = np.arange(6, dtype=np.float32).reshape(2, 3)
+    out = postprocess.expand_bins(rows, W, 4)
+    assert out.shape == (8, 4) and out.dtype == np.float32
+    for i in range(2):
+        for k in range(4):
+            np.testing.assert_array_equal(out[i * 4 + k, :3], rows[i])
+            assert out[i * 4 + k, 3] == k * W
+
+
+@pytest.mark.parametrize("h", [0.01, 0.05, 0.2, 0.5])
+def test_late_asymmetry_of_identical_exponential_sides(h: float) -> None:
+    # Two independent exponentials of rate l: P(|T_L - T_R| >= g) = exp(-l g). h = 0.01 and
+    # 0.05 put most of the mass past the last bin (the closed-form tail).
+    got = postprocess.late_asymmetry(_const(h), _const(h), W)[0]
+    assert got == pytest.approx(np.exp(-_rate(h) * 21.0), rel=1e-3)
+
+
+def test_late_asymmetry_of_two_different_exponentials() -> None:
+    a, b = _rate(0.3), _rate(0.1)
+    want = (a * np.exp(-b * 21.0) + b * np.exp(-a * 21.0)) / (a + b)
+    got = postprocess.late_asymmetry(_const(0.3), _const(0.1), W)[0]
+    assert got == pytest.approx(want, rel=1e-3)
+
+
+def test_late_asymmetry_is_symmetric_and_a_probability() -> None:
+    rng = np.random.default_rng(0)
+    left, right = rng.uniform(0, 0.6, (50, N_BINS)), rng.uniform(0, 0.6, (50, N_BINS))
+    p = postprocess.late_asymmetry(left, right, W)
+    np.testing.assert_allclose(p, postprocess.late_asymmetry(right, left, W), rtol=1e-12)
+    assert np.all((p >= 0) & (p <= 1))
+
+
+def test_no_late_asymmetry_when_both_sides_return_in_the_same_band() -> None:
+    hz = np.zeros((1, N_BINS))
+    hz[0, 3:] = 1.0  # both sides certainly return right at day 90
+    assert postprocess.late_asymmetry(hz, hz, W)[0] == pytest.approx(0.0, abs=1e-6)
+    # One side at day 90, the other certainly at day 150: 60 >= 21 days apart.
+    late = np.zeros((1, N_BINS))
+    late[0, 5:] = 1.0
+    assert postprocess.late_asymmetry(hz, late, W)[0] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_calibrate_and_quantiles() -> None:
+    p = np.array([0.1, 0.5, 0.9])
+    np.testing.assert_allclose(postprocess.calibrate(p, 1.0, 0.0), p)
+    assert postprocess.calibrate(np.array([0.5]), 2.0, np.log(3.0))[0] == pytest.approx(0.75)
+    q = postprocess.quantiles(np.array([[3.0, 1.0, 2.0]]))
+    assert (q["q10"][0], q["q50"][0], q["q90"][0]) == (1.0, 2.0, 3.0)

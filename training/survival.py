@@ -1,0 +1,175 @@
+"""Survival building blocks of the longevity model: person-period rows and censoring-aware metrics.
+
+numpy only. ``person_period`` turns right-censored durations into the rows a discrete-time hazard
+model is fitted on; ``c_index`` and ``kaplan_meier`` judge its predictions against censored data;
+``auc`` is the rank AUC of a score against a binary outcome.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonPeriod:
+    """One row per (duration row, bin it was at risk in).
+
+    Attributes:
+        row: Index of the duration row.
+        bin: Bin index k (days ``[k w, (k + 1) w)``).
+        event: 1 if activity returned in this bin, else 0.
+        weight: Share of the bin the row was at risk in: 1, or (days - k w) / w in the bin where
+            it was censored.
+    """
+
+    row: IntArray
+    bin: IntArray
+    event: FloatArray
+    weight: FloatArray
+
+
+def person_period(
+    days: FloatArray, returned: BoolArray, bin_days: float, n_bins: int
+) -> PersonPeriod:
+    """Expand right-censored durations into discrete-time hazard rows.
+
+    A row returned at ``days`` is at risk in every bin up to the one holding ``days`` and has its
+    event there. A row censored inside a bin is at risk there for the part of the bin it was seen,
+    so it counts with weight (days - start) / bin_days and no event: the actuarial (life-table)
+    correction, which with a weighted binary fit estimates the hazard d / (n - censored exposure
+    missed) instead of under-counting exposure (dropping the bin) or over-counting it (weight 1).
+    Rows still at risk after the last bin are censored at its end; the model extrapolates its
+    hazard past it.
+
+    Args:
+        days: Recorded days (> 0) per duration row.
+        returned: True where activity returned at ``days``, False where censored.
+        bin_days: Bin width in days.
+        n_bins: Number of bins.
+
+    Returns:
+        The person-period rows, ordered by duration row then bin.
+    """
+    days = np.asarray(days, dtype=np.float64)
+    returned = np.asarray(returned, dtype=bool)
+    horizon = bin_days * n_bins
+    beyond = days >= horizon
+    last = np.where(beyond, n_bins - 1, np.floor(days / bin_days)).astype(np.int64)
+    event_here = returned & ~beyond
+    # Weight of the last bin: 1 with an event or past the horizon, else the share seen.
+    last_weight = np.where(event_here | beyond, 1.0, days / bin_days - last)
+    count = last + 1
+    row = np.repeat(np.arange(len(days), dtype=np.int64), count)
+    starts = np.cumsum(count) - count
+    k = np.arange(len(row), dtype=np.int64) - np.repeat(starts, count)
+    is_last = k == last[row]
+    weight = np.where(is_last, last_weight[row], 1.0)
+    event = (is_last & event_here[row]) * 1.0
+    keep = weight > 0  # censored exactly at a bin start: not at risk in that bin at all
+    return PersonPeriod(row=row[keep], bin=k[keep], event=event[keep], weight=weight[keep])
+
+
+def c_index(time: FloatArray, event: BoolArray, score: FloatArray) -> float:
+    """Harrell's concordance of a predicted duration with censored observed durations.
+
+    A pair is comparable when the shorter observed time is a return (event) and the other row
+    was seen longer: T_i < T_j with event i, or T_i == T_j with event i and j censored (j was
+    still without return at T_i). It is concordant when the row that returned earlier has the
+    smaller score; tied scores count one half. Tied event times are not comparable. O(n log n)
+    with a Fenwick tree over score ranks.
+
+    Args:
+        time: Observed days.
+        event: True where activity returned at ``time``.
+        score: Predicted duration (larger: later return), e.g. a median.
+
+    Returns:
+        The C-index in [0, 1], NaN if no pair is comparable.
+    """
+    time = np.asarray(time, dtype=np.float64)
+    event = np.asarray(event, dtype=bool)
+    score = np.asarray(score, dtype=np.float64)
+    # Latest first, and at a tied time the censored rows before the events: when an event's
+    # turn comes, exactly its comparable partners have been inserted. Events of one time are
+    # all queried before any of them is inserted (tied events are not comparable).
+    order = np.lexsort((event, -time))
+    t, e = time[order], event[order]
+    uniq, inverse = np.unique(score[order], return_inverse=True)
+    rank = inverse.astype(np.int64) + 1  # 1-based for the tree
+    size = len(uniq)
+    tree = [0] * (size + 1)
+    new_group = np.r_[True, (t[1:] != t[:-1]) | (e[1:] != e[:-1]), True]
+    bounds = np.flatnonzero(new_group).tolist()
+    ranks = rank.tolist()
+    greater = tied = comparable = 0.0
+    inserted = 0
+    for lo, hi in itertools.pairwise(bounds):
+        if e[lo]:
+            for q in ranks[lo:hi]:
+                below = at_most = 0
+                j = q - 1
+                while j > 0:
+                    below += tree[j]
+                    j -= j & -j
+                j = q
+                while j > 0:
+                    at_most += tree[j]
+                    j -= j & -j
+                greater += inserted - at_most
+                tied += at_most - below
+                comparable += inserted
+        for q in ranks[lo:hi]:
+            j = q
+            while j <= size:
+                tree[j] += 1
+                j += j & -j
+        inserted += hi - lo
+    if comparable == 0:
+        return float("nan")
+    return (greater + 0.5 * tied) / comparable
+
+
+def kaplan_meier(time: FloatArray, event: BoolArray, grid: FloatArray) -> FloatArray:
+    """Kaplan-Meier survival S(t) = P(T > t) evaluated at each day of ``grid``.
+
+    Args:
+        time: Observed days.
+        event: True where activity returned at ``time``.
+        grid: Days to evaluate at.
+
+    Returns:
+        S at each grid day (a step function, right-continuous); NaN for an empty sample.
+    """
+    time = np.asarray(time, dtype=np.float64)
+    event = np.asarray(event, dtype=bool)
+    if len(time) == 0:
+        return np.full(len(grid), np.nan)
+    uniq, inverse = np.unique(time, return_inverse=True)
+    deaths = np.bincount(inverse, weights=event * 1.0, minlength=len(uniq))
+    leaving = np.bincount(inverse, minlength=len(uniq)).astype(np.float64)
+    at_risk = len(time) - np.concatenate([[0.0], np.cumsum(leaving)[:-1]])
+    surv = np.cumprod(1.0 - deaths / at_risk)
+    idx = np.searchsorted(uniq, np.asarray(grid, dtype=np.float64), side="right") - 1
+    out: FloatArray = np.where(idx >= 0, surv[np.maximum(idx, 0)], 1.0)
+    return out
+
+
+def auc(score: FloatArray, outcome: BoolArray) -> float:
+    """Area under the ROC curve (Mann-Whitney, ties one half); NaN if one class is empty."""
+    score = np.asarray(score, dtype=np.float64)
+    outcome = np.asarray(outcome, dtype=bool)
+    n_pos, n_neg = int(outcome.sum()), int((~outcome).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    _uniq, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    mid = np.cumsum(counts) - (counts - 1) / 2.0  # average rank of each distinct score
+    ranks = mid[inverse]
+    return float((ranks[outcome].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
