@@ -1,0 +1,170 @@
+"""Batch prediction speed: `predict_registry` on a simulated registry, ONNX vs LightGBM.
+
+Simulates a registry (100k treatments by default), fits small LightGBM models on a smaller one
+(or takes a bundle given with --model), exports the bundle and times ``predict_registry``
+(median of 3), split into reading + features, scoring and writing. The scoring is then split
+again on the same matrices: the two ONNX session calls beside LightGBM's own ``predict`` of the
+same boosters (the alternative), and the numpy post-processing both share. The machine may be
+shared: compare ratios, and the target (100k treatments <= 10 s) with the total.
+
+    .venv/bin/python benchmarks/bench_predict.py [--treatments 100000] [--model BUNDLE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+
+from data.registry import read_registry
+from data.simulate import simulate
+from features.build import build_features
+from features.longevity import longevity_matrix, treated_region_sides
+from features.tables import registry_inputs
+from serving.predict import predict_registry
+from serving.predictor import SURVIVAL_DAYS, Predictor, _late_asymmetry
+from training import postprocess
+from training.dataset import TrainingData, load_training_data
+from training.export import export_bundle
+from training.models import (
+    DIFF_TARGETS,
+    QUANTILES,
+    DifferenceModels,
+    FittedModels,
+    LongevityModel,
+    RiskModel,
+)
+
+
+def _median(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _fit(data: TrainingData, trees: int, leaves: int) -> FittedModels:
+    """Small models of the production shapes (not tuned: only their size matters here)."""
+    params = {"verbose": -1, "num_leaves": leaves, "min_data_in_leaf": 20, "num_threads": 1}
+    x, fol = data.features, data.registry.followups
+    rows = data.rows(fol["treatment_id"].to_numpy())
+
+    def fit(objective: dict[str, object], xs: np.ndarray, y: np.ndarray) -> lgb.Booster:
+        return lgb.train({**params, **objective}, lgb.Dataset(xs, y), num_boost_round=trees)
+
+    risk = fit({"objective": "binary"}, x[rows], fol["visible_asymmetry"].to_numpy().astype(int))
+    boosters = {}
+    for target in DIFF_TARGETS:
+        y = fol[target].to_numpy(dtype=float, na_value=np.nan)
+        ok = np.isfinite(y)
+        boosters[target] = {
+            q: fit({"objective": "quantile", "alpha": a}, x[rows[ok]], y[ok]) for q, a in QUANTILES
+        }
+    dur = data.registry.durations
+    lon_rows = longevity_matrix(
+        x,
+        data.rows(dur["treatment_id"].to_numpy()),
+        dur["region"].cat.codes.to_numpy().astype(np.int64),
+        dur["side"].cat.codes.to_numpy().astype(np.int64),
+    )
+    bin_days, n_bins = 30.0, 12
+    expanded = postprocess.expand_bins(lon_rows, bin_days, n_bins).reshape(
+        len(lon_rows), n_bins, -1
+    )
+    last = np.minimum(dur["days"].to_numpy() // bin_days, n_bins - 1).astype(int)
+    k = np.arange(n_bins)[None, :]
+    at_risk = k <= last[:, None]
+    event = (k == last[:, None]) & dur["returned"].to_numpy()[:, None]
+    hazard = fit({"objective": "binary"}, expanded[at_risk], event[at_risk].astype(int))
+    return FittedModels(
+        RiskModel(risk, (1.0, 0.0)),
+        DifferenceModels(boosters),
+        LongevityModel(hazard, bin_days, n_bins),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--treatments", type=int, default=100_000)
+    parser.add_argument("--model", type=Path, default=None, help="a bundle folder to use")
+    parser.add_argument("--fit-treatments", type=int, default=5_000)
+    parser.add_argument("--trees", type=int, default=200)
+    parser.add_argument("--leaves", type=int, default=31)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        models = None
+        bundle = args.model
+        if bundle is None:
+            t0 = time.perf_counter()
+            small = load_training_data(simulate(args.fit_treatments, tmp_path / "fit").out)
+            models = _fit(small, args.trees, args.leaves)
+            bundle = tmp_path / "bundle"
+            export_bundle(models, small, bundle, model_name="bench", model_version="0")
+            print(
+                f"bundle: 10 + 1 boosters x {args.trees} trees x {args.leaves} leaves, fitted on "
+                f"{args.fit_treatments:,} treatments, exported in {time.perf_counter() - t0:.1f} s"
+            )
+        registry = tmp_path / "registry"
+        simulate(args.treatments, registry, seed=1)
+
+        reports = []
+        for i in range(3):
+            reports.append(predict_registry(bundle, registry, tmp_path / f"out{i}"))
+        r = sorted(reports, key=lambda p: p.read_seconds + p.score_seconds + p.write_seconds)[1]
+        total = r.read_seconds + r.score_seconds + r.write_seconds
+        print(
+            f"predict_registry: {r.n_treatments:,} treatments, {r.n_longevity_rows:,} treated "
+            f"sides (median of 3 by total)"
+        )
+        print(f"  read + validate + features {r.read_seconds:8.2f} s")
+        print(f"  score (ONNX + postprocess) {r.score_seconds:8.2f} s")
+        print(f"  write Parquet              {r.write_seconds:8.2f} s")
+        print(f"  total                      {total:8.2f} s   (target <= 10 s per 100k)")
+
+        # The scoring on the same matrices: ONNX sessions vs LightGBM, then the shared numpy.
+        inputs = registry_inputs(read_registry(registry).tables)
+        x = build_features(inputs).astype(np.float32)
+        t, reg, side = treated_region_sides(inputs.plan)
+        predictor = Predictor.load(bundle)
+        m = predictor.manifest
+        rows = postprocess.expand_bins(longevity_matrix(x, t, reg, side), m.bin_days, m.n_bins)
+        names = [o.name for o in m.files["treatment"].outputs]
+        onnx_treat = _median(lambda: predictor._treatment.run(names, {"features": x}), 3)
+        onnx_hazard = _median(lambda: predictor._longevity.run(["hazard"], {"longevity": rows}), 3)
+        (flat,) = predictor._longevity.run(["hazard"], {"longevity": rows})
+        hazards = flat.astype(np.float64).reshape(len(t), m.n_bins)
+        post = _median(
+            lambda: (
+                postprocess.median_days(hazards, m.bin_days),
+                [postprocess.survival_at(hazards, d, m.bin_days) for d in SURVIVAL_DAYS],
+                _late_asymmetry(hazards, t, reg, side, len(x), m.bin_days),
+            ),
+            3,
+        )
+        print(f"scoring the same matrices ({len(x):,} x {x.shape[1]}; {len(rows):,} hazard rows):")
+        print("                             ONNX      LightGBM")
+        if models is not None:
+            boosters = [models.risk.booster] + [
+                models.differences.boosters[tg][q] for tg in DIFF_TARGETS for q, _ in QUANTILES
+            ]
+            lgb_treat = _median(lambda: [b.predict(x) for b in boosters], 3)
+            lgb_hazard = _median(lambda: models.longevity.booster.predict(rows), 3)
+            print(f"  risk + 9 quantiles   {onnx_treat:8.2f} s {lgb_treat:10.2f} s")
+            print(f"  hazard               {onnx_hazard:8.2f} s {lgb_hazard:10.2f} s")
+        else:
+            print(f"  risk + 9 quantiles   {onnx_treat:8.2f} s        n/a (bundle given)")
+            print(f"  hazard               {onnx_hazard:8.2f} s        n/a")
+        print(f"  numpy post-processing (shared, medians, survival, late asymmetry) {post:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,322 @@
+"""The model bundle: ONNX files plus ``manifest.json``, and the check that it fits this install.
+
+A bundle is a folder written by ``training.export.export_bundle``::
+
+    manifest.json     what is below, and everything needed to use it
+    treatment.onnx    input ``features`` (n, F): risk + difference quantiles, one output each
+    longevity.onnx    input ``longevity`` (n * n_bins, L + 1): the discrete-time hazard
+
+The manifest names the feature order the models were fitted on. ``check_manifest`` refuses a
+bundle whose features, longevity inputs or format disagree with the installed ``features``
+package, or whose ONNX files are not the ones exported (SHA-256): a model silently fed columns
+in another order would answer confidently and wrongly.
+
+This module is imported by the server: numpy, pydantic and ``features`` only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from features.longevity import LONGEVITY_NAMES
+from features.spec import FEATURE_DTYPE, FEATURE_NAMES
+
+FORMAT_VERSION: Final = 1
+"""Layout of the bundle and its manifest; a server reads exactly this version."""
+MANIFEST_FILE: Final = "manifest.json"
+TREATMENT_FILE: Final = "treatment"
+"""Key (and file stem) of the per-treatment model: risk and difference quantiles."""
+LONGEVITY_FILE: Final = "longevity"
+"""Key (and file stem) of the hazard model."""
+INPUT_DTYPE: Final = "float32"
+"""dtype of every ONNX input (the features are computed in float64 and cast once)."""
+RISK_OUTPUT: Final = "risk_raw"
+HAZARD_OUTPUT: Final = "hazard"
+
+
+def difference_output(target: str, quantile: str) -> str:
+    """Name of the ONNX output of one difference quantile, e.g. ``brow_height_diff_mm_q10``."""
+    return f"{target}_{quantile}"
+
+
+class _Frozen(BaseModel):
+    # Pydantic rather than a plain dataclass: reading a manifest validates every field and names
+    # the one that is wrong, which is what a refused bundle must say.
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TensorSpec(_Frozen):
+    """One ONNX input or output.
+
+    Attributes:
+        name: Tensor name in the graph.
+        dtype: Element type.
+        shape: Dimensions; ``None`` is the batch dimension.
+        meaning: What it holds.
+    """
+
+    name: str
+    dtype: str
+    shape: tuple[int | None, ...]
+    meaning: str
+
+
+class OnnxFile(_Frozen):
+    """One ONNX file of the bundle.
+
+    Attributes:
+        file: File name inside the bundle folder.
+        sha256: Hex SHA-256 of the file's bytes.
+        input: Its single input.
+        outputs: Its outputs, in graph order.
+    """
+
+    file: str
+    sha256: str
+    input: TensorSpec
+    outputs: tuple[TensorSpec, ...]
+
+
+class Calibration(_Frozen):
+    """Platt scaling of the risk model: p = sigmoid(slope * logit(risk_raw) + intercept)."""
+
+    slope: float
+    intercept: float
+
+
+class Parity(_Frozen):
+    """ONNX vs LightGBM on the held-out rows, measured at export.
+
+    Attributes:
+        rows: Held-out rows compared per file (treatment rows; expanded longevity rows).
+        max_abs_deviation: Per output, the largest absolute difference.
+        probability_atol: Tolerance of probabilities (absolute).
+        regression_rtol: Relative tolerance of regression outputs.
+        regression_atol: Absolute tolerance of regression outputs (mm).
+    """
+
+    rows: Mapping[str, int]
+    max_abs_deviation: Mapping[str, float]
+    probability_atol: float
+    regression_rtol: float
+    regression_atol: float
+
+
+class Manifest(_Frozen):
+    """Everything a server needs to know about a bundle, and what it was made from.
+
+    Attributes:
+        format_version: ``FORMAT_VERSION`` of the writer.
+        model_name: Registered model name.
+        model_version: Model version (the MLflow model version or run id).
+        run_id: MLflow run that trained it, if any.
+        created: UTC time of export, ISO 8601.
+        feature_names: Columns of the ``features`` input, in order (``features.spec``).
+        feature_dtype: dtype of the feature matrix as computed (``features.spec.FEATURE_DTYPE``).
+        input_dtype: dtype the ONNX models take (the features cast once).
+        longevity_features: Columns of a longevity row (``features.longevity.LONGEVITY_NAMES``);
+            the hazard model's input is these followed by the bin's start day.
+        diff_targets: Post-treatment differences predicted, in order.
+        quantiles: Quantile keys of each difference (outputs ``<target>_<key>``).
+        files: ONNX files by role (``treatment``, ``longevity``).
+        calibration: Platt scaling of ``risk_raw``.
+        bin_days: Width of a hazard bin, days.
+        n_bins: Number of hazard bins.
+        libraries: Versions of the libraries that trained and exported it.
+        data_fingerprint: SHA-256 of the training registry's files.
+        parity: The export's parity check.
+    """
+
+    format_version: int
+    model_name: str
+    model_version: str
+    run_id: str | None
+    created: str
+    feature_names: tuple[str, ...]
+    feature_dtype: str
+    input_dtype: str
+    longevity_features: tuple[str, ...]
+    diff_targets: tuple[str, ...]
+    quantiles: tuple[str, ...]
+    files: Mapping[str, OnnxFile]
+    calibration: Calibration
+    bin_days: float
+    n_bins: int
+    libraries: Mapping[str, str]
+    data_fingerprint: str
+    parity: Parity
+
+    def to_json(self) -> str:
+        """The manifest as indented JSON (the content of ``manifest.json``)."""
+        return self.model_dump_json(indent=2) + "\n"
+
+
+class BundleError(Exception):
+    """A bundle cannot be used: missing or unreadable manifest or file."""
+
+
+class BundleMismatch(BundleError):  # noqa: N818  (the name the project uses for this refusal)
+    """A bundle does not fit this install; the message names what differs."""
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_onnx(bundle_dir: Path, spec: OnnxFile) -> bytes:
+    """Read one ONNX file of a bundle and check its bytes against the manifest's SHA-256.
+
+    The server opens its session from these same bytes, so what was checked is what runs.
+
+    Args:
+        bundle_dir: The bundle folder.
+        spec: The file's manifest entry.
+
+    Returns:
+        The file's bytes.
+
+    Raises:
+        BundleError: The file cannot be read.
+        BundleMismatch: Its SHA-256 differs from the manifest's.
+    """
+    path = Path(bundle_dir) / spec.file
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise BundleError(f"{path}: cannot read ({err.strerror})") from None
+    digest = sha256_bytes(data)
+    if digest != spec.sha256:
+        raise BundleMismatch(
+            f"{spec.file}: SHA-256 {digest[:12]}..., the manifest says {spec.sha256[:12]}... "
+            "(the file was changed after export)"
+        )
+    return data
+
+
+def load_manifest(bundle_dir: Path) -> Manifest:
+    """Read and validate ``manifest.json`` of a bundle (without comparing it to this install).
+
+    Args:
+        bundle_dir: The bundle folder.
+
+    Returns:
+        The manifest.
+
+    Raises:
+        BundleError: No manifest, not JSON, or a field missing or of the wrong type.
+    """
+    path = Path(bundle_dir) / MANIFEST_FILE
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise BundleError(f"{path}: cannot read the bundle manifest ({err.strerror})") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise BundleError(f"{path}: not JSON ({err})") from None
+    if isinstance(raw, dict) and raw.get("format_version") != FORMAT_VERSION:
+        # Before field validation: another format may legitimately have other fields.
+        raise BundleMismatch(
+            f"{path}: format_version {raw.get('format_version')!r}, this install reads "
+            f"{FORMAT_VERSION}"
+        )
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as err:
+        raise BundleError(f"{path}: not a valid manifest: {err}") from None
+
+
+def _first_difference(name: str, bundle: tuple[str, ...], installed: tuple[str, ...]) -> str:
+    """Say how two ordered name lists differ: count, first position, or names only one has."""
+    missing = [n for n in installed if n not in bundle]
+    extra = [n for n in bundle if n not in installed]
+    parts = [f"{name} differ from the installed features package"]
+    if missing:
+        parts.append(f"missing from the bundle: {', '.join(missing[:5])}")
+    if extra:
+        parts.append(f"not installed: {', '.join(extra[:5])}")
+    if not missing and not extra:
+        i = next(i for i, (a, b) in enumerate(zip(bundle, installed, strict=True)) if a != b)
+        parts.append(
+            f"order differs first at column {i}: bundle {bundle[i]!r}, installed {installed[i]!r}"
+        )
+    parts.append(f"({len(bundle)} in the bundle, {len(installed)} installed)")
+    return "; ".join(parts)
+
+
+def _structure_problems(manifest: Manifest) -> list[str]:
+    """What in the manifest contradicts itself (outputs the server needs but the files lack)."""
+    problems = []
+    for role in (TREATMENT_FILE, LONGEVITY_FILE):
+        if role not in manifest.files:
+            problems.append(f"no {role} ONNX file listed")
+    if problems:
+        return problems
+    treatment = manifest.files[TREATMENT_FILE]
+    have = {o.name for o in treatment.outputs}
+    need = [RISK_OUTPUT] + [
+        difference_output(t, q) for t in manifest.diff_targets for q in manifest.quantiles
+    ]
+    problems += [f"{treatment.file} has no output {n!r}" for n in need if n not in have]
+    if treatment.input.shape[1:] != (len(manifest.feature_names),):
+        problems.append(
+            f"{treatment.file} input shape {treatment.input.shape} does not match "
+            f"{len(manifest.feature_names)} features"
+        )
+    longevity = manifest.files[LONGEVITY_FILE]
+    if HAZARD_OUTPUT not in {o.name for o in longevity.outputs}:
+        problems.append(f"{longevity.file} has no output {HAZARD_OUTPUT!r}")
+    if longevity.input.shape[1:] != (len(manifest.longevity_features) + 1,):
+        problems.append(
+            f"{longevity.file} input shape {longevity.input.shape} does not match "
+            f"{len(manifest.longevity_features)} longevity features + bin start"
+        )
+    return problems
+
+
+def check_manifest(manifest: Manifest, bundle_dir: Path | None = None) -> None:
+    """Refuse a bundle that does not fit the installed ``features`` package.
+
+    Args:
+        manifest: The bundle's manifest.
+        bundle_dir: The bundle folder; given, each ONNX file's SHA-256 is checked too.
+
+    Raises:
+        BundleMismatch: Format version, feature names/order/dtype, longevity features, the
+            listed outputs or a file hash differ; the message names each difference.
+    """
+    problems: list[str] = []
+    if manifest.format_version != FORMAT_VERSION:
+        problems.append(
+            f"format_version {manifest.format_version}, this install reads {FORMAT_VERSION}"
+        )
+    if manifest.feature_names != FEATURE_NAMES:
+        problems.append(_first_difference("feature names", manifest.feature_names, FEATURE_NAMES))
+    if manifest.feature_dtype != FEATURE_DTYPE:
+        problems.append(f"feature dtype {manifest.feature_dtype}, installed {FEATURE_DTYPE}")
+    if manifest.input_dtype != INPUT_DTYPE:
+        problems.append(f"ONNX input dtype {manifest.input_dtype}, this server feeds {INPUT_DTYPE}")
+    longevity = tuple(LONGEVITY_NAMES)
+    if manifest.longevity_features != longevity:
+        problems.append(
+            _first_difference("longevity features", manifest.longevity_features, longevity)
+        )
+    problems += _structure_problems(manifest)
+    if bundle_dir is not None:
+        for spec in manifest.files.values():
+            try:
+                read_onnx(bundle_dir, spec)
+            except BundleError as err:
+                problems.append(str(err))
+    if problems:
+        raise BundleMismatch(
+            f"{bundle_dir or 'bundle'}: refused, it does not fit this install: "
+            + " | ".join(problems)
+        )

@@ -1,0 +1,183 @@
+"""The batch prediction stage: score every valid treatment of a registry export with a bundle.
+
+Reads through ``data.registry``, computes features only through ``features`` and scores only
+with the bundle's ONNX models (``serving.predictor``): the same answers the server gives.
+Treatments are scored in chunks, so memory stays bounded whatever the registry's size; each
+chunk is two session calls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from data.contract import REGIONS, SIDES
+from data.registry import read_registry, write_rejects
+from features.build import build_features
+from features.longevity import treated_region_sides
+from features.tables import registry_inputs
+from serving.predictor import SURVIVAL_DAYS, Predictions, Predictor
+
+CHUNK_TREATMENTS: Final = 20_000
+"""Treatments per ``Predictor.predict`` call: bounds the hazard rows held at once."""
+RISK_FILE: Final = "risk.parquet"
+LONGEVITY_FILE: Final = "longevity.parquet"
+REJECTS_FILE: Final = "rejects.csv"
+
+
+@dataclass(frozen=True)
+class PredictReport:
+    """What ``predict_registry`` did.
+
+    Attributes:
+        model_name: The bundle's model name.
+        model_version: Its version.
+        n_treatments: Treatments scored (the valid ones).
+        n_longevity_rows: Treated (region, side) rows scored.
+        n_rejects: Rejected registry rows (written to ``rejects_file``), not scored.
+        files: Files written.
+        read_seconds: Reading, validating and featurising the registry.
+        score_seconds: ONNX scoring and post-processing.
+        write_seconds: Writing the Parquet files.
+    """
+
+    model_name: str
+    model_version: str
+    n_treatments: int
+    n_longevity_rows: int
+    n_rejects: int
+    files: tuple[Path, ...]
+    read_seconds: float
+    score_seconds: float
+    write_seconds: float
+
+
+def _score(
+    predictor: Predictor,
+    x: npt.NDArray[np.float32],
+    rows: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    chunk: int,
+) -> list[Predictions]:
+    """Predictions per chunk of treatments (longevity rows come sorted by treatment)."""
+    treatment, region, side = rows
+    out = []
+    for a in range(0, len(x), chunk):
+        b = min(a + chunk, len(x))
+        i, j = np.searchsorted(treatment, [a, b])
+        out.append(predictor.predict(x[a:b], treatment[i:j] - a, region[i:j], side[i:j]))
+    return out
+
+
+def _names(codes: npt.NDArray[np.int64], names: Sequence[str]) -> pa.Array:
+    """Codes as a dictionary-encoded string column; -1 is null."""
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(np.int32), mask=codes < 0), pa.array(list(names))
+    )
+
+
+def _cat(parts: Sequence[npt.NDArray[np.float64]]) -> npt.NDArray[np.float64]:
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _cat_int(parts: Sequence[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _tables(
+    ids: npt.NDArray[np.object_], parts: Sequence[Predictions], chunk: int
+) -> tuple[pa.Table, pa.Table]:
+    """The risk table (one row per treatment) and the longevity table (one per treated side)."""
+    risk: dict[str, pa.Array | npt.NDArray[np.float64]] = {
+        "treatment_id": pa.array(ids, type=pa.string()),
+        "asymmetry_risk": _cat([p.asymmetry_risk for p in parts]),
+        "late_asymmetry_risk": _cat([p.late_asymmetry_risk for p in parts]),
+        "first_to_wear_off_region": _names(_cat_int([p.first_region for p in parts]), REGIONS),
+        "first_to_wear_off_side": _names(_cat_int([p.first_side for p in parts]), SIDES),
+    }
+    targets = parts[0].differences if parts else {}
+    for target in targets:
+        risk[target] = _cat([p.differences[target]["q50"] for p in parts])
+        risk[f"{target}_q10"] = _cat([p.differences[target]["q10"] for p in parts])
+        risk[f"{target}_q90"] = _cat([p.differences[target]["q90"] for p in parts])
+    treatment = _cat_int([p.treatment + k * chunk for k, p in enumerate(parts)])
+    longevity: dict[str, pa.Array | npt.NDArray[np.float64]] = {
+        "treatment_id": pa.array(ids[treatment], type=pa.string()),
+        "region": _names(_cat_int([p.region for p in parts]), REGIONS),
+        "side": _names(_cat_int([p.side for p in parts]), SIDES),
+        "median_days": _cat([p.median_days for p in parts]),
+    }
+    for day in SURVIVAL_DAYS:
+        longevity[f"p_not_returned_{day}"] = _cat([p.survival[day] for p in parts])
+    return pa.table(risk), pa.table(longevity)
+
+
+def predict_registry(
+    model: Path,
+    registry: Path,
+    out: Path,
+    *,
+    chunk: int = CHUNK_TREATMENTS,
+    intra_op_threads: int = 0,
+) -> PredictReport:
+    """Score every valid treatment of a registry export with a model bundle.
+
+    Writes ``out/risk.parquet`` (per treatment: treatment_id, asymmetry_risk,
+    late_asymmetry_risk, first_to_wear_off_region, first_to_wear_off_side, and per difference
+    target ``<target>`` (median), ``<target>_q10``, ``<target>_q90``), ``out/longevity.parquet``
+    (per treated region and side: treatment_id, region, side, median_days,
+    p_not_returned_90/120/150) and, if the export has rejected rows, ``out/rejects.csv``.
+
+    Args:
+        model: Bundle folder (``serving.resolve.resolve_model`` finds one).
+        registry: Registry export folder.
+        out: Output folder, created if missing; files of the same names are replaced.
+        chunk: Treatments per scoring call.
+        intra_op_threads: onnxruntime threads per call; 0: every core.
+
+    Returns:
+        Counts, files and timings.
+
+    Raises:
+        serving.bundle.BundleError: The bundle cannot be used (BundleMismatch: not with this
+            install).
+        data.registry.ExportError: The export cannot be used at all.
+    """
+    started = time.perf_counter()
+    predictor = Predictor.load(model, intra_op_threads=intra_op_threads)  # fail before reading
+    reg = read_registry(registry)
+    inputs = registry_inputs(reg.tables)
+    x = build_features(inputs).astype(np.float32)
+    rows = treated_region_sides(inputs.plan)
+    read_done = time.perf_counter()
+
+    parts = _score(predictor, x, rows, chunk)
+    scored = time.perf_counter()
+
+    risk, longevity = _tables(reg.treatments["treatment_id"].to_numpy(dtype=object), parts, chunk)
+    out.mkdir(parents=True, exist_ok=True)
+    files = [out / RISK_FILE, out / LONGEVITY_FILE]
+    pq.write_table(risk, files[0])
+    pq.write_table(longevity, files[1])
+    if len(reg.rejects):
+        files.append(out / REJECTS_FILE)
+        write_rejects(reg.rejects, files[-1])
+    written = time.perf_counter()
+    return PredictReport(
+        model_name=predictor.model_name,
+        model_version=predictor.model_version,
+        n_treatments=len(x),
+        n_longevity_rows=len(rows[0]),
+        n_rejects=len(reg.rejects),
+        files=tuple(files),
+        read_seconds=read_done - started,
+        score_seconds=scored - read_done,
+        write_seconds=written - scored,
+    )

@@ -1,0 +1,283 @@
+"""The predictor: a checked bundle's onnxruntime sessions, opened once, and what they answer.
+
+``Predictor.predict`` turns a feature matrix and the treated (region, side) rows of the same
+treatments into every answer of the service in two session calls (one per ONNX file), and the
+raw outputs into answers with the same numpy functions the LightGBM models use in training
+(``training.postprocess``), so both give the same answers from the same raw outputs.
+
+No LightGBM and no pandas here: this is the request path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from data.contract import REGIONS
+from features.build import build_features
+from features.inputs import LEFT, RIGHT, FeatureInput
+from features.longevity import longevity_matrix, treated_region_sides
+from serving.bundle import (
+    HAZARD_OUTPUT,
+    LONGEVITY_FILE,
+    RISK_OUTPUT,
+    TREATMENT_FILE,
+    Manifest,
+    check_manifest,
+    difference_output,
+    load_manifest,
+    read_onnx,
+)
+from training import postprocess
+
+FloatArray = npt.NDArray[np.float64]
+Float32Array = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+
+SURVIVAL_DAYS: Final = (90, 120, 150)
+"""Days at which P(activity not yet returned) is reported."""
+_PAIR_CHUNK: Final = 8192
+"""Bilateral pairs per late-asymmetry step: its day grid makes (pairs, ~400) arrays."""
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Every answer for n treatments and their r treated (region, side) rows.
+
+    Attributes:
+        asymmetry_risk: (n,) calibrated P(visible asymmetry at review).
+        differences: ``differences[target][q]``, (n,) post-treatment left-minus-right difference
+            quantiles in mm, q in q10/q50/q90 (sorted per row).
+        treatment: (r,) row in the n treatments of each longevity row.
+        region: (r,) region code (``data.contract.REGIONS`` order) of each longevity row.
+        side: (r,) side code (``data.contract.SIDES`` order) of each longevity row.
+        median_days: (r,) predicted median days until muscle activity returns.
+        survival: ``survival[day]``, (r,) P(activity not yet returned at day), for
+            ``SURVIVAL_DAYS``.
+        late_asymmetry_risk: (n,) P(one side of some bilaterally treated region returns at least
+            21 days before the other) = 1 - prod over such regions of (1 - p_region); 0 if none.
+        first_region: (n,) region code of the (region, side) expected to wear off first
+            (smallest median), -1 if the treatment has no longevity row.
+        first_side: (n,) its side code, -1 if none.
+    """
+
+    asymmetry_risk: FloatArray
+    differences: Mapping[str, Mapping[str, FloatArray]]
+    treatment: IntArray
+    region: IntArray
+    side: IntArray
+    median_days: FloatArray
+    survival: Mapping[int, FloatArray]
+    late_asymmetry_risk: FloatArray
+    first_region: IntArray
+    first_side: IntArray
+
+
+def _session(data: bytes, intra_op_threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: a server log is no place for graph warnings
+    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+
+
+def _late_asymmetry(
+    hazards: FloatArray,
+    treatment: IntArray,
+    region: IntArray,
+    side: IntArray,
+    n: int,
+    bin_days: float,
+) -> FloatArray:
+    """Per treatment, 1 - prod(1 - p_region) over regions treated on both sides."""
+    key = treatment * len(REGIONS) + region
+    left, right = np.flatnonzero(side == LEFT), np.flatnonzero(side == RIGHT)
+    _, li, ri = np.intersect1d(key[left], key[right], return_indices=True)
+    a, b = left[li], right[ri]
+    p = np.concatenate(
+        [np.zeros(0)]
+        + [
+            postprocess.late_asymmetry(
+                hazards[a[i : i + _PAIR_CHUNK]], hazards[b[i : i + _PAIR_CHUNK]], bin_days
+            )
+            for i in range(0, len(a), _PAIR_CHUNK)
+        ]
+    )
+    with np.errstate(divide="ignore"):  # p == 1 gives log(0) = -inf: certain asymmetry
+        log_none = np.log1p(-np.clip(p, 0.0, 1.0))
+    out: FloatArray = -np.expm1(np.bincount(treatment[a], weights=log_none, minlength=n))
+    return out
+
+
+def _first_to_wear_off(
+    median: FloatArray, treatment: IntArray, region: IntArray, side: IntArray, n: int
+) -> tuple[IntArray, IntArray]:
+    """Per treatment, the (region, side) codes of its smallest median (ties: first row)."""
+    order = np.lexsort((median, treatment))  # stable: equal medians keep row order
+    t = treatment[order]
+    first = order[np.r_[True, t[1:] != t[:-1]]] if len(t) else order
+    first_region = np.full(n, -1, dtype=np.int64)
+    first_side = np.full(n, -1, dtype=np.int64)
+    first_region[treatment[first]] = region[first]
+    first_side[treatment[first]] = side[first]
+    return first_region, first_side
+
+
+class Predictor:
+    """A loaded bundle: its manifest and its two onnxruntime sessions.
+
+    Make one with ``Predictor.load`` at start-up and share it; ``predict`` is thread-safe
+    (onnxruntime sessions are).
+    """
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        treatment: ort.InferenceSession,
+        longevity: ort.InferenceSession,
+    ) -> None:
+        """Wrap sessions already opened on the manifest's files (use ``Predictor.load``)."""
+        self._manifest = manifest
+        self._treatment = treatment
+        self._longevity = longevity
+        spec = manifest.files[TREATMENT_FILE]
+        self._features_input = spec.input.name
+        self._longevity_input = manifest.files[LONGEVITY_FILE].input.name
+        self._diff_outputs = [
+            difference_output(t, q) for t in manifest.diff_targets for q in manifest.quantiles
+        ]
+        self._outputs = [RISK_OUTPUT, *self._diff_outputs]
+
+    @classmethod
+    def load(cls, bundle_dir: Path, *, intra_op_threads: int = 0) -> Predictor:
+        """Check a bundle against this install and open its sessions.
+
+        Args:
+            bundle_dir: The bundle folder.
+            intra_op_threads: Threads per session call; 0 lets onnxruntime use every core.
+
+        Returns:
+            The predictor.
+
+        Raises:
+            serving.bundle.BundleError: The bundle cannot be read.
+            serving.bundle.BundleMismatch: It does not fit the installed ``features`` or a file
+                was changed after export.
+        """
+        manifest = load_manifest(bundle_dir)
+        check_manifest(manifest)
+        # Sessions open from the very bytes whose hash was checked.
+        blobs = {role: read_onnx(bundle_dir, spec) for role, spec in manifest.files.items()}
+        return cls(
+            manifest,
+            _session(blobs[TREATMENT_FILE], intra_op_threads),
+            _session(blobs[LONGEVITY_FILE], intra_op_threads),
+        )
+
+    @property
+    def manifest(self) -> Manifest:
+        """The bundle's manifest."""
+        return self._manifest
+
+    @property
+    def model_name(self) -> str:
+        """Registered model name."""
+        return self._manifest.model_name
+
+    @property
+    def model_version(self) -> str:
+        """Model version."""
+        return self._manifest.model_version
+
+    def predict(
+        self,
+        x: npt.NDArray[np.floating],
+        treatment: IntArray,
+        region: IntArray,
+        side: IntArray,
+    ) -> Predictions:
+        """Answer everything for n treatments in two session calls.
+
+        Args:
+            x: (n, F) feature matrix, columns in the manifest's order (cast to float32).
+            treatment: (r,) row in ``x`` of each treated (region, side).
+            region: (r,) its region code.
+            side: (r,) its side code.
+
+        Returns:
+            The predictions.
+
+        Raises:
+            ValueError: ``x`` has the wrong number of columns or the rows disagree in length.
+        """
+        m = self._manifest
+        x32 = np.ascontiguousarray(x, dtype=np.float32)
+        if x32.ndim != 2 or x32.shape[1] != len(m.feature_names):
+            raise ValueError(f"x has shape {x32.shape}, expected (n, {len(m.feature_names)})")
+        treatment = np.asarray(treatment, dtype=np.int64)
+        region = np.asarray(region, dtype=np.int64)
+        side = np.asarray(side, dtype=np.int64)
+        if not len(treatment) == len(region) == len(side):
+            raise ValueError("treatment, region and side must have the same length")
+        n, r = len(x32), len(treatment)
+
+        if n:
+            raw = self._treatment.run(self._outputs, {self._features_input: x32})
+            out = {
+                name: np.asarray(v, dtype=np.float64)
+                for name, v in zip(self._outputs, raw, strict=True)
+            }
+        else:  # onnxruntime rejects an empty batch in some operators; nothing to ask anyway
+            out = {name: np.zeros(0) for name in self._outputs}
+        risk = postprocess.calibrate(out[RISK_OUTPUT], m.calibration.slope, m.calibration.intercept)
+        differences = {
+            t: postprocess.quantiles(
+                np.stack([out[difference_output(t, q)] for q in m.quantiles], axis=1)
+            )
+            for t in m.diff_targets
+        }
+
+        if r:
+            rows = postprocess.expand_bins(
+                longevity_matrix(x32, treatment, region, side), m.bin_days, m.n_bins
+            )
+            (flat,) = self._longevity.run([HAZARD_OUTPUT], {self._longevity_input: rows})
+            hazards = np.asarray(flat, dtype=np.float64).reshape(r, m.n_bins)
+        else:
+            hazards = np.zeros((0, m.n_bins))
+        median = postprocess.median_days(hazards, m.bin_days)
+        first_region, first_side = _first_to_wear_off(median, treatment, region, side, n)
+        return Predictions(
+            asymmetry_risk=risk,
+            differences=differences,
+            treatment=treatment,
+            region=region,
+            side=side,
+            median_days=median,
+            survival={
+                d: postprocess.survival_at(hazards, float(d), m.bin_days) for d in SURVIVAL_DAYS
+            },
+            late_asymmetry_risk=_late_asymmetry(hazards, treatment, region, side, n, m.bin_days),
+            first_region=first_region,
+            first_side=first_side,
+        )
+
+    def predict_treatments(self, inputs: FeatureInput) -> Predictions:
+        """Answer everything for treatments given as contract data (features computed here).
+
+        Args:
+            inputs: The treatments (``features.request.request_inputs`` for one request,
+                ``features.tables.registry_inputs`` for a registry).
+
+        Returns:
+            The predictions; longevity rows are the treated (region, side) of each plan.
+        """
+        x = build_features(inputs).astype(np.float32)
+        treatment, region, side = treated_region_sides(inputs.plan)
+        return self.predict(x, treatment, region, side)

@@ -1,0 +1,122 @@
+"""``asym predict``: the two Parquet files, their columns and rows; user errors exit 2."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from features.longevity import treated_region_sides
+from features.tables import registry_inputs
+from serving.cli import predict_cmd
+from serving.predictor import Predictor
+from training.dataset import TrainingData
+from training.models import DIFF_TARGETS
+
+RISK_COLUMNS = [
+    "treatment_id",
+    "asymmetry_risk",
+    "late_asymmetry_risk",
+    "first_to_wear_off_region",
+    "first_to_wear_off_side",
+    *(c for t in DIFF_TARGETS for c in (t, f"{t}_q10", f"{t}_q90")),
+]
+LONGEVITY_COLUMNS = [
+    "treatment_id",
+    "region",
+    "side",
+    "median_days",
+    "p_not_returned_90",
+    "p_not_returned_120",
+    "p_not_returned_150",
+]
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    app.command("predict")(predict_cmd)
+    app.command("noop")(lambda: None)  # two commands: typer keeps "predict" as a subcommand
+    return app
+
+
+def _invoke(*args: str) -> object:
+    return CliRunner().invoke(_app(), ["predict", *args])
+
+
+def test_predict_writes_documented_files(bundle: Path, data: TrainingData, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = _invoke("--model", str(bundle), "--registry", str(data.source), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    risk = pd.read_parquet(out / "risk.parquet")
+    longevity = pd.read_parquet(out / "longevity.parquet")
+    assert list(risk.columns) == RISK_COLUMNS
+    assert list(longevity.columns) == LONGEVITY_COLUMNS
+    assert risk["treatment_id"].tolist() == data.treatment_ids.tolist()
+
+    inputs = registry_inputs(data.registry.tables)
+    t, _, _ = treated_region_sides(inputs.plan)
+    assert len(longevity) == len(t)  # one row per treated (region, side)
+    assert not longevity.duplicated(["treatment_id", "region", "side"]).any()
+    assert longevity["treatment_id"].tolist() == data.treatment_ids[t].tolist()
+
+    expected = Predictor.load(bundle).predict_treatments(inputs)
+    np.testing.assert_allclose(risk["asymmetry_risk"], expected.asymmetry_risk)
+    np.testing.assert_allclose(
+        risk["brow_height_diff_mm"], expected.differences["brow_height_diff_mm"]["q50"]
+    )
+    np.testing.assert_allclose(longevity["median_days"], expected.median_days)
+    np.testing.assert_allclose(longevity["p_not_returned_120"], expected.survival[120])
+    assert risk["asymmetry_risk"].between(0, 1).all()
+    assert (risk["brow_height_diff_mm_q10"] <= risk["brow_height_diff_mm_q90"]).all()
+    first = longevity.loc[longevity.groupby("treatment_id")["median_days"].idxmin()]
+    merged = risk.merge(first, on="treatment_id")
+    assert (merged["first_to_wear_off_region"].astype(str) == merged["region"].astype(str)).all()
+
+
+@pytest.mark.parametrize("what", ["registry", "bundle", "tampered"])
+def test_user_errors_exit_2_without_traceback(
+    what: str, bundle: Path, data: TrainingData, tmp_path: Path
+) -> None:
+    model, registry = bundle, data.source
+    if what == "registry":
+        registry = tmp_path / "no-registry"
+    elif what == "bundle":
+        model = tmp_path / "no-bundle"
+    else:
+        model = tmp_path / "bundle"
+        shutil.copytree(bundle, model)
+        (model / "longevity.onnx").write_bytes(b"not a model")
+    result = _invoke(
+        "--model", str(model), "--registry", str(registry), "--out", str(tmp_path / "o")
+    )
+    assert result.exit_code == 2
+    assert "error:" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_installed_command(bundle: Path, data: TrainingData, tmp_path: Path) -> None:
+    asym = Path(sys.executable).with_name("asym")
+    help_text = subprocess.run([asym, "--help"], capture_output=True, text=True).stdout
+    if " predict " not in help_text:
+        pytest.skip("asym predict is not wired into asym_cli.py yet")
+    out = tmp_path / "out"
+    cmd = [
+        asym,
+        "predict",
+        "--model",
+        str(bundle),
+        "--registry",
+        str(data.source),
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (out / "risk.parquet").is_file() and (out / "longevity.parquet").is_file()

@@ -1,0 +1,208 @@
+"""Predictor: the ONNX answers equal the LightGBM models' answers; bad bundles are refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from features.build import build_features
+from features.longevity import LONGEVITY_NAMES, longevity_matrix, treated_region_sides
+from features.request import registry_requests, request_inputs
+from features.tables import registry_inputs
+from serving.bundle import MANIFEST_FILE, BundleError, BundleMismatch
+from serving.predictor import SURVIVAL_DAYS, Predictor
+from serving.resolve import resolve_model
+from training import postprocess
+from training.dataset import TrainingData
+from training.models import DIFF_TARGETS, FittedModels
+
+
+@pytest.fixture(scope="module")
+def predictor(bundle: Path) -> Predictor:
+    return Predictor.load(bundle, intra_op_threads=1)
+
+
+def _copy(bundle: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "bundle"
+    shutil.copytree(bundle, out)
+    return out
+
+
+def _edit_manifest(bundle: Path, **changes: object) -> None:
+    path = bundle / MANIFEST_FILE
+    raw = json.loads(path.read_text())
+    raw.update(changes)
+    path.write_text(json.dumps(raw))
+
+
+def test_load_exposes_model_identity(predictor: Predictor) -> None:
+    assert (predictor.model_name, predictor.model_version) == ("asym-test", "1")
+    assert predictor.manifest.run_id == "run-1"
+
+
+def test_predictions_equal_lightgbm_models(
+    predictor: Predictor, models: FittedModels, data: TrainingData
+) -> None:
+    inputs = registry_inputs(data.registry.tables)
+    x = data.features[data.test]
+    treatment, region, side = treated_region_sides(inputs.plan)
+    test_rows = np.flatnonzero(data.test)
+    keep = np.isin(treatment, test_rows)
+    # Longevity rows of the held-out treatments, renumbered to rows of x.
+    t = np.searchsorted(test_rows, treatment[keep])
+    r, s = region[keep], side[keep]
+    p = predictor.predict(x, t, r, s)
+
+    np.testing.assert_allclose(p.asymmetry_risk, models.risk.predict(x), rtol=0, atol=1e-5)
+    diffs = models.differences.predict(x)
+    assert set(p.differences) == set(DIFF_TARGETS)
+    for target in DIFF_TARGETS:
+        for q in ("q10", "q50", "q90"):
+            np.testing.assert_allclose(
+                p.differences[target][q], diffs[target][q], rtol=1e-4, atol=1e-4
+            )
+        assert (p.differences[target]["q10"] <= p.differences[target]["q90"]).all()
+
+    lon = models.longevity
+    hazards = lon.hazards(longevity_matrix(x, t, r, s))
+    np.testing.assert_allclose(
+        p.median_days, postprocess.median_days(hazards, lon.bin_days), rtol=1e-4, atol=1e-3
+    )
+    for day in SURVIVAL_DAYS:
+        expected = postprocess.survival_at(hazards, day, lon.bin_days)
+        np.testing.assert_allclose(p.survival[day], expected, rtol=0, atol=1e-5)
+
+    # Late asymmetry: regions treated on both sides, combined per treatment.
+    n = len(x)
+    pairs = [
+        (
+            i,
+            np.flatnonzero((t == i) & (r == reg) & (s == 0)),
+            np.flatnonzero((t == i) & (r == reg) & (s == 1)),
+        )
+        for i in range(n)
+        for reg in np.unique(r[t == i])
+    ]
+    pairs = [(i, a[0], b[0]) for i, a, b in pairs if len(a) and len(b)]
+    left = np.array([a for _, a, _ in pairs])
+    right = np.array([b for _, _, b in pairs])
+    per_pair = postprocess.late_asymmetry(hazards[left], hazards[right], lon.bin_days)
+    late = np.zeros(n)
+    for (i, _, _), pr in zip(pairs, per_pair, strict=True):
+        late[i] = 1 - (1 - late[i]) * (1 - pr)
+    np.testing.assert_allclose(p.late_asymmetry_risk, late, rtol=0, atol=1e-5)
+    assert (late > 0).any() and (late == 0).any()
+
+    # First to wear off: the row of the smallest median of each treatment.
+    median = postprocess.median_days(hazards, lon.bin_days)
+    for i in range(n):
+        rows = np.flatnonzero(t == i)
+        if not len(rows):
+            assert p.first_region[i] == -1
+            continue
+        j = rows[np.argmin(median[rows])]
+        assert (p.first_region[i], p.first_side[i]) == (r[j], s[j])
+
+
+def test_one_request_gets_the_same_answers_as_the_registry_batch(
+    predictor: Predictor, data: TrainingData
+) -> None:
+    tables = data.registry.tables
+    batch = predictor.predict_treatments(registry_inputs(tables))
+    ids = data.treatment_ids
+    picked = [0, 5, len(ids) - 1]
+    # Requests of a few patients only (with all their treatments, so histories stay whole).
+    patients = tables["treatments"]["patient_id"].iloc[picked]
+    keep = set(
+        tables["treatments"].loc[tables["treatments"]["patient_id"].isin(patients), "treatment_id"]
+    )
+    requests = registry_requests({k: v[v["treatment_id"].isin(keep)] for k, v in tables.items()})
+    for i in picked:
+        one = predictor.predict_treatments(request_inputs(requests[ids[i]]))
+        assert one.asymmetry_risk[0] == pytest.approx(batch.asymmetry_risk[i], abs=1e-12)
+        assert one.late_asymmetry_risk[0] == pytest.approx(batch.late_asymmetry_risk[i], abs=1e-12)
+        np.testing.assert_array_equal(one.median_days, batch.median_days[batch.treatment == i])
+        assert one.first_region[0] == batch.first_region[i]
+
+
+def test_predict_checks_the_matrix_and_answers_an_empty_batch(predictor: Predictor) -> None:
+    width = len(predictor.manifest.feature_names)
+    with pytest.raises(ValueError, match="expected"):
+        predictor.predict(np.zeros((2, width - 1)), np.zeros(0), np.zeros(0), np.zeros(0))
+    empty = np.zeros(0, dtype=np.int64)
+    p = predictor.predict(np.zeros((0, width), dtype=np.float32), empty, empty, empty)
+    assert p.asymmetry_risk.shape == (0,) and p.median_days.shape == (0,)
+
+
+def test_predict_treatments_builds_features_itself(
+    predictor: Predictor, data: TrainingData
+) -> None:
+    inputs = registry_inputs(data.registry.tables)
+    p = predictor.predict_treatments(inputs)
+    x = build_features(inputs).astype(np.float32)
+    assert np.array_equal(
+        p.asymmetry_risk, predictor.predict(x, *treated_region_sides(inputs.plan)).asymmetry_risk
+    )
+
+
+def test_a_tampered_onnx_file_is_refused(bundle: Path, tmp_path: Path) -> None:
+    copy = _copy(bundle, tmp_path)
+    blob = bytearray((copy / "treatment.onnx").read_bytes())
+    blob[-1] ^= 0xFF
+    (copy / "treatment.onnx").write_bytes(bytes(blob))
+    with pytest.raises(BundleMismatch, match=r"treatment\.onnx: SHA-256 .* changed after export"):
+        Predictor.load(copy)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda f: [f[1], f[0], *f[2:]], r"order differs first at column 0: bundle 'sex_male'"),
+        (lambda f: f[:-1], r"missing from the bundle: previous_\w+"),
+        (lambda f: [*f, "shoe_size"], r"not installed: shoe_size"),
+    ],
+)
+def test_a_manifest_with_other_features_is_refused(
+    bundle: Path, tmp_path: Path, edit, message: str
+) -> None:
+    copy = _copy(bundle, tmp_path)
+    names = json.loads((copy / MANIFEST_FILE).read_text())["feature_names"]
+    _edit_manifest(copy, feature_names=edit(names))
+    with pytest.raises(BundleMismatch, match=r"feature names differ.*" + message):
+        Predictor.load(copy)
+
+
+def test_other_longevity_features_or_format_are_refused(bundle: Path, tmp_path: Path) -> None:
+    copy = _copy(bundle, tmp_path)
+    _edit_manifest(copy, longevity_features=list(reversed(LONGEVITY_NAMES)))
+    with pytest.raises(BundleMismatch, match="longevity features differ"):
+        Predictor.load(copy)
+    _edit_manifest(copy, format_version=99)
+    with pytest.raises(BundleMismatch, match="format_version 99"):
+        Predictor.load(copy)
+
+
+def test_a_folder_without_a_manifest_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="manifest"):
+        Predictor.load(tmp_path)
+
+
+def test_resolve_model_takes_a_folder_as_is(bundle: Path, tmp_path: Path) -> None:
+    assert resolve_model(str(bundle), None) == bundle
+    with pytest.raises(BundleError, match="no such bundle folder"):
+        resolve_model(str(tmp_path / "nope"), None)
+
+
+def test_the_request_path_imports_neither_lightgbm_nor_pandas() -> None:
+    code = (
+        "import sys, serving.predictor, serving.bundle, serving.resolve; "
+        "print(sorted(m for m in ('lightgbm', 'pandas', 'mlflow') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -1,0 +1,163 @@
+"""export_bundle: files and manifest, ONNX vs LightGBM parity, and refusal to publish a bad one."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import onnxmltools
+import onnxruntime as ort
+import pytest
+from onnxmltools.convert.common.data_types import FloatTensorType
+
+from features.longevity import LONGEVITY_NAMES
+from features.spec import FEATURE_DTYPE, FEATURE_NAMES
+from serving.bundle import MANIFEST_FILE, load_manifest, sha256_bytes
+from tests.serving.tiny import CALIBRATION, fit_tiny, longevity_rows, simulated_data
+from training import export, postprocess
+from training.dataset import TrainingData
+from training.models import DIFF_TARGETS, QUANTILES, FittedModels
+
+OUTPUTS = ["risk_raw"] + [f"{t}_{q}" for t in DIFF_TARGETS for q, _ in QUANTILES]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> TrainingData:
+    return simulated_data(tmp_path_factory.mktemp("registry"))
+
+
+@pytest.fixture(scope="module")
+def models(data: TrainingData) -> FittedModels:
+    return fit_tiny(data)
+
+
+@pytest.fixture(scope="module")
+def bundle(
+    models: FittedModels, data: TrainingData, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    out = tmp_path_factory.mktemp("bundles") / "bundle"
+    export.export_bundle(models, data, out, model_name="asym-test", model_version="7", run_id="r1")
+    return out
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    return ort.InferenceSession(path.read_bytes(), providers=["CPUExecutionProvider"])
+
+
+def test_bundle_has_files_and_documented_manifest(
+    bundle: Path, data: TrainingData, models: FittedModels
+) -> None:
+    assert sorted(p.name for p in bundle.iterdir()) == [
+        "longevity.onnx",
+        "manifest.json",
+        "treatment.onnx",
+    ]
+    raw = json.loads((bundle / MANIFEST_FILE).read_text())
+    for field in (
+        "format_version", "model_name", "model_version", "run_id", "created", "feature_names",
+        "feature_dtype", "longevity_features", "files", "calibration", "bin_days", "n_bins",
+        "libraries", "data_fingerprint", "parity",
+    ):  # fmt: skip
+        assert field in raw
+    m = load_manifest(bundle)
+    assert (m.model_name, m.model_version, m.run_id) == ("asym-test", "7", "r1")
+    assert datetime.fromisoformat(m.created).utcoffset() is not None
+    assert m.feature_names == FEATURE_NAMES and m.feature_dtype == FEATURE_DTYPE
+    assert m.longevity_features == LONGEVITY_NAMES
+    assert (m.calibration.slope, m.calibration.intercept) == CALIBRATION
+    assert (m.bin_days, m.n_bins) == (models.longevity.bin_days, models.longevity.n_bins)
+    assert m.data_fingerprint == data.fingerprint
+    assert {"lightgbm", "onnx", "onnxmltools", "onnxruntime", "numpy", "asym"} <= set(m.libraries)
+    treatment, longevity = m.files["treatment"], m.files["longevity"]
+    assert [o.name for o in treatment.outputs] == OUTPUTS
+    assert treatment.input.name == "features" and treatment.input.shape == (
+        None,
+        len(FEATURE_NAMES),
+    )
+    assert longevity.input.shape == (None, len(LONGEVITY_NAMES) + 1)
+    assert [o.name for o in longevity.outputs] == ["hazard"]
+    for spec in (treatment, longevity):
+        assert spec.sha256 == sha256_bytes((bundle / spec.file).read_bytes())
+        # The graph's own input and outputs are the ones the manifest names.
+        session = _session(bundle / spec.file)
+        assert [i.name for i in session.get_inputs()] == [spec.input.name]
+        assert [o.name for o in session.get_outputs()] == [o.name for o in spec.outputs]
+    assert set(m.parity.max_abs_deviation) == {*OUTPUTS, "hazard"}
+    assert m.parity.rows["treatment"] == int(data.test.sum())
+
+
+def test_onnx_equals_lightgbm_on_held_out_rows(
+    bundle: Path, data: TrainingData, models: FittedModels
+) -> None:
+    x = data.features[data.test]
+    got = dict(
+        zip(OUTPUTS, _session(bundle / "treatment.onnx").run(OUTPUTS, {"features": x}), strict=True)
+    )
+    np.testing.assert_allclose(got["risk_raw"], models.risk.booster.predict(x), rtol=0, atol=1e-5)
+    for target in DIFF_TARGETS:
+        for q, _ in QUANTILES:
+            expected = models.differences.boosters[target][q].predict(x)
+            np.testing.assert_allclose(got[f"{target}_{q}"], expected, rtol=1e-4, atol=1e-4)
+    rows, _ = longevity_rows(data, data.test)
+    lon = models.longevity
+    expanded = postprocess.expand_bins(rows, lon.bin_days, lon.n_bins)
+    (hazard,) = _session(bundle / "longevity.onnx").run(["hazard"], {"longevity": expanded})
+    np.testing.assert_allclose(
+        hazard.reshape(len(rows), lon.n_bins), lon.hazards(rows), rtol=0, atol=1e-5
+    )
+    # The manifest records what was measured, within the documented tolerances.
+    m = load_manifest(bundle)
+    assert max(m.parity.max_abs_deviation.values()) < 1e-4
+
+
+def test_threshold_between_adjacent_float32_values_converts_exactly() -> None:
+    # Two adjacent float32 values: LightGBM splits at their midpoint (a double), which rounds up
+    # to the larger value in float32. Converted as is, ONNX sends that value the other way.
+    lo = np.float32(1.5)
+    hi = np.nextafter(lo, np.float32(2))
+    x = np.array([[lo]] * 50 + [[hi]] * 50, dtype=np.float32)
+    y = np.array([0.0] * 50 + [10.0] * 50)
+    booster = lgb.train(
+        {"objective": "regression", "min_data_in_leaf": 1, "verbose": -1, "num_threads": 1},
+        lgb.Dataset(x, y),
+        num_boost_round=1,
+    )
+    expected = booster.predict(x)
+    assert expected[0] != expected[-1]
+
+    def onnx_predict(model: object) -> np.ndarray:
+        session = ort.InferenceSession(
+            model.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
+        return session.run(None, {"x": x})[0][:, 0]
+
+    naive = onnxmltools.convert_lightgbm(
+        booster, initial_types=[("x", FloatTensorType([None, 1]))], target_opset=15
+    )
+    assert np.abs(onnx_predict(naive) - expected).max() >= 1  # the converter's own rounding
+    fixed = onnx_predict(export._convert(booster, "x", 1))
+    np.testing.assert_allclose(fixed, expected, rtol=1e-6)
+    # Rounding thresholds down to float32 leaves LightGBM's own answers unchanged.
+    assert np.array_equal(export._float32_thresholds(booster).predict(x), expected)
+
+
+def test_parity_failure_raises_and_publishes_nothing(
+    models: FittedModels, data: TrainingData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(export, "PROBABILITY_ATOL", 0.0)
+    out = tmp_path / "bundle"
+    with pytest.raises(export.ParityError, match=r"'risk_raw' deviates .* by up to .*tolerance 0"):
+        export.export_bundle(models, data, out, model_name="m", model_version="1")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_refuses_a_folder_that_is_not_empty(
+    models: FittedModels, data: TrainingData, tmp_path: Path
+) -> None:
+    (tmp_path / "keep.txt").write_text("x")
+    with pytest.raises(FileExistsError):
+        export.export_bundle(models, data, tmp_path, model_name="m", model_version="1")
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]

@@ -1,0 +1,431 @@
+"""Export stage: the fitted LightGBM models as an ONNX bundle with its manifest, parity-checked.
+
+Two ONNX files, so that a request costs two session calls whatever it asks:
+
+- ``treatment.onnx``: the risk classifier and the nine difference quantile regressors merged into
+  one graph over one ``features`` input, one named output per model;
+- ``longevity.onnx``: the hazard classifier over ``longevity`` rows (one per hazard bin).
+
+Before anything is published the ONNX graphs are run with onnxruntime on the held-out rows and
+compared with LightGBM; a deviation beyond tolerance raises ``ParityError`` and leaves nothing
+behind (the bundle is written to a temporary sibling folder and renamed into place at the end).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Final
+
+import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
+import onnx
+import onnx.compose
+import onnxmltools
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+from onnxmltools.convert.common.data_types import (
+    FloatTensorType,
+)
+
+from features.longevity import LONGEVITY_NAMES, longevity_matrix
+from features.spec import FEATURE_DTYPE, FEATURE_NAMES
+from serving.bundle import (
+    FORMAT_VERSION,
+    HAZARD_OUTPUT,
+    INPUT_DTYPE,
+    LONGEVITY_FILE,
+    MANIFEST_FILE,
+    RISK_OUTPUT,
+    TREATMENT_FILE,
+    Calibration,
+    Manifest,
+    OnnxFile,
+    Parity,
+    TensorSpec,
+    check_manifest,
+    difference_output,
+    sha256_bytes,
+)
+from training import postprocess
+from training.dataset import TrainingData
+from training.models import DIFF_TARGETS, QUANTILES, FittedModels
+
+Float32Array = npt.NDArray[np.float32]
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+TARGET_OPSET: Final = 15
+"""ONNX default-domain opset of the bundle (onnxruntime >= 1.10 runs it)."""
+FEATURES_INPUT: Final = "features"
+LONGEVITY_INPUT: Final = "longevity"
+PROBABILITY_ATOL: Final = 1e-5
+"""Largest accepted |ONNX - LightGBM| of a probability (risk, hazard)."""
+REGRESSION_RTOL: Final = 1e-4
+"""Relative part of the accepted deviation of a difference quantile."""
+REGRESSION_ATOL: Final = 1e-4
+"""Absolute part (mm): ONNX sums the trees in float32, LightGBM in float64."""
+LIBRARIES: Final = ("asym", "lightgbm", "numpy", "onnx", "onnxmltools", "onnxruntime")
+
+
+class ParityError(Exception):
+    """An ONNX output deviates from LightGBM beyond tolerance; nothing was published."""
+
+
+@dataclass(frozen=True)
+class _Head:
+    """One converted booster inside a merged graph: its output name and what it means."""
+
+    booster: lgb.Booster
+    output: str
+    meaning: str
+    probability: bool
+
+
+def _float32_thresholds(booster: lgb.Booster) -> lgb.Booster:
+    """The same model with every numerical split threshold rounded down to a float32 value.
+
+    LightGBM compares a float32 input, widened to double, with a double threshold; the ONNX tree
+    ensemble compares float32 with the threshold rounded to the *nearest* float32. When that
+    rounds up and an input equals the rounded value, the two take different branches (seen on
+    simulated data: 0.008 mm on 2 of 400 rows). For a float32 input ``v``, ``v <= t`` holds
+    exactly when ``v <= t32`` with ``t32`` the largest float32 not above ``t``, so with such
+    thresholds the booster decides the same for every float32 input and the conversion is exact.
+    Categorical splits (decision_type bit 0) keep their thresholds: they index category lists.
+    """
+    lines = booster.model_to_string().split("\n")
+    at: int | None = None
+    for i, line in enumerate(lines):
+        if line.startswith("tree_sizes="):
+            lines[i] = ""  # byte sizes of the tree blocks, which change; LightGBM then scans
+        elif line.startswith("Tree="):
+            at = None
+        elif line.startswith("threshold="):
+            at = i
+        elif line.startswith("decision_type=") and at is not None:
+            kinds = [int(k) for k in line.removeprefix("decision_type=").split()]
+            tokens = lines[at].removeprefix("threshold=").split()
+            for j, kind in enumerate(kinds):
+                if kind & 1:
+                    continue
+                t = float(tokens[j])
+                with np.errstate(over="ignore"):  # beyond float32: inf, stepped back below
+                    t32 = np.float32(t)
+                if float(t32) > t:
+                    t32 = np.nextafter(t32, np.float32(-np.inf))
+                tokens[j] = repr(float(t32))
+            lines[at] = "threshold=" + " ".join(tokens)
+    return lgb.Booster(model_str="\n".join(lines))
+
+
+def _convert(booster: lgb.Booster, input_name: str, width: int) -> onnx.ModelProto:
+    model: onnx.ModelProto = onnxmltools.convert_lightgbm(
+        _float32_thresholds(booster),
+        initial_types=[(input_name, FloatTensorType([None, width]))],
+        zipmap=False,
+        target_opset=TARGET_OPSET,
+    )
+    return model
+
+
+def _needed(nodes: Sequence[onnx.NodeProto], outputs: set[str]) -> list[onnx.NodeProto]:
+    """The nodes the given outputs depend on, in their original (topological) order."""
+    wanted = set(outputs)
+    keep: list[onnx.NodeProto] = []
+    for node in reversed(nodes):
+        if wanted.intersection(node.output):
+            keep.append(node)
+            wanted.update(node.input)
+    return keep[::-1]
+
+
+def _merge(heads: Sequence[_Head], input_name: str, width: int) -> onnx.ModelProto:
+    """Convert each booster and merge them into one graph over one input, one output per head.
+
+    Each converted graph gets its head's name as a prefix on every node, edge and initializer
+    (not on the shared input), ends in a 1-D output (class-1 probability of a classifier, the
+    value of a regressor), and loses the converter's unused tail (label, identities).
+    """
+    nodes: list[onnx.NodeProto] = []
+    initializers: list[onnx.TensorProto] = [
+        numpy_helper.from_array(np.array(1, dtype=np.int64), "asym_class1"),
+        numpy_helper.from_array(np.array([-1], dtype=np.int64), "asym_flat"),
+    ]
+    outputs: list[onnx.ValueInfoProto] = []
+    ml_opset, ir_version = 1, 0
+    for head in heads:
+        converted = _convert(head.booster, input_name, width)
+        ir_version = max(ir_version, converted.ir_version)
+        ml_opset = max(
+            [ml_opset] + [o.version for o in converted.opset_import if o.domain == "ai.onnx.ml"]
+        )
+        prefix = f"{head.output}/"
+        graph = onnx.compose.add_prefix_graph(converted.graph, prefix, rename_inputs=False)
+        names = [o.name for o in graph.output]
+        if head.probability:
+            source = prefix + "probabilities"
+            # (n, 2) class probabilities -> (n,) probability of class 1.
+            tail = helper.make_node(
+                "Gather", [source, "asym_class1"], [head.output], axis=1, name=head.output
+            )
+        else:
+            source = prefix + "variable"
+            tail = helper.make_node(
+                "Reshape", [source, "asym_flat"], [head.output], name=head.output
+            )
+        if source not in names:
+            raise RuntimeError(f"onnxmltools gave outputs {names}, expected {source}")
+        part = _needed(list(graph.node), {source})
+        used = {i for n in part for i in n.input}
+        nodes += [*part, tail]
+        initializers += [t for t in graph.initializer if t.name in used]
+        outputs.append(helper.make_tensor_value_info(head.output, TensorProto.FLOAT, ["N"]))
+    graph = helper.make_graph(
+        nodes,
+        "asym",
+        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", width])],
+        outputs,
+        initializer=initializers,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[
+            helper.make_opsetid("", TARGET_OPSET),
+            helper.make_opsetid("ai.onnx.ml", ml_opset),
+        ],
+        producer_name="asym",
+    )
+    model.ir_version = ir_version
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def _treatment_heads(models: FittedModels) -> list[_Head]:
+    heads = [
+        _Head(
+            models.risk.booster,
+            RISK_OUTPUT,
+            "P(visible asymmetry at review) before calibration; apply manifest.calibration",
+            probability=True,
+        )
+    ]
+    for target in DIFF_TARGETS:
+        for key, level in QUANTILES:
+            heads.append(
+                _Head(
+                    models.differences.boosters[target][key],
+                    difference_output(target, key),
+                    f"{level:.0%} quantile of the post-treatment {target} (mm, left minus "
+                    "right); sort the three quantiles per row so the interval never inverts",
+                    probability=False,
+                )
+            )
+    return heads
+
+
+def _run(model: bytes, input_name: str, x: Float32Array) -> dict[str, FloatArray]:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    values = session.run(names, {input_name: x})
+    return {n: np.asarray(v, dtype=np.float64) for n, v in zip(names, values, strict=True)}
+
+
+def _held_out_longevity(data: TrainingData) -> Float32Array:
+    """Longevity rows of the held-out treatments' observed (region, side) durations."""
+    dur = data.registry.durations
+    test_ids = set(data.treatment_ids[data.test])
+    held = dur[dur["treatment_id"].isin(test_ids)] if test_ids else dur
+    rows: Float32Array = longevity_matrix(
+        data.features,
+        data.rows(held["treatment_id"].to_numpy()),
+        held["region"].cat.codes.to_numpy().astype(np.int64),
+        held["side"].cat.codes.to_numpy().astype(np.int64),
+    )
+    return rows
+
+
+def _compare(
+    heads: Sequence[_Head], onnx_out: Mapping[str, FloatArray], x: Float32Array
+) -> dict[str, float]:
+    """Max |ONNX - LightGBM| per head; raises ParityError on the first beyond tolerance."""
+    deviations: dict[str, float] = {}
+    for head in heads:
+        expected = np.asarray(head.booster.predict(x), dtype=np.float64)
+        got = onnx_out[head.output]
+        dev = np.abs(got - expected)
+        deviations[head.output] = float(dev.max()) if len(dev) else 0.0
+        if head.probability:
+            bad = dev > PROBABILITY_ATOL
+            tol = f"{PROBABILITY_ATOL:g} absolute"
+        else:
+            bad = dev > REGRESSION_ATOL + REGRESSION_RTOL * np.abs(expected)
+            tol = f"{REGRESSION_RTOL:g} relative + {REGRESSION_ATOL:g} mm absolute"
+        if bad.any() or not np.isfinite(got).all():
+            i = int(np.argmax(dev))
+            raise ParityError(
+                f"ONNX output {head.output!r} deviates from LightGBM by up to "
+                f"{deviations[head.output]:.3g} (row {i}: ONNX {got[i]:.6g}, LightGBM "
+                f"{expected[i]:.6g}; {int(bad.sum())} of {len(dev)} rows beyond the tolerance "
+                f"{tol})"
+            )
+    return deviations
+
+
+def _libraries() -> dict[str, str]:
+    out = {}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:  # running from a checkout that is not installed
+            out[name] = "unknown"
+    return out
+
+
+def _spec(stem: str, data: bytes, inp: TensorSpec, outputs: Sequence[TensorSpec]) -> OnnxFile:
+    return OnnxFile(
+        file=f"{stem}.onnx", sha256=sha256_bytes(data), input=inp, outputs=tuple(outputs)
+    )
+
+
+def _prepare_out(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"{out}: exists and is not an empty folder; export to a new one")
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+
+def export_bundle(
+    models: FittedModels,
+    data: TrainingData,
+    out: Path,
+    *,
+    model_name: str,
+    model_version: str,
+    run_id: str | None = None,
+) -> Manifest:
+    """Convert the fitted models to ONNX, check parity on held-out rows, write the bundle.
+
+    Args:
+        models: The run's fitted LightGBM models.
+        data: The data they were fitted on; its held-out rows (``data.test``, or every row if
+            none is held out) are the parity rows, and its fingerprint goes in the manifest.
+        out: Bundle folder to create; must not exist or be empty.
+        model_name: Registered model name.
+        model_version: Model version recorded in the manifest (e.g. the MLflow run id).
+        run_id: MLflow run that trained the models, if any.
+
+    Returns:
+        The manifest written as ``out/manifest.json`` (with the parity deviations).
+
+    Raises:
+        ParityError: An ONNX output deviates from LightGBM beyond tolerance; ``out`` is left as
+            it was.
+        FileExistsError: ``out`` exists and is not empty.
+    """
+    out = Path(out)
+    _prepare_out(out)
+    width = len(FEATURE_NAMES)
+    lon = models.longevity
+    x = data.features[data.test] if data.test.any() else data.features
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    rows = postprocess.expand_bins(_held_out_longevity(data), lon.bin_days, lon.n_bins)
+
+    heads = _treatment_heads(models)
+    hazard = _Head(
+        lon.booster,
+        HAZARD_OUTPUT,
+        "P(muscle activity returns in the bin | not returned before it)",
+        probability=True,
+    )
+    treatment_bytes = _merge(heads, FEATURES_INPUT, width).SerializeToString()
+    longevity_bytes = _merge([hazard], LONGEVITY_INPUT, rows.shape[1]).SerializeToString()
+
+    deviations = _compare(heads, _run(treatment_bytes, FEATURES_INPUT, x), x)
+    deviations |= _compare([hazard], _run(longevity_bytes, LONGEVITY_INPUT, rows), rows)
+
+    def output(head: _Head) -> TensorSpec:
+        return TensorSpec(name=head.output, dtype=INPUT_DTYPE, shape=(None,), meaning=head.meaning)
+
+    files = {
+        TREATMENT_FILE: _spec(
+            TREATMENT_FILE,
+            treatment_bytes,
+            TensorSpec(
+                name=FEATURES_INPUT,
+                dtype=INPUT_DTYPE,
+                shape=(None, width),
+                meaning="treatment features in feature_names order (NaN = missing)",
+            ),
+            [output(h) for h in heads],
+        ),
+        LONGEVITY_FILE: _spec(
+            LONGEVITY_FILE,
+            longevity_bytes,
+            TensorSpec(
+                name=LONGEVITY_INPUT,
+                dtype=INPUT_DTYPE,
+                shape=(None, rows.shape[1]),
+                meaning="longevity_features of one (treatment, region, side), then the bin's "
+                "start day in days; one row per bin (training.postprocess.expand_bins)",
+            ),
+            [output(hazard)],
+        ),
+    }
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        model_name=model_name,
+        model_version=model_version,
+        run_id=run_id,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        feature_names=FEATURE_NAMES,
+        feature_dtype=FEATURE_DTYPE,
+        input_dtype=INPUT_DTYPE,
+        longevity_features=LONGEVITY_NAMES,
+        diff_targets=DIFF_TARGETS,
+        quantiles=tuple(key for key, _ in QUANTILES),
+        files=files,
+        calibration=Calibration(
+            slope=models.risk.calibration[0], intercept=models.risk.calibration[1]
+        ),
+        bin_days=float(lon.bin_days),
+        n_bins=int(lon.n_bins),
+        libraries=_libraries(),
+        data_fingerprint=data.fingerprint,
+        parity=Parity(
+            rows={TREATMENT_FILE: len(x), LONGEVITY_FILE: len(rows)},
+            max_abs_deviation=deviations,
+            probability_atol=PROBABILITY_ATOL,
+            regression_rtol=REGRESSION_RTOL,
+            regression_atol=REGRESSION_ATOL,
+        ),
+    )
+    _publish(
+        out,
+        {files[TREATMENT_FILE].file: treatment_bytes, files[LONGEVITY_FILE].file: longevity_bytes},
+        manifest,
+    )
+    return manifest
+
+
+def _publish(out: Path, blobs: Mapping[str, bytes], manifest: Manifest) -> None:
+    """Write the files to a temporary sibling folder, check them as a server would, rename."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, blob in blobs.items():
+            (tmp / name).write_bytes(blob)
+        (tmp / MANIFEST_FILE).write_text(manifest.to_json())
+        check_manifest(manifest, tmp)
+        if out.exists():  # an empty folder (checked on entry): rename needs it gone
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
