@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# LightGBM's OpenMP threads busy-wait by default, which on a small shared machine starves every
+# other process; it must be set before lightgbm is first imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +17,9 @@ from data.cli import simulate_cmd, summarise, validate_cmd
 from data.registry import read_registry
 from data.simulate import simulate
 from features.cli import feature_docs_cmd, features_cmd
+from serving.cli import predict_cmd
+from training.cli import promote_cmd, train_cmd
+from training.settings import DEFAULT_TRACKING_URI
 
 app = typer.Typer(
     name="asym",
@@ -22,6 +31,9 @@ app.command("simulate")(simulate_cmd)
 app.command("validate")(validate_cmd)
 app.command("features")(features_cmd)
 app.command("feature-docs")(feature_docs_cmd)
+app.command("train")(train_cmd)
+app.command("predict")(predict_cmd)
+app.command("promote")(promote_cmd)
 
 
 @app.command("demo")
@@ -29,21 +41,22 @@ def demo_cmd(
     out: Annotated[Path, typer.Option(help="Working folder for everything the demo makes.")] = Path(
         "artifacts/demo"
     ),
-    treatments: Annotated[int, typer.Option(min=100, help="Treatments to simulate.")] = 20_000,
+    treatments: Annotated[int, typer.Option(min=1000, help="Treatments to simulate.")] = 20_000,
     seed: Annotated[int, typer.Option(min=0, help="Simulator seed.")] = 0,
+    tracking_uri: Annotated[str, typer.Option(help="MLflow tracking URI.")] = DEFAULT_TRACKING_URI,
 ) -> None:
-    """Run the main job on the embedded defaults: simulate a registry, validate it, summarise it.
+    """Run the main job on the embedded defaults: simulate a registry, validate it, train.
 
     The registry is simulated (see README): nothing here is fit for clinical use.
     """
     registry_dir = out / "registry"
     report = simulate(treatments, registry_dir, seed=seed)
     typer.echo(
-        f"[1/2] simulated {report.n_treatments:,} treatments of {report.n_patients:,} patients "
+        f"simulated {report.n_treatments:,} treatments of {report.n_patients:,} patients "
         f"in {report.seconds:.1f} s -> {registry_dir}"
     )
     reg = read_registry(registry_dir)
-    typer.echo("[2/2] validated against the registry contract:")
+    typer.echo("validated against the registry contract:")
     typer.echo(summarise(reg))
     f, d = reg.followups, reg.durations
     rate = f[["visible_asymmetry", "eyelid_ptosis", "brow_ptosis"]].mean()
@@ -52,3 +65,5 @@ def demo_cmd(
         f"eyelid ptosis {rate['eyelid_ptosis']:.2%}, brow ptosis {rate['brow_ptosis']:.2%}; "
         f"{1 - d['returned'].mean():.1%} of {len(d):,} durations censored"
     )
+    typer.echo("")
+    train_cmd(registry=registry_dir, out=out / "bundle", tracking_uri=tracking_uri)

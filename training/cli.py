@@ -1,0 +1,99 @@
+"""Commands of the training stage: ``asym train`` and ``asym promote``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from data.registry import ExportError
+from training.settings import DEFAULT_TRACKING_URI, training_settings
+
+EXIT_FAILED = 2
+
+
+def train_cmd(
+    registry: Annotated[Path, typer.Option(help="Registry export folder to train on.")],
+    out: Annotated[Path | None, typer.Option(help="Bundle folder [artifacts/bundle].")] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help=f"MLflow tracking URI [{DEFAULT_TRACKING_URI}].")
+    ] = None,
+    experiment: Annotated[str | None, typer.Option(help="MLflow experiment [asym].")] = None,
+    model_name: Annotated[str | None, typer.Option(help="Registered model name [asym].")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed of every fit [0].")] = None,
+) -> None:
+    """Train, evaluate, export to ONNX (with a parity check), track in MLflow and register."""
+    # Imported here: MLflow and LightGBM take seconds to import, and other commands need neither.
+    from training.export import ParityError
+    from training.train import train
+
+    settings = training_settings(
+        registry=registry,
+        out=out,
+        tracking_uri=tracking_uri,
+        experiment=experiment,
+        model_name=model_name,
+        seed=seed,
+    )
+    try:
+        result = train(settings, echo=typer.echo)
+    except ExportError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    except ParityError as err:
+        typer.echo(f"error: ONNX parity check failed, nothing registered: {err}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    m = result.metrics
+    reg = result.registered
+    lines = [
+        "",
+        f"risk      AUC {m['risk_auc']:.4f}  Brier {m['risk_brier']:.4f}  "
+        f"calibration slope {m['risk_calibration_slope']:.2f}",
+        f"longevity C-index {m['longevity_c_index']:.4f} (naive baseline "
+        f"{m['longevity_naive_c_index']:.4f})",
+    ]
+    if "oracle_risk_auc" in m:
+        lines.append(
+            f"vs oracle: AUC x{m['risk_auc_ratio_to_oracle']:.3f}, "
+            f"Brier x{m['risk_brier_ratio_to_oracle']:.3f}, "
+            f"C-index x{m['longevity_c_index_ratio_to_oracle']:.3f}"
+        )
+    lines += [
+        f"bundle    {result.bundle}",
+        f"MLflow    run {result.run_id} in {settings.tracking_uri}",
+        f"registry  {reg.name} version {reg.version}"
+        + (" (now champion)" if reg.champion else " (champion unchanged: see asym promote)"),
+        f"look      .venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri}",
+    ]
+    typer.echo("\n".join(lines))
+
+
+def promote_cmd(
+    model_name: Annotated[str, typer.Option(help="Registered model name.")],
+    candidate: Annotated[str, typer.Option(help="Version to consider for champion.")],
+    registry: Annotated[
+        Path, typer.Option(help="Registry export to compare on (held-out period).")
+    ],
+    tracking_uri: Annotated[str, typer.Option(help="MLflow tracking URI.")] = DEFAULT_TRACKING_URI,
+    experiment: Annotated[str, typer.Option(help="Experiment for the comparison run.")] = "asym",
+) -> None:
+    """Score champion and candidate on the same held-out data; promote the candidate if it wins."""
+    from serving.bundle import BundleError
+    from training.promote import promote
+
+    try:
+        result = promote(
+            model_name,
+            candidate,
+            registry,
+            tracking_uri=tracking_uri,
+            experiment=experiment,
+            echo=typer.echo,
+        )
+    except (ExportError, BundleError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    typer.echo(result.table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    verdict = "promoted to champion" if result.promoted else "not promoted"
+    typer.echo(f"{model_name} v{candidate}: {verdict}: {result.reason} (run {result.run_id})")

@@ -1,0 +1,181 @@
+"""The training stage: registry in; evaluated, exported, tracked and registered models out."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+
+from features.spec import FEATURE_NAMES
+from training import plots
+from training.dataset import TrainingData, load_training_data
+from training.differences import evaluate_differences, fit_differences
+from training.export import export_bundle
+from training.longevity import evaluate_longevity, fit_longevity, fit_naive_longevity
+from training.models import FittedModels
+from training.risk import RiskReport, evaluate_risk, fit_risk
+from training.settings import TrainingSettings
+from training.tracking import Registered, log_provenance, register_bundle, use_store
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run produced.
+
+    Attributes:
+        run_id: The MLflow run.
+        experiment_id: Its experiment.
+        bundle: The ONNX bundle folder.
+        registered: The new registered model version.
+        metrics: Every metric logged (held-out evaluation, oracle comparisons, parity).
+        seconds: Wall time per stage.
+    """
+
+    run_id: str
+    experiment_id: str
+    bundle: Path
+    registered: Registered
+    metrics: dict[str, float]
+    seconds: dict[str, float]
+
+
+class _Stages:
+    """Numbered stages with their wall time, reported as they finish."""
+
+    def __init__(self, total: int, echo: Echo) -> None:
+        self.total, self.echo, self.done = total, echo, 0
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, label: str) -> Iterator[None]:
+        self.done += 1
+        self.echo(f"[{self.done}/{self.total}] {label} …")
+        start = time.perf_counter()
+        yield
+        self.seconds[label] = time.perf_counter() - start
+        self.echo(f"      done in {self.seconds[label]:.1f} s")
+
+
+def _run_name(data: TrainingData) -> str:
+    n = len(data.registry.treatments)
+    if data.oracle is not None:
+        sim = data.oracle.simulation
+        what = f"simulated {sim.get('scenario', '?')} seed {sim.get('seed', '?')}"
+    else:
+        what = data.source.name
+    return f"train · {n:,} treatments · {what} · {time.strftime('%Y-%m-%d %H:%M')}"
+
+
+def _log_plots(data: TrainingData, models: FittedModels, risk: RiskReport, folder: Path) -> None:
+    y, p = risk.y, risk.p
+    plots.calibration_plot(y, p, risk.p_oracle, folder / "calibration.png")
+    plots.roc_plot(y, p, risk.p_oracle, folder / "roc.png")
+    curves = {"model": risk.decision_curve["model"].to_numpy()}
+    if "oracle" in risk.decision_curve:
+        curves["oracle"] = risk.decision_curve["oracle"].to_numpy()
+    curves["treat all"] = risk.decision_curve["treat_all"].to_numpy()
+    plots.decision_curve_plot(
+        risk.decision_curve["threshold"].to_numpy(), curves, folder / "decision_curve.png"
+    )
+    gain = np.asarray(models.risk.booster.feature_importance("gain"), dtype=np.float64)
+    plots.importance_plot(FEATURE_NAMES, gain, folder / "feature_importance.png")
+    mlflow.log_artifacts(str(folder), "plots")
+
+
+def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
+    """Train, evaluate, export, track and register the asym models on one registry export.
+
+    Args:
+        settings: What to train on and where to record it.
+        echo: Receives one line per stage as it starts and ends.
+
+    Returns:
+        The run, the bundle, the registered version and the metrics.
+
+    Raises:
+        data.registry.ExportError: The export cannot be used.
+        training.export.ParityError: The ONNX models disagree with LightGBM; the run is marked
+            failed and no bundle is registered.
+    """
+    stages = _Stages(7, echo)
+    with stages("read, validate and featurise the registry"):
+        data = load_training_data(settings.registry, settings.test_fraction)
+    reg = data.registry
+    echo(
+        f"      {len(reg.treatments):,} treatments, "
+        f"{len(reg.rejects.drop_duplicates(['table', 'row'])):,} rejected rows; "
+        f"train {int(data.train.sum()):,}, held out {int(data.test.sum()):,} (latest period)"
+    )
+    with stages("fit asymmetry risk and post-treatment differences"):
+        risk = fit_risk(data, seed=settings.seed)
+        differences = fit_differences(data, seed=settings.seed)
+    with stages("fit longevity (discrete-time hazard) and the naive baseline"):
+        longevity = fit_longevity(data, seed=settings.seed)
+        naive = fit_naive_longevity(data, seed=settings.seed)
+    models = FittedModels(risk=risk, differences=differences, longevity=longevity)
+    with stages("evaluate on the held-out period"):
+        risk_report = evaluate_risk(risk, data)
+        longevity_report = evaluate_longevity(longevity, naive, data)
+        metrics = {
+            **risk_report.metrics,
+            **evaluate_differences(differences, data),
+            **longevity_report.metrics,
+        }
+
+    experiment_id = use_store(settings.tracking_uri, settings.experiment)
+    with mlflow.start_run(run_name=_run_name(data)) as run:
+        run_id = run.info.run_id
+        log_provenance(data)
+        mlflow.log_params(
+            {
+                "seed": settings.seed,
+                "test_fraction": settings.test_fraction,
+                "model_name": settings.model_name,
+                "longevity_bin_days": longevity.bin_days,
+                "longevity_n_bins": longevity.n_bins,
+                "risk_platt_slope": risk.calibration[0],
+                "risk_platt_intercept": risk.calibration[1],
+                "risk_n_trees": risk.booster.num_trees(),
+                "longevity_n_trees": longevity.booster.num_trees(),
+            }
+        )
+        mlflow.log_metrics(metrics)
+        with stages("export the ONNX bundle and check parity with LightGBM"):
+            manifest = export_bundle(
+                models,
+                data,
+                settings.out,
+                model_name=settings.model_name,
+                model_version=run_id,
+                run_id=run_id,
+            )
+        parity = {f"parity_{k}": v for k, v in manifest.parity.max_abs_deviation.items()}
+        mlflow.log_metrics(parity)
+        metrics.update(parity)
+        with stages("plots"), tempfile.TemporaryDirectory() as tmp:
+            _log_plots(data, models, risk_report, Path(tmp))
+            plots.survival_plot(
+                longevity_report.curve_days,
+                longevity_report.predicted_survival,
+                longevity_report.km_survival,
+                Path(tmp) / "survival_by_region.png",
+            )
+            mlflow.log_artifact(str(Path(tmp) / "survival_by_region.png"), "plots")
+        with stages("register the bundle in the MLflow Model Registry"):
+            registered = register_bundle(settings.out, settings.model_name)
+    return TrainResult(
+        run_id=run_id,
+        experiment_id=experiment_id,
+        bundle=settings.out,
+        registered=registered,
+        metrics=metrics,
+        seconds=stages.seconds,
+    )
