@@ -24,11 +24,23 @@ mouth corner 3.5 mm). Longevity per treated (region, side) is Weibull around the
 median, scaled by dose, sex, muscle size, activity, product and antibodies; the registry sees it
 through visits, censored by the next session, loss to follow-up and the end of the registry.
 
-The oracle. For every treatment ``p_visible_asymmetry`` is the exact probability of visible
-asymmetry given everything realised at the needle (hidden state, where each point landed),
-integrating in closed form over what is still random at that moment: the ptosis events, the
-biological response and the rater; the recorded outcome is one draw from that same model. For
-every treated (region, side), ``median_days`` is the true Weibull median.
+The oracle. Per treatment, ``oracle/asymmetry`` holds two versions of each review probability.
+``p_visible_asymmetry`` is the pre-treatment one: the true probability of visible asymmetry given
+the patient's hidden state and the plan (each point's planned position, dose and volume, and
+whether an experienced or a novice injector places it), integrating over each point's placement
+error (3 or 6 mm sd per axis) as well as over the ptosis events, the biological response and the
+rater. It is the best any pre-treatment model could do, even one that knew the hidden state, and
+the ceiling model quality is measured against. It is computed as the mean, over
+``params.ORACLE_PLACEMENT_DRAWS`` independent placement-error draws (their own random stream,
+seeded from the chunk's), of the closed-form conditional probability below; its Monte-Carlo sd
+is ~0.015 per treatment. ``p_visible_asymmetry_at_needle`` is that conditional probability at
+the realised placement: given the hidden state and where each point actually landed, integrating
+in closed form over the ptosis events, the biological response and the rater. The recorded
+outcome is one draw from the realised placement, so both have the observed rate as their mean;
+the at-the-needle one is sharper. ``p_eyelid_ptosis`` and ``p_brow_ptosis`` (either side) follow
+the same two definitions, with ``_at_needle`` columns. The ``expected_*_diff_mm`` columns are
+expected true post-treatment differences at the needle. For every treated (region, side),
+``oracle/longevity``'s ``median_days`` is the true Weibull median.
 
 Scenarios. ``literature`` holds only effects with public support. ``seed-claims`` adds, labelled
 as such, the source document's unsupported effects: dominant-side frontalis 15-30% thicker,

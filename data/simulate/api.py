@@ -28,8 +28,10 @@ class Simulated:
         tables: ``treatments``, ``injections``, ``followups``, ``durations`` in the canonical
             dtypes and column order of ``data.frames``.
         oracle: ``asymmetry`` (per treatment: ``p_visible_asymmetry``, ``p_eyelid_ptosis``,
-            ``p_brow_ptosis`` and the expected true post-treatment differences) and
-            ``longevity`` (per treated region and side: ``median_days``).
+            ``p_brow_ptosis`` given the hidden state and the plan, i.e. pre-treatment; the same
+            at the needle as ``*_at_needle``; the expected true post-treatment differences at
+            the needle) and ``longevity`` (per treated region and side: ``median_days``). See
+            the package docstring.
     """
 
     tables: Mapping[str, pd.DataFrame]

@@ -6,6 +6,7 @@ each round fully vectorised, because a session's date depends on when the previo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ from data.simulate import params as p
 from data.simulate.clinics import Clinics, clinic_count, draw_clinics
 from data.simulate.longevity import DurationFactors, draw_returns, first_return, observe
 from data.simulate.patients import Patients, draw_patients
-from data.simulate.physics import Anatomy, Points, review
+from data.simulate.physics import Anatomy, Points, pre_treatment, review
 from data.simulate.plans import PlanInput, draw_plan
 from data.simulate.tables import ORACLE_TABLES, arrow_table, ids
 from data.simulate.types import FloatArray, IntArray, Scenario, pick, rounded
@@ -76,11 +77,14 @@ def generate(
     scenario: Scenario,
     chunk_patients: int,
     forehead_left_share: float | None = None,
+    placement_sd_mm: tuple[float, float] | None = None,
 ) -> Iterator[Chunk]:
     """Yield the registry chunk by chunk until ``n_treatments`` treatments exist.
 
     Clinics come from the first child of ``SeedSequence(seed)``, chunk ``i`` from child ``i + 1``,
-    so the output depends on the arguments only.
+    so the output depends on the arguments only. The pre-treatment oracle's placement draws come
+    from the first child of chunk ``i``'s sequence, a stream of their own: the registry is the
+    same as without them, draw for draw.
 
     Args:
         n_treatments: Treatments in all.
@@ -88,20 +92,24 @@ def generate(
         scenario: ``literature`` or ``seed-claims``.
         chunk_patients: Patients per chunk.
         forehead_left_share: Force the left share of every forehead dose (for tests).
+        placement_sd_mm: Force the placement error sd of (experienced, novice) injectors (for
+            tests; zero makes the pre-treatment oracle equal the at-the-needle one).
     """
     root = np.random.SeedSequence(seed)
     clinics = draw_clinics(np.random.default_rng(root.spawn(1)[0]), clinic_count(n_treatments))
     done_t = done_p = 0
     while done_t < n_treatments:
-        rng = np.random.default_rng(root.spawn(1)[0])
+        sequence = root.spawn(1)[0]
+        rng = np.random.default_rng(sequence)
         chunk = _chunk(
-            rng,
+            (rng, np.random.default_rng(sequence.spawn(1)[0])),
             clinics,
             scenario,
             chunk_patients,
             limit=n_treatments - done_t,
             offsets=(done_t, done_p),
             forehead_left_share=forehead_left_share,
+            placement_sd_mm=placement_sd_mm,
         )
         done_t += chunk.n_treatments
         done_p += chunk.n_patients
@@ -109,7 +117,7 @@ def generate(
 
 
 def _chunk(
-    rng: np.random.Generator,
+    rngs: tuple[np.random.Generator, np.random.Generator],
     clinics: Clinics,
     scenario: Scenario,
     n_patients: int,
@@ -117,7 +125,10 @@ def _chunk(
     limit: int,
     offsets: tuple[int, int],
     forehead_left_share: float | None,
+    placement_sd_mm: tuple[float, float] | None,
 ) -> Chunk:
+    """One chunk; ``rngs`` = (the registry's stream, the oracle's placement draws)."""
+    rng = rngs[0]
     start, end = _day(p.REGISTRY_START), _day(p.REGISTRY_END)
     pat = draw_patients(rng, n_patients, clinics, scenario, start_day=start, end_day=end)
     day = pat.first_day.copy()
@@ -130,7 +141,15 @@ def _chunk(
         if len(active) == 0:
             break
         r, pts, dur, next_day = _round(
-            rng, pat, clinics, active, day[active], nab[active], k, end, forehead_left_share
+            rngs,
+            pat,
+            clinics,
+            active,
+            day[active],
+            nab[active],
+            k,
+            end,
+            (forehead_left_share, placement_sd_mm),
         )
         day[active] = next_day
         nab[active] |= rng.random(len(active)) < p.P_NAB_PER_TREATMENT
@@ -141,7 +160,7 @@ def _chunk(
 
 
 def _round(
-    rng: np.random.Generator,
+    rngs: tuple[np.random.Generator, np.random.Generator],
     pat: Patients,
     clinics: Clinics,
     pi: IntArray,
@@ -149,9 +168,14 @@ def _round(
     nab: np.ndarray,
     k: int,
     end: int,
-    forehead_left_share: float | None,
+    hooks: tuple[float | None, tuple[float, float] | None],
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], IntArray]:
-    """Session ``k`` of the patients ``pi`` on ``day``: plan, review, returns, next date."""
+    """Session ``k`` of the patients ``pi`` on ``day``: plan, review, returns, next date.
+
+    ``hooks`` are ``generate``'s test overrides (forehead left share, placement error sd).
+    """
+    rng, draws_rng = rngs
+    forehead_left_share, placement_sd_mm = hooks
     n = len(pi)
     # Patients mostly stay with their clinic; a few sessions happen elsewhere.
     elsewhere = pick(rng, np.broadcast_to(clinics.weight / clinics.weight.sum(), (n, clinics.n)))
@@ -194,25 +218,32 @@ def _round(
             three_point_glabella=pat.three_point_glabella[pi],
             low_glabella_mm=clinics.low_glabella_mm[c],
             forehead_left_share=forehead_left_share,
+            placement_sd_mm=p.PLACEMENT_SD_MM if placement_sd_mm is None else placement_sd_mm,
         ),
     )
-    outcome = review(
-        rng,
-        Points(
-            treatment=plan.treatment,
-            u_eq=plan.u_eq,
-            volume_ml=plan.volume_ml,
-            x_mm=plan.x_mm,
-            y_mm=plan.y_mm,
-            frontalis=plan.muscle == _FRONTALIS,
-        ),
-        Anatomy(
-            offset_mm=pat.offset_mm[pi],
-            strength=pat.strength[pi],
-            sensitivity=pat.sensitivity[pi],
-            baseline=baseline,
-        ),
-        forehead_without_glabella=regions[:, _FOREHEAD] & ~regions[:, _GLABELLA],
+    landed = Points(
+        treatment=plan.treatment,
+        u_eq=plan.u_eq,
+        volume_ml=plan.volume_ml,
+        x_mm=plan.x_mm,
+        y_mm=plan.y_mm,
+        frontalis=plan.muscle == _FRONTALIS,
+    )
+    anatomy = Anatomy(
+        offset_mm=pat.offset_mm[pi],
+        strength=pat.strength[pi],
+        sensitivity=pat.sensitivity[pi],
+        baseline=baseline,
+    )
+    no_glabella = regions[:, _FOREHEAD] & ~regions[:, _GLABELLA]
+    outcome = review(rng, landed, anatomy, forehead_without_glabella=no_glabella, age=age)
+    # The pre-treatment oracle: the same points at their planned places, placement averaged out.
+    before = pre_treatment(
+        draws_rng,
+        dataclasses.replace(landed, x_mm=plan.x_plan, y_mm=plan.y_plan),
+        plan.placement_sd_mm,
+        anatomy,
+        forehead_without_glabella=no_glabella,
         age=age,
     )
     returns = draw_returns(
@@ -291,9 +322,12 @@ def _round(
         "visible": outcome.visible,
         "eyelid": outcome.eyelid,
         "brow_ptosis": outcome.brow,
-        "p_visible": outcome.p_visible,
-        "p_eyelid": outcome.p_eyelid,
-        "p_brow": outcome.p_brow,
+        "p_visible": before.p_visible,
+        "p_eyelid": before.p_eyelid,
+        "p_brow": before.p_brow,
+        "p_visible_needle": outcome.p_visible,
+        "p_eyelid_needle": outcome.p_eyelid,
+        "p_brow_needle": outcome.p_brow,
         "e_brow": outcome.expected_post[:, 0],
         "e_palpebral": outcome.expected_post[:, 1],
         "e_commissure": outcome.expected_post[:, 2],
@@ -452,8 +486,11 @@ def _assemble(
         {
             "treatment_id": tid,
             "p_visible_asymmetry": rounded(t["p_visible"], 6),
+            "p_visible_asymmetry_at_needle": rounded(t["p_visible_needle"], 6),
             "p_eyelid_ptosis": rounded(t["p_eyelid"], 6),
+            "p_eyelid_ptosis_at_needle": rounded(t["p_eyelid_needle"], 6),
             "p_brow_ptosis": rounded(t["p_brow"], 6),
+            "p_brow_ptosis_at_needle": rounded(t["p_brow_needle"], 6),
             "expected_brow_height_diff_mm": rounded(t["e_brow"], 3),
             "expected_palpebral_fissure_diff_mm": rounded(t["e_palpebral"], 3),
             "expected_commissure_height_diff_mm": rounded(t["e_commissure"], 3),

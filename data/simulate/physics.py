@@ -12,6 +12,9 @@ oracle integrates all three exactly: given the events, each difference is Gaussi
 that the rater sees it beyond its threshold is a sum of two normal tails; the events enter as a
 finite mixture, which factorises because the brow depends only on brow ptosis and the lid only
 on eyelid ptosis.
+
+That is the oracle at the needle (``review``). The pre-treatment oracle (``pre_treatment``)
+averages the same closed form over fresh placement errors of the planned points.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from types import MappingProxyType
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import expit, ndtr
 
 from data.simulate import params as p
@@ -114,13 +118,13 @@ class Anatomy:
 
 @dataclass(frozen=True, slots=True)
 class Review:
-    """Oracle and realised review outcome per treatment.
+    """At-the-needle oracle and realised review outcome per treatment.
 
     Attributes:
-        p_visible: True probability of visible asymmetry at review.
-        p_eyelid: True probability of eyelid ptosis (either side).
-        p_brow: True probability of brow ptosis (either side).
-        expected_post: (treatment, 3) expected true post-treatment differences.
+        p_visible: True probability of visible asymmetry at review, given where the points landed.
+        p_eyelid: True probability of eyelid ptosis (either side), the same.
+        p_brow: True probability of brow ptosis (either side), the same.
+        expected_post: (treatment, 3) expected true post-treatment differences, the same.
         post: (treatment, 3) realised true post-treatment differences.
         visible: Realised rating.
         eyelid: Realised eyelid ptosis.
@@ -166,28 +170,139 @@ def _logit_p(logit: FloatArray) -> FloatArray:
     return np.asarray(expit(logit))
 
 
-def review(
-    rng: np.random.Generator,
-    points: Points,
-    anatomy: Anatomy,
-    *,
-    forehead_without_glabella: BoolArray,
-    age: FloatArray,
-) -> Review:
-    """Simulate the two-week review of a batch of treatments and its oracle.
+_DROPS: Final = (p.BROW_DROP_PTOSIS_MM, p.LID_DROP_PTOSIS_MM)
+"""Drop of the brow (dimension 0) and the lid (dimension 1) on the side of a ptosis event."""
 
-    Args:
-        rng: Random source for the events and the noise.
-        points: Where the points landed.
-        anatomy: The patients' hidden state.
-        forehead_without_glabella: Frontalis treated without the glabella (brow ptosis risk).
-        age: Age at treatment.
 
-    Returns:
-        The oracle quantities and one realised review per treatment.
+@dataclass(frozen=True, slots=True)
+class _Conditional:
+    """The closed-form review model of a batch given where its points landed.
+
+    Attributes:
+        p_visible: P(visible asymmetry).
+        p_lid: (treatment, side) P(eyelid ptosis).
+        p_browp: (treatment, side) P(brow ptosis).
+        mu: (treatment, 3) true differences before the ptosis events and the noise.
+        expected_post: (treatment, 3) expected true post-treatment differences.
     """
+
+    p_visible: FloatArray
+    p_lid: FloatArray
+    p_browp: FloatArray
+    mu: FloatArray
+    expected_post: FloatArray
+
+
+_NEGLIGIBLE_U_EQ: Final = 1e-9
+"""A reach term that cannot exceed this dose in any placement draw is left out of the draws."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """The reach terms (``effective_doses``) that can matter in a set of placement draws.
+
+    A term is one (target, side, point): ``amp exp(-(dx^2 / 2 vx + dy^2 / 2 vy))`` U_eq, where
+    ``dx, dy`` run from the structure's centre to where the point lands. Only ``dx, dy`` change
+    between draws, so everything else is computed once; a term whose bound over the draws (the
+    point moved by its largest error of any draw, straight toward the centre) is below
+    ``_NEGLIGIBLE_U_EQ`` is dropped (about half of them: the face is large, the kernels small).
+    The draws run in float32: their Monte-Carlo error is orders of magnitude larger.
+
+    Attributes:
+        point: The term's point.
+        dx0: Planned x of the point minus the centre's x.
+        dy0: Same for y.
+        gx: ``-1 / (2 vx)``.
+        gy: ``-1 / (2 vy)``.
+        amp: Dose x peak share x the patient's sensitivity.
+        starts: First term of each non-empty (target, side, treatment) slot, terms sorted by slot.
+        slots: Those slots, as flat indices into (target, side, treatment).
+        n: Treatments in the batch.
+    """
+
+    point: IntArray
+    dx0: npt.NDArray[np.float32]
+    dy0: npt.NDArray[np.float32]
+    gx: npt.NDArray[np.float32]
+    gy: npt.NDArray[np.float32]
+    amp: npt.NDArray[np.float32]
+    starts: IntArray
+    slots: IntArray
+    n: int
+
+    @classmethod
+    def of(cls, planned: Points, anatomy: Anatomy, reach_mm: FloatArray) -> _Terms:
+        """The terms of ``planned`` points that may move up to ``reach_mm`` (point, xy)."""
+        n = len(anatomy.sensitivity)
+        t = planned.treatment
+        sd2 = spread_sd_mm(planned.u_eq, planned.volume_ml) ** 2
+        blobs = [TARGET_BLOBS[name] for name in TARGETS]
+        bx = np.array([b.x_mm for b in blobs])[:, None, None]
+        by = np.array([b.y_mm for b in blobs])[:, None, None]
+        sx2 = np.array([b.sd_x_mm for b in blobs])[:, None, None] ** 2
+        sy2 = np.array([b.sd_y_mm for b in blobs])[:, None, None] ** 2
+        sign = np.array([1.0, -1.0])[None, :, None]  # LEFT, RIGHT
+        off = np.moveaxis(anatomy.offset_mm[t], 0, -1)  # (target, side, xy, point)
+        vx, vy = sx2 + sd2, sy2 + sd2  # (target, 1, point)
+        # As in effective_doses: only frontalis points count for the lowest frontalis.
+        low = (np.arange(len(TARGETS)) == _T["low_frontalis"])[:, None, None]
+        weight = np.where(low, planned.u_eq * planned.frontalis, planned.u_eq)
+        shape = (len(TARGETS), 2, len(t))
+        amp = np.broadcast_to(
+            weight * np.sqrt(sx2 * sy2 / (vx * vy)) * anatomy.sensitivity[t], shape
+        )
+        dx0 = planned.x_mm - sign * (bx + off[:, :, 0])
+        dy0 = planned.y_mm - (by + off[:, :, 1])
+        gap_x = np.maximum(np.abs(dx0) - reach_mm[:, 0], 0.0)
+        gap_y = np.maximum(np.abs(dy0) - reach_mm[:, 1], 0.0)
+        bound = amp * np.exp(-0.5 * (gap_x * gap_x / vx + gap_y * gap_y / vy))
+        target, side, point = np.nonzero(bound >= _NEGLIGIBLE_U_EQ)
+        kept_slot = (target * 2 + side) * n + t[point]
+        order = np.argsort(kept_slot, kind="stable")  # sorted already when t is
+        target, side, point, kept_slot = target[order], side[order], point[order], kept_slot[order]
+        starts = np.flatnonzero(np.diff(kept_slot, prepend=-1) != 0)
+
+        def f32(values: FloatArray) -> npt.NDArray[np.float32]:
+            return np.broadcast_to(values, shape)[target, side, point].astype(np.float32)
+
+        return cls(
+            point=point,
+            dx0=f32(dx0),
+            dy0=f32(dy0),
+            gx=f32(-0.5 / vx),
+            gy=f32(-0.5 / vy),
+            amp=f32(amp),
+            starts=starts,
+            slots=kept_slot[starts],
+            n=n,
+        )
+
+    def doses(self, error: npt.NDArray[np.float32]) -> FloatArray:
+        """Dose reaching each target and side, (treatment, target, side), U_eq.
+
+        Args:
+            error: (point, xy) displacement of each point from its planned place.
+        """
+        out = np.zeros(len(TARGETS) * 2 * self.n)
+        if len(self.starts):
+            dx = self.dx0 + error[self.point, 0]
+            dy = self.dy0 + error[self.point, 1]
+            dx *= dx
+            dx *= self.gx
+            dy *= dy
+            dy *= self.gy
+            dx += dy
+            share = np.exp(dx, out=dx)
+            share *= self.amp
+            out[self.slots] = np.add.reduceat(share, self.starts, dtype=np.float64)
+        return np.moveaxis(out.reshape(len(TARGETS), 2, self.n), -1, 0)
+
+
+def _conditional(
+    dose: FloatArray, anatomy: Anatomy, forehead_without_glabella: BoolArray, age: FloatArray
+) -> _Conditional:
+    """The closed-form review model given the doses that reached each target (see the module)."""
     n = len(anatomy.sensitivity)
-    dose = effective_doses(points, anatomy)
     n_par = len(PARALYSED)
     paralysis = 1.0 - np.exp(-muscle_k()[None, :, None] * dose[:, :n_par] / anatomy.strength)
 
@@ -218,7 +333,6 @@ def review(
     mu = anatomy.baseline.copy()
     mu[:, 0] += brow_up[:, LEFT] - brow_up[:, RIGHT]
     mu[:, 2] += mouth_up[:, LEFT] - mouth_up[:, RIGHT]
-    drops = (p.BROW_DROP_PTOSIS_MM, p.LID_DROP_PTOSIS_MM)
     event_p = (p_browp, p_lid)  # feeding dimension 0 (brow) and 1 (lid)
     sd = np.hypot(p.BIO_NOISE_MM, p.RATER_NOISE_MM)
     thr = p.VISIBLE_THRESHOLD_MM
@@ -232,26 +346,121 @@ def review(
         for el in (0, 1):
             for er in (0, 1):
                 w = (pl if el else 1.0 - pl) * (pr if er else 1.0 - pr)
-                m = mu[:, dim] - drops[dim] * (el - er)
+                m = mu[:, dim] - _DROPS[dim] * (el - er)
                 unseen += w * (1.0 - _tail(m, float(sd[dim]), thr[dim]))
         p_none *= unseen
-        expected[:, dim] -= drops[dim] * (pl - pr)
+        expected[:, dim] -= _DROPS[dim] * (pl - pr)
+    return _Conditional(
+        p_visible=1.0 - p_none,
+        p_lid=p_lid,
+        p_browp=p_browp,
+        mu=mu,
+        expected_post=expected,
+    )
+
+
+def _either(p_side: FloatArray) -> FloatArray:
+    """P(an event on either side) from independent per-side probabilities, (n, 2) -> (n,)."""
+    return np.asarray(1.0 - (1.0 - p_side[:, LEFT]) * (1.0 - p_side[:, RIGHT]))
+
+
+def review(
+    rng: np.random.Generator,
+    points: Points,
+    anatomy: Anatomy,
+    *,
+    forehead_without_glabella: BoolArray,
+    age: FloatArray,
+) -> Review:
+    """Simulate the two-week review of a batch of treatments and its at-the-needle oracle.
+
+    Args:
+        rng: Random source for the events and the noise.
+        points: Where the points landed.
+        anatomy: The patients' hidden state.
+        forehead_without_glabella: Frontalis treated without the glabella (brow ptosis risk).
+        age: Age at treatment.
+
+    Returns:
+        The oracle quantities given the landing points and one realised review per treatment.
+    """
+    n = len(anatomy.sensitivity)
+    cond = _conditional(effective_doses(points, anatomy), anatomy, forehead_without_glabella, age)
+    thr = p.VISIBLE_THRESHOLD_MM
 
     # One realisation from the same model.
-    events = [rng.random((n, 2)) < ep for ep in event_p]
-    post = mu.copy()
+    events = [rng.random((n, 2)) < ep for ep in (cond.p_browp, cond.p_lid)]
+    post = cond.mu.copy()
     for dim in (0, 1):
-        post[:, dim] -= drops[dim] * (events[dim][:, LEFT].astype(float) - events[dim][:, RIGHT])
+        post[:, dim] -= _DROPS[dim] * (events[dim][:, LEFT].astype(float) - events[dim][:, RIGHT])
     post += rng.normal(size=(n, 3)) * np.asarray(p.BIO_NOISE_MM)
     seen = post + rng.normal(size=(n, 3)) * np.asarray(p.RATER_NOISE_MM)
     visible = (np.abs(seen) > np.asarray(thr)).any(axis=1)
     return Review(
-        p_visible=1.0 - p_none,
-        p_eyelid=1.0 - (1.0 - p_lid[:, LEFT]) * (1.0 - p_lid[:, RIGHT]),
-        p_brow=1.0 - (1.0 - p_browp[:, LEFT]) * (1.0 - p_browp[:, RIGHT]),
-        expected_post=expected,
+        p_visible=cond.p_visible,
+        p_eyelid=_either(cond.p_lid),
+        p_brow=_either(cond.p_browp),
+        expected_post=cond.expected_post,
         post=post,
         visible=visible,
         eyelid=np.asarray(events[1].any(axis=1)),
         brow=np.asarray(events[0].any(axis=1)),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PreTreatment:
+    """Pre-treatment oracle: the review probabilities averaged over the placement error.
+
+    Attributes:
+        p_visible: P(visible asymmetry) given the hidden state and the plan.
+        p_eyelid: P(eyelid ptosis, either side) given the same.
+        p_brow: P(brow ptosis, either side) given the same.
+    """
+
+    p_visible: FloatArray
+    p_eyelid: FloatArray
+    p_brow: FloatArray
+
+
+def pre_treatment(
+    rng: np.random.Generator,
+    planned: Points,
+    placement_sd_mm: FloatArray,
+    anatomy: Anatomy,
+    *,
+    forehead_without_glabella: BoolArray,
+    age: FloatArray,
+    draws: int = p.ORACLE_PLACEMENT_DRAWS,
+) -> PreTreatment:
+    """Average the closed-form probabilities over ``draws`` fresh placement errors.
+
+    Each draw moves every point from its planned place by an independent ``N(0, sd^2)`` error
+    per axis, exactly as the realised placement was drawn (``plans``), and evaluates the same
+    conditional model as ``review``; the mean is a Monte-Carlo estimate of the probability given
+    the hidden state and the plan alone.
+
+    Args:
+        rng: Random source of the placement draws only (not the registry's stream).
+        planned: The points at their planned places (``x_mm``, ``y_mm`` = the plan).
+        placement_sd_mm: Placement error sd per point (0 gives the at-the-needle values).
+        anatomy: The patients' hidden state.
+        forehead_without_glabella: As for ``review``.
+        age: As for ``review``.
+        draws: Number of placement-error draws.
+
+    Returns:
+        The placement-averaged probabilities per treatment.
+    """
+    n = len(anatomy.sensitivity)
+    sd = placement_sd_mm.astype(np.float32)[None, :, None]
+    errors = rng.standard_normal((draws, len(sd[0]), 2), dtype=np.float32) * sd
+    terms = _Terms.of(planned, anatomy, np.abs(errors).max(axis=0, initial=0.0).astype(float))
+    total = np.zeros((3, n))
+    for error in errors:
+        cond = _conditional(terms.doses(error), anatomy, forehead_without_glabella, age)
+        total[0] += cond.p_visible
+        total[1] += _either(cond.p_lid)
+        total[2] += _either(cond.p_browp)
+    total /= draws
+    return PreTreatment(p_visible=total[0], p_eyelid=total[1], p_brow=total[2])

@@ -57,6 +57,8 @@ class PlanInput:
         low_glabella_mm: Clinic's shift of the lateral corrugator point height.
         forehead_left_share: If given, force this left share of the forehead dose (for tests of
             how much the plan matters); otherwise the injector decides.
+        placement_sd_mm: Per-point placement error sd of (experienced, novice) injectors; a test
+            may set it (zero: every point lands where planned).
     """
 
     regions: BoolArray
@@ -75,6 +77,7 @@ class PlanInput:
     three_point_glabella: BoolArray
     low_glabella_mm: FloatArray
     forehead_left_share: float | None = None
+    placement_sd_mm: tuple[float, float] = p.PLACEMENT_SD_MM
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,7 @@ class Plan:
         y_plan: Planned y.
         x_mm: Where the point actually landed.
         y_mm: Same for y.
+        placement_sd_mm: The sd of the placement error each point was drawn with.
         depth: Index into DEPTHS.
     """
 
@@ -105,6 +109,7 @@ class Plan:
     y_plan: FloatArray
     x_mm: FloatArray
     y_mm: FloatArray
+    placement_sd_mm: FloatArray
     depth: IntArray
 
 
@@ -401,7 +406,7 @@ def _finish(rng: np.random.Generator, inp: PlanInput, blocks: list[_Block]) -> P
     sign = np.select([side == LEFT, side == RIGHT], [1.0, -1.0], 0.0)
     x_plan = rounded(np.clip(cat("x_left") * sign, _X.minimum, _X.maximum), 1)
     y_plan = rounded(np.clip(cat("y"), _Y.minimum, _Y.maximum), 1)
-    sd = np.where(inp.novice, p.PLACEMENT_SD_MM[1], p.PLACEMENT_SD_MM[0])[treatment]
+    sd = np.where(inp.novice, inp.placement_sd_mm[1], inp.placement_sd_mm[0])[treatment]
     error = rng.normal(size=(len(treatment), 2)) * sd[:, None]
     sub_share = np.full(len(MUSCLES), _DEPTH_OTHER)
     for name, share in _SUBCUTANEOUS_SHARE.items():
@@ -422,5 +427,6 @@ def _finish(rng: np.random.Generator, inp: PlanInput, blocks: list[_Block]) -> P
         y_plan=y_plan,
         x_mm=x_plan + error[:, 0],
         y_mm=y_plan + error[:, 1],
+        placement_sd_mm=sd,
         depth=depth.astype(np.int64),
     )

@@ -185,6 +185,29 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path, fmt: str) -> None:
     assert meta["chunk_patients"] == params.CHUNK_PATIENTS
 
 
+# sha256 of the registry files of ``simulate(3000, seed=5, fmt="csv")`` as written by
+# asym-sim 1.1, before the pre-treatment oracle existed: its placement draws have their own random
+# stream, so the registry must not change. (CSV rather than Parquet: Parquet files also record the
+# writing pyarrow's version.) Likewise the at-the-needle oracle equals 1.1's p_* columns.
+_REGISTRY_1_1_CSV = {
+    "treatments.csv": "fb524d3caeaf85bc73958ab43a557e2fecf636fbfd23b13c89c16da8c238ee37",
+    "injections.csv": "97198f97112ec9901f82e72cbaf75df02f0ddd676971ded9b089e4bf76ca0265",
+    "followups.csv": "c6f78fff3cdcfa166872ca6e7e2313e6be7d8d7b896453faec5c3dbfb2676c8d",
+    "durations.csv": "68937328b7a3c976534e0eb71c2c8cf549594790a7cf9e51b8aa3ffc1bc55b44",
+}
+_AT_NEEDLE_1_1 = "8a22e20054f14acabbc5292a240f46f6a07e69043ddd81d02742c19877e5be23"
+
+
+def test_registry_is_unchanged_by_the_pre_treatment_oracle(tmp_path: Path) -> None:
+    simulate(3000, tmp_path, seed=5, fmt="csv")
+    digests = _digests(tmp_path)
+    assert {k: digests[k] for k in _REGISTRY_1_1_CSV} == _REGISTRY_1_1_CSV
+    asym = simulate_frames(3000, seed=5).oracle["asymmetry"]
+    columns = [f"p_{x}_at_needle" for x in ("visible_asymmetry", "eyelid_ptosis", "brow_ptosis")]
+    values = np.ascontiguousarray(asym[columns].to_numpy(np.float64))
+    assert hashlib.sha256(values.tobytes()).hexdigest() == _AT_NEEDLE_1_1
+
+
 def _read_back(folder: Path, fmt: str) -> dict[str, pd.DataFrame]:
     out = {}
     for stem, table in ALL_TABLES.items():
@@ -329,10 +352,12 @@ def test_censored_share_and_visible_rate(lit: Simulated) -> None:
 # --- The oracle ----------------------------------------------------------------------------------
 
 
-def test_oracle_agrees_with_outcomes(lit: Simulated) -> None:
+@pytest.mark.parametrize("suffix", ["", "_at_needle"])
+def test_oracle_agrees_with_outcomes(lit: Simulated, suffix: str) -> None:
+    # Both oracles (pre-treatment and at the needle) are calibrated for the recorded outcome.
     fu = lit.tables["followups"].merge(lit.oracle["asymmetry"], on="treatment_id")
     y = fu["visible_asymmetry"].to_numpy()
-    p = fu["p_visible_asymmetry"].to_numpy()
+    p = fu["p_visible_asymmetry" + suffix].to_numpy()
     se = np.sqrt((p * (1 - p)).sum()) / len(p)  # SE of the observed rate given the oracle
     assert abs(y.mean() - p.mean()) < 4 * se
     assert _auc(p, y) > 0.85
@@ -343,8 +368,43 @@ def test_oracle_agrees_with_outcomes(lit: Simulated) -> None:
         se_b = np.sqrt((p[sel] * (1 - p[sel])).sum()) / sel.sum()
         assert abs(y[sel].mean() - p[sel].mean()) < 4 * se_b + 0.005, b
     for event, column in (("eyelid_ptosis", "p_eyelid_ptosis"), ("brow_ptosis", "p_brow_ptosis")):
-        q = fu[column].to_numpy()
+        q = fu[column + suffix].to_numpy()
         assert abs(fu[event].mean() - q.mean()) < 4 * np.sqrt((q * (1 - q)).sum()) / len(q)
+
+
+def test_pre_treatment_oracle_averages_out_the_placement(lit: Simulated) -> None:
+    fu = lit.tables["followups"].merge(lit.oracle["asymmetry"], on="treatment_id")
+    y = fu["visible_asymmetry"].to_numpy()
+    for name, event in (
+        ("p_visible_asymmetry", "visible_asymmetry"),
+        ("p_eyelid_ptosis", "eyelid_ptosis"),
+        ("p_brow_ptosis", "brow_ptosis"),
+    ):
+        pre, needle = fu[name].to_numpy(), fu[name + "_at_needle"].to_numpy()
+        # Same expectation: the at-needle p averaged over the placement is the pre-treatment p.
+        diff = pre - needle
+        assert abs(diff.mean()) < 4 * diff.std() / np.sqrt(len(diff)) + 1e-6, name
+        # Less extreme: the placement's share of the variation is averaged out.
+        assert pre.var() < needle.var(), name
+        assert _auc(pre, fu[event].to_numpy()) < _auc(needle, fu[event].to_numpy()), name
+    pre = fu["p_visible_asymmetry"].to_numpy()
+    needle = fu["p_visible_asymmetry_at_needle"].to_numpy()
+    # ... but the hidden state and the plan still decide most of it (AUC 0.92 vs 0.93 at seed 11).
+    assert _auc(pre, y) > 0.85
+    assert np.corrcoef(pre, needle)[0, 1] > 0.9
+
+
+def test_without_placement_error_the_two_oracles_coincide() -> None:
+    chunks = generate(4000, 3, "literature", 10_000, placement_sd_mm=(0.0, 0.0))
+    asym = pa.concat_tables([c.tables["oracle/asymmetry"] for c in chunks]).to_pandas()
+    for name in ("p_visible_asymmetry", "p_eyelid_ptosis", "p_brow_ptosis"):
+        # Equal up to the last written digit (the draws run in float32).
+        np.testing.assert_allclose(asym[name], asym[name + "_at_needle"], rtol=0, atol=1.5e-6)
+    # With the usual placement error they differ.
+    usual = pa.concat_tables(
+        [c.tables["oracle/asymmetry"] for c in generate(4000, 3, "literature", 10_000)]
+    ).to_pandas()
+    assert (usual["p_visible_asymmetry"] - usual["p_visible_asymmetry_at_needle"]).abs().max() > 0.1
 
 
 def test_every_duration_has_an_oracle_median(lit: Simulated) -> None:
