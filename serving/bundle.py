@@ -4,7 +4,9 @@ A bundle is a folder written by ``training.export.export_bundle``::
 
     manifest.json     what is below, and everything needed to use it
     treatment.onnx    input ``features`` (n, F): risk + difference quantiles, one output each
-    longevity.onnx    input ``longevity`` (n * n_bins, L + 1): the discrete-time hazard
+    longevity.onnx    input ``longevity`` (r, L): the raw margin f(x) of the discrete-time
+                      hazard per treated (region, side); with the manifest's baseline alpha,
+                      hazard[k] = sigmoid(alpha[region, k] + f(x))
 
 The manifest names the feature order the models were fitted on. ``check_manifest`` refuses a
 bundle whose features, longevity inputs or format disagree with the installed ``features``
@@ -24,11 +26,15 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from data.contract import REGIONS
 from features.longevity import LONGEVITY_NAMES
 from features.spec import FEATURE_DTYPE, FEATURE_NAMES
 
-FORMAT_VERSION: Final = 1
-"""Layout of the bundle and its manifest; a server reads exactly this version."""
+FORMAT_VERSION: Final = 2
+"""Layout of the bundle and its manifest; a server reads exactly this version.
+
+2: the longevity graph takes one row per (region, side), no bin column, and outputs the hazard
+booster's raw margin; the manifest's ``hazard_baseline`` turns it into hazards."""
 MANIFEST_FILE: Final = "manifest.json"
 TREATMENT_FILE: Final = "treatment"
 """Key (and file stem) of the per-treatment model: risk and difference quantiles."""
@@ -37,7 +43,7 @@ LONGEVITY_FILE: Final = "longevity"
 INPUT_DTYPE: Final = "float32"
 """dtype of every ONNX input (the features are computed in float64 and cast once)."""
 RISK_OUTPUT: Final = "risk_raw"
-HAZARD_OUTPUT: Final = "hazard"
+HAZARD_MARGIN_OUTPUT: Final = "hazard_margin"
 
 
 def difference_output(target: str, quantile: str) -> str:
@@ -120,14 +126,18 @@ class Manifest(_Frozen):
         feature_names: Columns of the ``features`` input, in order (``features.spec``).
         feature_dtype: dtype of the feature matrix as computed (``features.spec.FEATURE_DTYPE``).
         input_dtype: dtype the ONNX models take (the features cast once).
-        longevity_features: Columns of a longevity row (``features.longevity.LONGEVITY_NAMES``);
-            the hazard model's input is these followed by the bin's start day.
+        longevity_features: Columns of a longevity row (``features.longevity.LONGEVITY_NAMES``),
+            the hazard model's input.
         diff_targets: Post-treatment differences predicted, in order.
         quantiles: Quantile keys of each difference (outputs ``<target>_<key>``).
         files: ONNX files by role (``treatment``, ``longevity``).
         calibration: Platt scaling of ``risk_raw``.
         bin_days: Width of a hazard bin, days.
         n_bins: Number of hazard bins.
+        hazard_baseline: (g, n_bins) log-odds baseline of the hazard per bin: one row for every
+            region (g = 1) or one per region code (g = len(REGIONS)); the hazard of a longevity
+            row in bin k is sigmoid(hazard_baseline[region][k] + hazard_margin)
+            (``training.postprocess.hazards_from_margin``).
         libraries: Versions of the libraries that trained and exported it.
         data_fingerprint: SHA-256 of the training registry's files.
         parity: The export's parity check.
@@ -148,6 +158,7 @@ class Manifest(_Frozen):
     calibration: Calibration
     bin_days: float
     n_bins: int
+    hazard_baseline: tuple[tuple[float, ...], ...]
     libraries: Mapping[str, str]
     data_fingerprint: str
     parity: Parity
@@ -271,13 +282,19 @@ def _structure_problems(manifest: Manifest) -> list[str]:
             f"{len(manifest.feature_names)} features"
         )
     longevity = manifest.files[LONGEVITY_FILE]
-    if HAZARD_OUTPUT not in {o.name for o in longevity.outputs}:
-        problems.append(f"{longevity.file} has no output {HAZARD_OUTPUT!r}")
-    if longevity.input.shape[1:] != (len(manifest.longevity_features) + 1,):
+    if HAZARD_MARGIN_OUTPUT not in {o.name for o in longevity.outputs}:
+        problems.append(f"{longevity.file} has no output {HAZARD_MARGIN_OUTPUT!r}")
+    if longevity.input.shape[1:] != (len(manifest.longevity_features),):
         problems.append(
             f"{longevity.file} input shape {longevity.input.shape} does not match "
-            f"{len(manifest.longevity_features)} longevity features + bin start"
+            f"{len(manifest.longevity_features)} longevity features"
         )
+    groups = len(manifest.hazard_baseline)
+    if groups not in (1, len(REGIONS)):
+        problems.append(f"hazard_baseline has {groups} rows, expected 1 or {len(REGIONS)}")
+    lengths = sorted({len(row) for row in manifest.hazard_baseline})
+    if lengths != [manifest.n_bins]:
+        problems.append(f"hazard_baseline rows have {lengths} values, expected {manifest.n_bins}")
     return problems
 
 

@@ -24,7 +24,7 @@ from features.build import build_features
 from features.inputs import LEFT, RIGHT, FeatureInput
 from features.longevity import longevity_matrix, treated_region_sides
 from serving.bundle import (
-    HAZARD_OUTPUT,
+    HAZARD_MARGIN_OUTPUT,
     LONGEVITY_FILE,
     RISK_OUTPUT,
     TREATMENT_FILE,
@@ -153,6 +153,7 @@ class Predictor:
             difference_output(t, q) for t in manifest.diff_targets for q in manifest.quantiles
         ]
         self._outputs = [RISK_OUTPUT, *self._diff_outputs]
+        self._baseline = np.asarray(manifest.hazard_baseline, dtype=np.float64)
 
     @classmethod
     def load(cls, bundle_dir: Path, *, intra_op_threads: int = 0) -> Predictor:
@@ -244,11 +245,9 @@ class Predictor:
         }
 
         if r:
-            rows = postprocess.expand_bins(
-                longevity_matrix(x32, treatment, region, side), m.bin_days, m.n_bins
-            )
-            (flat,) = self._longevity.run([HAZARD_OUTPUT], {self._longevity_input: rows})
-            hazards = np.asarray(flat, dtype=np.float64).reshape(r, m.n_bins)
+            rows = longevity_matrix(x32, treatment, region, side)
+            (margin,) = self._longevity.run([HAZARD_MARGIN_OUTPUT], {self._longevity_input: rows})
+            hazards = postprocess.hazards_from_margin(margin, self._baseline, region)
         else:
             hazards = np.zeros((0, m.n_bins))
         median = postprocess.median_days(hazards, m.bin_days)

@@ -4,7 +4,10 @@ Two ONNX files, so that a request costs two session calls whatever it asks:
 
 - ``treatment.onnx``: the risk classifier and the nine difference quantile regressors merged into
   one graph over one ``features`` input, one named output per model;
-- ``longevity.onnx``: the hazard classifier over ``longevity`` rows (one per hazard bin).
+- ``longevity.onnx``: the raw margin f(x) of the proportional-odds hazard booster over
+  ``longevity`` rows (one per treated (region, side)); the hazard of bin k is
+  sigmoid(baseline[region, k] + f(x)) with the manifest's ``hazard_baseline``
+  (``training.postprocess.hazards_from_margin``).
 
 Before anything is published the ONNX graphs are run with onnxruntime on the held-out rows and
 compared with LightGBM; a deviation beyond tolerance raises ``ParityError`` and leaves nothing
@@ -35,11 +38,11 @@ from onnxmltools.convert.common.data_types import (
     FloatTensorType,
 )
 
-from features.longevity import LONGEVITY_NAMES, longevity_matrix
+from features.longevity import LONGEVITY_INDEX, LONGEVITY_NAMES, longevity_matrix
 from features.spec import FEATURE_DTYPE, FEATURE_NAMES
 from serving.bundle import (
     FORMAT_VERSION,
-    HAZARD_OUTPUT,
+    HAZARD_MARGIN_OUTPUT,
     INPUT_DTYPE,
     LONGEVITY_FILE,
     MANIFEST_FILE,
@@ -56,7 +59,7 @@ from serving.bundle import (
 )
 from training import postprocess
 from training.dataset import TrainingData
-from training.models import DIFF_TARGETS, QUANTILES, FittedModels
+from training.models import DIFF_TARGETS, QUANTILES, FittedModels, LongevityModel
 
 Float32Array = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]
@@ -68,6 +71,8 @@ FEATURES_INPUT: Final = "features"
 LONGEVITY_INPUT: Final = "longevity"
 PROBABILITY_ATOL: Final = 1e-5
 """Largest accepted |ONNX - LightGBM| of a probability (risk, hazard)."""
+HAZARD_PARITY: Final = "hazard"
+"""Parity key of the hazards computed from the ONNX margin and the baseline."""
 REGRESSION_RTOL: Final = 1e-4
 """Relative part of the accepted deviation of a difference quantile."""
 REGRESSION_ATOL: Final = 1e-4
@@ -122,6 +127,26 @@ def _float32_thresholds(booster: lgb.Booster) -> lgb.Booster:
                     t32 = np.nextafter(t32, np.float32(-np.inf))
                 tokens[j] = repr(float(t32))
             lines[at] = "threshold=" + " ".join(tokens)
+    return lgb.Booster(model_str="\n".join(lines))
+
+
+def _as_regression(booster: lgb.Booster) -> lgb.Booster:
+    """The same trees with the objective set to regression: its prediction is the raw margin.
+
+    A binary booster's converted graph ends in a sigmoid (ONNX ``post_transform``); the margin
+    is wanted instead. Taking the logit of the float32 probability would lose the margin where
+    the probability is near 0 or 1, so the trees are converted as a regressor, whose output is
+    their sum, the margin LightGBM gives with ``raw_score=True`` (summed in float32).
+    """
+    lines = booster.model_to_string().split("\n")
+    swapped = 0
+    for i, line in enumerate(lines):
+        if line.startswith("objective="):  # what LightGBM predicts with
+            lines[i], swapped = "objective=regression", swapped + 1
+        elif line.startswith("[objective: "):  # the parameters, which onnxmltools reads
+            lines[i], swapped = "[objective: regression]", swapped + 1
+    if swapped != 2:
+        raise RuntimeError(f"{swapped} objective lines in the LightGBM model string, expected 2")
     return lgb.Booster(model_str="\n".join(lines))
 
 
@@ -268,7 +293,7 @@ def _compare(
             tol = f"{PROBABILITY_ATOL:g} absolute"
         else:
             bad = dev > REGRESSION_ATOL + REGRESSION_RTOL * np.abs(expected)
-            tol = f"{REGRESSION_RTOL:g} relative + {REGRESSION_ATOL:g} mm absolute"
+            tol = f"{REGRESSION_RTOL:g} relative + {REGRESSION_ATOL:g} absolute"
         if bad.any() or not np.isfinite(got).all():
             i = int(np.argmax(dev))
             raise ParityError(
@@ -278,6 +303,25 @@ def _compare(
                 f"{tol})"
             )
     return deviations
+
+
+def _compare_hazards(lon: LongevityModel, onnx_margin: FloatArray, rows: Float32Array) -> float:
+    """Max |hazard from the ONNX margin - LightGBM hazard|; ParityError beyond PROBABILITY_ATOL."""
+    expected = lon.hazards(rows)
+    region = rows[:, LONGEVITY_INDEX["region"]].astype(np.int64)
+    got = postprocess.hazards_from_margin(onnx_margin, lon.baseline, region)
+    dev = np.abs(got - expected)
+    worst = float(dev.max()) if dev.size else 0.0
+    bad = dev > PROBABILITY_ATOL
+    if bad.any() or not np.isfinite(got).all():
+        i, k = np.unravel_index(int(np.argmax(dev)), dev.shape)
+        raise ParityError(
+            f"hazards from the ONNX output {HAZARD_MARGIN_OUTPUT!r} deviate from LightGBM by up "
+            f"to {worst:.3g} (row {i}, bin {k}: ONNX {got[i, k]:.6g}, LightGBM "
+            f"{expected[i, k]:.6g}; {int(bad.sum())} of {dev.size} beyond the tolerance "
+            f"{PROBABILITY_ATOL:g} absolute)"
+        )
+    return worst
 
 
 def _libraries() -> dict[str, str]:
@@ -336,20 +380,24 @@ def export_bundle(
     lon = models.longevity
     x = data.features[data.test] if data.test.any() else data.features
     x = np.ascontiguousarray(x, dtype=np.float32)
-    rows = postprocess.expand_bins(_held_out_longevity(data), lon.bin_days, lon.n_bins)
+    rows = _held_out_longevity(data)
 
     heads = _treatment_heads(models)
     hazard = _Head(
-        lon.booster,
-        HAZARD_OUTPUT,
-        "P(muscle activity returns in the bin | not returned before it)",
-        probability=True,
+        _as_regression(lon.booster),
+        HAZARD_MARGIN_OUTPUT,
+        "raw margin f(x) of the hazard booster (log-odds); the hazard of bin k is "
+        "sigmoid(hazard_baseline[region][k] + f(x)), region row 0 if the baseline has one row "
+        "(training.postprocess.hazards_from_margin)",
+        probability=False,
     )
     treatment_bytes = _merge(heads, FEATURES_INPUT, width).SerializeToString()
     longevity_bytes = _merge([hazard], LONGEVITY_INPUT, rows.shape[1]).SerializeToString()
 
     deviations = _compare(heads, _run(treatment_bytes, FEATURES_INPUT, x), x)
-    deviations |= _compare([hazard], _run(longevity_bytes, LONGEVITY_INPUT, rows), rows)
+    margin = _run(longevity_bytes, LONGEVITY_INPUT, rows)
+    deviations |= _compare([hazard], margin, rows)
+    deviations[HAZARD_PARITY] = _compare_hazards(lon, margin[HAZARD_MARGIN_OUTPUT], rows)
 
     def output(head: _Head) -> TensorSpec:
         return TensorSpec(name=head.output, dtype=INPUT_DTYPE, shape=(None,), meaning=head.meaning)
@@ -373,8 +421,8 @@ def export_bundle(
                 name=LONGEVITY_INPUT,
                 dtype=INPUT_DTYPE,
                 shape=(None, rows.shape[1]),
-                meaning="longevity_features of one (treatment, region, side), then the bin's "
-                "start day in days; one row per bin (training.postprocess.expand_bins)",
+                meaning="longevity_features of one (treatment, region, side), in "
+                "longevity_features order (NaN = missing)",
             ),
             [output(hazard)],
         ),
@@ -397,6 +445,7 @@ def export_bundle(
         ),
         bin_days=float(lon.bin_days),
         n_bins=int(lon.n_bins),
+        hazard_baseline=tuple(tuple(float(a) for a in row) for row in lon.baseline),
         libraries=_libraries(),
         data_fingerprint=data.fingerprint,
         parity=Parity(

@@ -17,6 +17,7 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
+from features.longevity import LONGEVITY_INDEX
 from training import postprocess
 
 FloatArray = npt.NDArray[np.float64]
@@ -77,22 +78,34 @@ class DifferenceModels:
 class LongevityModel:
     """Discrete-time hazard model of the return of muscle activity per (region, side).
 
+    Proportional odds: logit P(return in bin k | not returned before bin k) = alpha[k] + f(x),
+    so the booster is evaluated once per row whatever the number of bins.
+
     Attributes:
-        booster: Binary LightGBM model of P(return in bin k | not returned before bin k); its
-            input is a row of ``features.longevity`` inputs followed by the bin's start day.
+        booster: Binary LightGBM model on a row of ``features.longevity`` inputs (no bin column),
+            fitted with the baseline as init score; its raw margin is f(x).
+        baseline: (g, n_bins) log-odds baseline alpha per bin; g = 1 (every region) or
+            ``len(REGIONS)`` (row = region code, the ``region`` longevity input).
         bin_days: Width of a bin in days.
-        n_bins: Number of bins; survival beyond the last one is extrapolated at its hazard.
     """
 
     booster: lgb.Booster
+    baseline: FloatArray
     bin_days: float
-    n_bins: int
+
+    @property
+    def n_bins(self) -> int:
+        """Number of bins; survival beyond the last one is extrapolated at its hazard."""
+        return int(self.baseline.shape[1])
+
+    def margin(self, rows: Float32Array) -> FloatArray:
+        """(r,) raw margin f(x) per longevity input row."""
+        return np.asarray(self.booster.predict(rows, raw_score=True), dtype=np.float64)
 
     def hazards(self, rows: Float32Array) -> FloatArray:
         """(r, n_bins) hazard per longevity input row and bin."""
-        expanded = postprocess.expand_bins(rows, self.bin_days, self.n_bins)
-        flat = np.asarray(self.booster.predict(expanded), dtype=np.float64)
-        return flat.reshape(len(rows), self.n_bins)
+        region = rows[:, LONGEVITY_INDEX["region"]].astype(np.int64)
+        return postprocess.hazards_from_margin(self.margin(rows), self.baseline, region)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ numpy only (no LightGBM, no pandas): the same functions serve the LightGBM model
 and the ONNX models in serving, so both give the same answers from the same raw outputs.
 
 Longevity is a discrete-time hazard model: ``h[k]`` is the probability that activity returns in
-bin k (days ``[k w, (k+1) w)``) given it had not before. Inside a bin the hazard is spread evenly
+bin k (days ``[k w, (k+1) w)``) given it had not before, with proportional odds:
+logit h[k] = alpha[k] + f(x), a baseline per bin (per region and bin) plus one booster margin
+per row (``hazards_from_margin``). Inside a bin the hazard is spread evenly
 in log-survival (piecewise exponential), and beyond the last bin the last bin's hazard goes on.
 """
 
@@ -16,7 +18,6 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
-Float32Array = npt.NDArray[np.float32]
 
 _EPS: Final = 1e-12
 MAX_DAYS: Final = 3650.0
@@ -39,17 +40,29 @@ def quantiles(raw: FloatArray) -> dict[str, FloatArray]:
     return {"q10": ordered[:, 0], "q50": ordered[:, 1], "q90": ordered[:, 2]}
 
 
-def expand_bins(rows: Float32Array, bin_days: float, n_bins: int) -> Float32Array:
-    """Repeat each longevity row once per bin and append the bin's start day as a last column.
+def hazards_from_margin(
+    margin: FloatArray, baseline: FloatArray, region: npt.NDArray[np.integer]
+) -> FloatArray:
+    """(r, n_bins) hazards of the proportional-odds model: sigmoid(baseline[region, k] + margin).
 
-    Row ``i * n_bins + k`` is row i in bin k: the layout the hazard model is fitted and queried on.
+    Args:
+        margin: (r,) raw margin f(x) of the hazard booster per longevity row (its log-odds
+            shift, the same in every bin).
+        baseline: (g, n_bins) log-odds baseline per bin; one row (g = 1) serves every region,
+            else row ``region`` (contract ``REGIONS`` order) serves that region's rows.
+        region: (r,) region code of each row (unused when g = 1).
+
+    Returns:
+        The hazard of each row in each bin.
     """
-    r = len(rows)
-    start = (np.arange(n_bins, dtype=np.float32) * np.float32(bin_days))[None, :, None]
-    out = np.empty((r, n_bins, rows.shape[1] + 1), dtype=np.float32)
-    out[:, :, :-1] = rows[:, None, :]
-    out[:, :, -1:] = start
-    return out.reshape(r * n_bins, rows.shape[1] + 1)
+    table = np.asarray(baseline, dtype=np.float64)
+    if table.ndim != 2:
+        raise ValueError(f"baseline has shape {table.shape}, expected (groups, n_bins)")
+    m = np.asarray(margin, dtype=np.float64)
+    alpha = table[:1] if len(table) == 1 else table[np.asarray(region, dtype=np.int64)]
+    z = alpha + m[:, None]
+    out: FloatArray = np.exp(-np.logaddexp(0.0, -z))  # sigmoid, without overflow
+    return out
 
 
 def survival_at(hazards: FloatArray, days: float, bin_days: float) -> FloatArray:

@@ -11,10 +11,10 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 
+from data.contract import REGIONS
 from data.simulate import simulate
-from features.longevity import longevity_matrix
+from features.longevity import LONGEVITY_INDEX, longevity_matrix
 from features.spec import FEATURE_INDEX
-from training import postprocess
 from training.dataset import TrainingData, load_training_data
 from training.models import (
     DIFF_TARGETS,
@@ -51,18 +51,33 @@ def longevity_rows(data: TrainingData, mask: np.ndarray) -> tuple[np.ndarray, np
     return rows, np.column_stack([dur["days"].to_numpy(), dur["returned"].to_numpy()])
 
 
-def _hazard_booster(data: TrainingData) -> lgb.Booster:
+def _hazard_model(data: TrainingData) -> LongevityModel:
+    """Proportional-odds hazard: a per-region baseline (the life table, crudely) plus a booster
+    fitted on the person-period rows with it as init score."""
     rows, outcome = longevity_rows(data, data.train)
-    expanded = postprocess.expand_bins(rows, BIN_DAYS, N_BINS).reshape(len(rows), N_BINS, -1)
     bin_of = np.minimum(outcome[:, 0] // BIN_DAYS, N_BINS - 1).astype(int)
     k = np.arange(N_BINS)[None, :]
     at_risk = k <= bin_of[:, None]
     event = (k == bin_of[:, None]) & (outcome[:, 1:2] > 0)
-    return lgb.train(
+    region = np.broadcast_to(rows[:, LONGEVITY_INDEX["region"]].astype(int)[:, None], at_risk.shape)
+    bins = np.broadcast_to(k, at_risk.shape)
+    # Event share per (region, bin) with one pseudo-event in ten pseudo-rows: no 0 or 1 cells.
+    shape = (len(REGIONS), N_BINS)
+    events = np.zeros(shape)
+    exposure = np.zeros(shape)
+    np.add.at(events, (region[at_risk], bins[at_risk]), event[at_risk])
+    np.add.at(exposure, (region[at_risk], bins[at_risk]), 1.0)
+    share = (events + 1.0) / (exposure + 10.0)
+    baseline = np.log(share / (1.0 - share))
+    x = np.broadcast_to(rows[:, None, :], (*at_risk.shape, rows.shape[1]))[at_risk]
+    booster = lgb.train(
         {**_PARAMS, "objective": "binary"},
-        lgb.Dataset(expanded[at_risk], event[at_risk].astype(int)),
+        lgb.Dataset(
+            x, event[at_risk].astype(int), init_score=baseline[region[at_risk], bins[at_risk]]
+        ),
         num_boost_round=30,
     )
+    return LongevityModel(booster, baseline, BIN_DAYS)
 
 
 def fit_tiny(data: TrainingData) -> FittedModels:
@@ -93,5 +108,5 @@ def fit_tiny(data: TrainingData) -> FittedModels:
     return FittedModels(
         risk=RiskModel(risk, CALIBRATION),
         differences=DifferenceModels(boosters),
-        longevity=LongevityModel(_hazard_booster(data), BIN_DAYS, N_BINS),
+        longevity=_hazard_model(data),
     )

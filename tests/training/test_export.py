@@ -13,7 +13,7 @@ import onnxruntime as ort
 import pytest
 from onnxmltools.convert.common.data_types import FloatTensorType
 
-from features.longevity import LONGEVITY_NAMES
+from features.longevity import LONGEVITY_INDEX, LONGEVITY_NAMES
 from features.spec import FEATURE_DTYPE, FEATURE_NAMES
 from serving.bundle import MANIFEST_FILE, load_manifest, sha256_bytes
 from tests.serving.tiny import CALIBRATION, fit_tiny, longevity_rows, simulated_data
@@ -59,7 +59,7 @@ def test_bundle_has_files_and_documented_manifest(
     for field in (
         "format_version", "model_name", "model_version", "run_id", "created", "feature_names",
         "feature_dtype", "longevity_features", "files", "calibration", "bin_days", "n_bins",
-        "libraries", "data_fingerprint", "parity",
+        "hazard_baseline", "libraries", "data_fingerprint", "parity",
     ):  # fmt: skip
         assert field in raw
     m = load_manifest(bundle)
@@ -69,6 +69,7 @@ def test_bundle_has_files_and_documented_manifest(
     assert m.longevity_features == LONGEVITY_NAMES
     assert (m.calibration.slope, m.calibration.intercept) == CALIBRATION
     assert (m.bin_days, m.n_bins) == (models.longevity.bin_days, models.longevity.n_bins)
+    np.testing.assert_array_equal(np.array(m.hazard_baseline), models.longevity.baseline)
     assert m.data_fingerprint == data.fingerprint
     assert {"lightgbm", "onnx", "onnxmltools", "onnxruntime", "numpy", "asym"} <= set(m.libraries)
     treatment, longevity = m.files["treatment"], m.files["longevity"]
@@ -77,16 +78,17 @@ def test_bundle_has_files_and_documented_manifest(
         None,
         len(FEATURE_NAMES),
     )
-    assert longevity.input.shape == (None, len(LONGEVITY_NAMES) + 1)
-    assert [o.name for o in longevity.outputs] == ["hazard"]
+    assert longevity.input.shape == (None, len(LONGEVITY_NAMES))
+    assert [o.name for o in longevity.outputs] == ["hazard_margin"]
     for spec in (treatment, longevity):
         assert spec.sha256 == sha256_bytes((bundle / spec.file).read_bytes())
         # The graph's own input and outputs are the ones the manifest names.
         session = _session(bundle / spec.file)
         assert [i.name for i in session.get_inputs()] == [spec.input.name]
         assert [o.name for o in session.get_outputs()] == [o.name for o in spec.outputs]
-    assert set(m.parity.max_abs_deviation) == {*OUTPUTS, "hazard"}
+    assert set(m.parity.max_abs_deviation) == {*OUTPUTS, "hazard_margin", "hazard"}
     assert m.parity.rows["treatment"] == int(data.test.sum())
+    assert m.parity.rows["longevity"] == len(longevity_rows(data, data.test)[0])
 
 
 def test_onnx_equals_lightgbm_on_held_out_rows(
@@ -103,11 +105,13 @@ def test_onnx_equals_lightgbm_on_held_out_rows(
             np.testing.assert_allclose(got[f"{target}_{q}"], expected, rtol=1e-4, atol=1e-4)
     rows, _ = longevity_rows(data, data.test)
     lon = models.longevity
-    expanded = postprocess.expand_bins(rows, lon.bin_days, lon.n_bins)
-    (hazard,) = _session(bundle / "longevity.onnx").run(["hazard"], {"longevity": expanded})
-    np.testing.assert_allclose(
-        hazard.reshape(len(rows), lon.n_bins), lon.hazards(rows), rtol=0, atol=1e-5
-    )
+    (margin,) = _session(bundle / "longevity.onnx").run(["hazard_margin"], {"longevity": rows})
+    # The graph gives the booster's raw margin (not its probability), one per row.
+    assert margin.shape == (len(rows),)
+    np.testing.assert_allclose(margin, lon.margin(rows), rtol=1e-5, atol=1e-5)
+    region = rows[:, LONGEVITY_INDEX["region"]].astype(np.int64)
+    hazards = postprocess.hazards_from_margin(margin, lon.baseline, region)
+    np.testing.assert_allclose(hazards, lon.hazards(rows), rtol=0, atol=1e-5)
     # The manifest records what was measured, within the documented tolerances.
     m = load_manifest(bundle)
     assert max(m.parity.max_abs_deviation.values()) < 1e-4
@@ -142,6 +146,34 @@ def test_threshold_between_adjacent_float32_values_converts_exactly() -> None:
     np.testing.assert_allclose(fixed, expected, rtol=1e-6)
     # Rounding thresholds down to float32 leaves LightGBM's own answers unchanged.
     assert np.array_equal(export._float32_thresholds(booster).predict(x), expected)
+
+
+def test_a_binary_booster_as_regression_predicts_its_raw_margin(models: FittedModels) -> None:
+    booster = models.longevity.booster
+    x = np.random.default_rng(0).normal(size=(200, booster.num_feature())).astype(np.float32)
+    copy = export._as_regression(booster)
+    np.testing.assert_array_equal(copy.predict(x), booster.predict(x, raw_score=True))
+    assert booster.predict(x).min() >= 0  # the original is untouched: still probabilities
+
+
+def test_hazard_parity_failure_raises(
+    models: FittedModels, data: TrainingData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A margin within the regression tolerance can still move the hazards too far: checked too.
+    def shifted(model: bytes, input_name: str, x: np.ndarray) -> dict[str, np.ndarray]:
+        out = run(model, input_name, x)
+        if "hazard_margin" in out:
+            out["hazard_margin"] = out["hazard_margin"] + 5e-5
+        return out
+
+    run = export._run
+    monkeypatch.setattr(export, "_run", shifted)
+    monkeypatch.setattr(export, "PROBABILITY_ATOL", 1e-6)
+    monkeypatch.setattr(export, "_compare", lambda heads, out, x: {})
+    out = tmp_path / "bundle"
+    with pytest.raises(export.ParityError, match=r"hazards from the ONNX output 'hazard_margin'"):
+        export.export_bundle(models, data, out, model_name="m", model_version="1")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_parity_failure_raises_and_publishes_nothing(

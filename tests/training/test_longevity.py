@@ -7,15 +7,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from data.contract import REGIONS
+from features.longevity import LONGEVITY_INDEX
 from training import postprocess
 from training.dataset import TrainingData, load_training_data
 from training.longevity import (
+    BASELINE_PRIOR_EXPOSURE,
     LongevityReport,
     NaiveLongevityModel,
+    _HazardSet,
     duration_rows,
     evaluate_longevity,
     fit_longevity,
     fit_naive_longevity,
+    life_table_baseline,
+    refit_baseline,
 )
 from training.models import LongevityModel
 from training.survival import auc, c_index, kaplan_meier, person_period
@@ -198,7 +204,7 @@ def test_report_names_and_arrays(report: LongevityReport) -> None:
     assert np.all((report.late_risk >= 0) & (report.late_risk <= 1))
 
 
-def test_hazards_are_probabilities_of_the_expand_bins_layout(
+def test_hazards_are_proportional_odds_of_one_margin_per_row(
     data: TrainingData, models: tuple[LongevityModel, NaiveLongevityModel]
 ) -> None:
     model = models[0]
@@ -206,6 +212,59 @@ def test_hazards_are_probabilities_of_the_expand_bins_layout(
     h = model.hazards(x)
     assert h.shape == (50, model.n_bins)
     assert np.all((h > 0) & (h < 1))
-    assert model.booster.num_feature() == x.shape[1] + 1
+    # The booster takes the longevity inputs alone: no bin column.
+    assert model.booster.num_feature() == x.shape[1]
+    assert model.baseline.shape in {(1, model.n_bins), (len(REGIONS), model.n_bins)}
+    # logit h = baseline[region, k] + f(x): the same shift in every bin.
+    region = x[:, LONGEVITY_INDEX["region"]].astype(int)
+    alpha = model.baseline[region if len(model.baseline) > 1 else np.zeros(50, dtype=int)]
+    shift = np.log(h / (1 - h)) - alpha
+    np.testing.assert_allclose(shift, np.repeat(model.margin(x)[:, None], model.n_bins, axis=1))
     med = postprocess.median_days(h, model.bin_days)
     assert np.all((med > 20) & (med < 400))
+
+
+def test_life_table_baseline_is_the_logit_of_the_weighted_event_share() -> None:
+    # Bin 0: 1 event in 4 rows; bin 1: 1 event in 1.5 rows of exposure (a censored half row).
+    event = np.array([1.0, 0, 0, 0, 1, 0])
+    weight = np.array([1.0, 1, 1, 1, 1, 0.5])
+    bins = np.array([0, 0, 0, 0, 1, 1])
+    region = np.array([0, 0, 1, 1, 0, 1])
+    pooled = life_table_baseline(event, weight, bins, region, 2, by_region=False)
+    np.testing.assert_allclose(pooled, [[np.log(1 / 3), np.log(2.0)]])
+    per = life_table_baseline(event, weight, bins, region, 2, by_region=True)
+    assert per.shape == (len(REGIONS), 2)
+    # Region 0 bin 0 (1 event in 2 rows) shrunk towards the pooled 1/4 by the prior rows.
+    prior = BASELINE_PRIOR_EXPOSURE
+    share = (1 + prior * 0.25) / (2 + prior)
+    assert per[0, 0] == pytest.approx(np.log(share / (1 - share)))
+    # A region with no rows at all gets the pooled baseline.
+    np.testing.assert_allclose(per[5], pooled[0])
+
+
+def test_refit_baseline_matches_each_cells_event_share() -> None:
+    rng = np.random.default_rng(4)
+    n = 20_000
+    bins = rng.integers(0, 3, n)
+    region = rng.integers(0, 2, n)
+    margin = rng.normal(0, 1, n)
+    truth = np.array([[-2.0, -1.0, 0.0], [-1.5, -0.5, 0.5]])
+    p = 1 / (1 + np.exp(-(truth[region, bins] + margin)))
+    event = (rng.random(n) < p).astype(np.float32)
+    rows = _HazardSet(
+        x=np.zeros((n, 1), dtype=np.float32),
+        event=event,
+        weight=np.ones(n, dtype=np.float32),
+        bin=bins,
+        region=region,
+    )
+    start = np.zeros((len(REGIONS), 3))
+    alpha = refit_baseline(start, margin, rows)
+    np.testing.assert_allclose(alpha[:2], truth, atol=0.1)
+    # At the refit, the mean predicted hazard of each cell is its event share (up to the ridge).
+    fitted = 1 / (1 + np.exp(-(alpha[region, bins] + margin)))
+    for r in range(2):
+        for k in range(3):
+            at = (region == r) & (bins == k)
+            assert fitted[at].mean() == pytest.approx(event[at].mean(), abs=2e-3)
+    np.testing.assert_array_equal(alpha[2:], 0.0)  # cells without rows stay where they were

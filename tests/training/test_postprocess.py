@@ -49,14 +49,30 @@ def test_a_piecewise_hazard_median_falls_inside_its_bin() -> None:
     assert postprocess.survival_at(hz, 60.0, W)[0] == pytest.approx(0.4)
 
 
-def test_expand_bins_layout() -> None:
-    rows = np.arange(6, dtype=np.float32).reshape(2, 3)
-    out = postprocess.expand_bins(rows, W, 4)
-    assert out.shape == (8, 4) and out.dtype == np.float32
-    for i in range(2):
-        for k in range(4):
-            np.testing.assert_array_equal(out[i * 4 + k, :3], rows[i])
-            assert out[i * 4 + k, 3] == k * W
+def test_hazards_from_margin_add_the_margin_to_the_baseline_in_log_odds() -> None:
+    baseline = np.log(np.array([[0.1, 0.2, 0.5]]) / (1 - np.array([[0.1, 0.2, 0.5]])))
+    margin = np.array([0.0, np.log(3.0), -40.0, 800.0])
+    h = postprocess.hazards_from_margin(margin, baseline, np.zeros(4, dtype=np.int64))
+    assert h.shape == (4, 3)
+    np.testing.assert_allclose(h[0], [0.1, 0.2, 0.5], rtol=1e-12)
+    # Odds times 3 in every bin: proportional odds.
+    np.testing.assert_allclose(h[1] / (1 - h[1]), 3 * np.array([0.1, 0.2, 0.5]) / [0.9, 0.8, 0.5])
+    assert np.all(h[2] < 1e-17) and np.all(h[2] > 0)  # no overflow either way
+    np.testing.assert_array_equal(h[3], 1.0)
+
+
+def test_hazards_from_margin_pick_the_rows_region_baseline() -> None:
+    baseline = np.array([[-2.0, -1.0], [0.0, 1.0], [3.0, 3.0]])
+    region = np.array([2, 0, 1, 0])
+    margin = np.array([0.5, -0.5, 0.0, 1.0])
+    h = postprocess.hazards_from_margin(margin, baseline, region)
+    want = 1 / (1 + np.exp(-(baseline[region] + margin[:, None])))
+    np.testing.assert_allclose(h, want, rtol=1e-12)
+    # One row serves every region, whatever the codes.
+    one = postprocess.hazards_from_margin(margin, baseline[:1], region)
+    np.testing.assert_allclose(one, 1 / (1 + np.exp(-(baseline[0] + margin[:, None]))))
+    with pytest.raises(ValueError, match="expected"):
+        postprocess.hazards_from_margin(margin, baseline[0], region)
 
 
 @pytest.mark.parametrize("h", [0.01, 0.05, 0.2, 0.5])
