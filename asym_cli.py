@@ -17,7 +17,8 @@ from data.cli import simulate_cmd, summarise, validate_cmd
 from data.registry import read_registry
 from data.simulate import simulate
 from features.cli import feature_docs_cmd, features_cmd
-from serving.cli import predict_cmd
+from serving.cli import predict_cmd, serve_cmd
+from serving.keys_cli import keys_create_cmd
 from training.cli import promote_cmd, train_cmd
 from training.settings import DEFAULT_TRACKING_URI
 
@@ -34,6 +35,10 @@ app.command("feature-docs")(feature_docs_cmd)
 app.command("train")(train_cmd)
 app.command("predict")(predict_cmd)
 app.command("promote")(promote_cmd)
+app.command("serve")(serve_cmd)
+keys_app = typer.Typer(help="API keys of the prediction server.", no_args_is_help=True)
+keys_app.command("create")(keys_create_cmd)
+app.add_typer(keys_app, name="keys")
 
 
 @app.command("demo")

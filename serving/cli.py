@@ -1,9 +1,11 @@
-"""Commands of the serving stage: ``asym predict``."""
+"""Commands of the serving stage: ``asym predict`` and ``asym serve``."""
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Final
 
 import typer
 
@@ -12,6 +14,9 @@ from data.registry import ExportError
 from serving.bundle import BundleError
 from serving.predict import predict_registry
 from serving.resolve import resolve_model
+
+APP_FACTORY: Final = "serving.app:app_from_env"
+"""What each uvicorn worker imports and calls to build its app (settings from the environment)."""
 
 
 def predict_cmd(
@@ -42,3 +47,102 @@ def predict_cmd(
     )
     if report.n_rejects:
         typer.echo(f"{report.n_rejects:,} rejected rows not scored, see {report.files[-1]}")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` binds only to this machine (127.0.0.0/8, ::1 or localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve_cmd(
+    model: Annotated[
+        str | None,
+        typer.Option(help="Bundle folder or models:/NAME@ALIAS (default: models:/asym@champion)."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to bind.")] = 8000,
+    keys_file: Annotated[
+        Path | None,
+        typer.Option(help="API keys file (asym keys create); required unless --no-auth."),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Accept requests without a key (loopback only).")
+    ] = False,
+    log_url: Annotated[
+        str | None,
+        typer.Option(help="Prediction log URL (default: sqlite:///artifacts/predictions.db)."),
+    ] = None,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            help="MLflow tracking URI for a models:/ model.", envvar="MLFLOW_TRACKING_URI"
+        ),
+    ] = None,
+    access_log: Annotated[
+        bool, typer.Option("--access-log", help="Log every HTTP request line (costs latency).")
+    ] = False,
+) -> None:
+    """Serve the prediction API (FastAPI on uvicorn; models on ONNX Runtime).
+
+    Every request needs an X-API-Key from the keys file. The default model is trained on
+    simulated data: not fit for clinical use.
+    """
+    # Imported here: `asym predict` and the other commands need neither uvicorn nor the app.
+    import uvicorn
+
+    from serving.keys import KeysFileError, KeyStore
+    from serving.settings import ENV_PREFIX, serving_settings
+
+    if keys_file is None and not no_auth:
+        typer.echo(
+            "error: no --keys-file: every request would be refused. Create keys with "
+            "`asym keys create --clinic NAME --keys-file FILE`, or pass --no-auth for a "
+            "loopback-only development server.",
+            err=True,
+        )
+        raise typer.Exit(EXIT_UNUSABLE)
+    if no_auth and not is_loopback(host):
+        typer.echo(
+            f"error: --no-auth serves without keys and may only bind to loopback "
+            f"(127.0.0.1, ::1, localhost), not {host}",
+            err=True,
+        )
+        raise typer.Exit(EXIT_UNUSABLE)
+    if no_auth:
+        typer.echo(
+            "warning: --no-auth: requests are not authenticated (loopback only, development)",
+            err=True,
+        )
+    if keys_file is not None:
+        try:  # fail here, with the file's problem, rather than in every worker's start-up
+            KeyStore.load(keys_file)
+        except KeysFileError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(EXIT_UNUSABLE) from None
+    values: dict[str, Any] = {
+        "model": model,
+        "tracking_uri": tracking_uri,
+        "keys_file": keys_file,
+        "no_auth": no_auth or None,
+        "log_url": log_url,
+    }
+    settings = serving_settings(**values)  # validated once here, then rebuilt by each worker
+    for name, value in values.items():
+        if value is not None:
+            os.environ[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+    typer.echo(f"serving {settings.model} on http://{host}:{port} ({workers} worker(s))", err=True)
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        log_level="info",
+    )

@@ -1,0 +1,542 @@
+"""The clinic-facing prediction API: ``create_app(settings)`` and its lifespan.
+
+The lifespan resolves the model, opens its onnxruntime sessions once (``serving.reload.ModelHolder``
+keeps them and swaps them on reload), opens the prediction log and loads the API keys. Routes only
+validate (pydantic models from ``serving.schemas``) and delegate to ``serving.service``.
+
+Two pure ASGI layers wrap the app (no ``BaseHTTPMiddleware``: it costs a task and a queue per
+request): FastAPI's own request-body limit (``max_body_size``: Content-Length checked, then streamed
+bytes counted; 413 beyond) and the Prometheus request metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Final
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyHeader
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.bundle import Manifest
+from serving.keys import Clinic, KeyStore
+from serving.log import PredictionLog
+from serving.predictor import Predictor
+from serving.reload import ModelHolder, ReloadRefused
+from serving.resolve import resolve_model
+from serving.schemas import (
+    ALLOWED,
+    BatchRequest,
+    BatchResponse,
+    ErrorResponse,
+    Health,
+    ModelInfo,
+    PredictRequest,
+    PredictResponse,
+)
+from serving.service import PredictionService
+from serving.settings import ServingSettings, serving_settings
+
+logger = logging.getLogger("asym.serving")
+
+API_KEY_HEADER: Final = "X-API-Key"
+REQUEST_ID_HEADER: Final = "X-Request-ID"
+LOCAL_CLINIC: Final = Clinic(name="local", admin=True)
+"""Who calls a server started with ``no_auth`` (bound to loopback: the operator)."""
+_LATENCY_BUCKETS: Final = (
+    0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+)  # fmt: skip
+
+
+class ReloadRequest(BaseModel):
+    """Which model to load instead of the current one."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    model: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="Bundle folder or models:/NAME@ALIAS; null: the current champion, "
+        "models:/<serving model's name>@champion.",
+    )
+
+
+class ReloadResponse(BaseModel):
+    """The model now answering, and the one it replaced."""
+
+    model: ModelInfo
+    previous: ModelInfo
+
+
+@dataclass
+class ServingState:
+    """What the lifespan opens; the routes read it through typed dependencies.
+
+    Attributes:
+        settings: The server's settings.
+        registry: Prometheus registry of this app (one per app, so apps in one process differ).
+        holder: The loaded model; None until the lifespan has loaded it.
+        service: Scores and logs requests; None until ready.
+        keys: API keys; None with ``no_auth``.
+        log: The prediction log.
+    """
+
+    settings: ServingSettings
+    registry: CollectorRegistry
+    holder: ModelHolder | None = None
+    service: PredictionService | None = None
+    keys: KeyStore | None = None
+    log: PredictionLog | None = None
+    requests: Counter = field(init=False)
+    latency: Histogram = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.requests = Counter(
+            "asym_http_requests",
+            "HTTP requests answered, by route template, method and status.",
+            ("route", "method", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "asym_http_request_duration_seconds",
+            "Time from request to the end of the response, by route template.",
+            ("route",),
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_StateCollector(self))
+
+
+class _StateCollector(Collector):
+    """Model identity and prediction-log counts, read at scrape time (they change on reload)."""
+
+    def __init__(self, state: ServingState) -> None:
+        self._state = state
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "asym_model_info", "The model answering: 1 for its name and version.",
+            labels=("name", "version"),
+        )  # fmt: skip
+        if self._state.holder is not None:
+            p = self._state.holder.current
+            info.add_metric((p.model_name, p.model_version), 1.0)
+        yield info
+        log = self._state.log
+        written = CounterMetricFamily(
+            "asym_prediction_log_written", "Predictions written to the prediction log."
+        )
+        failed = CounterMetricFamily(
+            "asym_prediction_log_failures", "Predictions the log could not write (dropped)."
+        )
+        written.add_metric((), float(log.written) if log else 0.0)
+        failed.add_metric((), float(log.failures) if log else 0.0)
+        yield written
+        yield failed
+
+
+class _MetricsMiddleware:
+    """Counts and times every HTTP request by route template (pure ASGI, no extra task)."""
+
+    def __init__(self, app: ASGIApp, state: ServingState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        code = 500  # an exception escaping the app becomes a 500 in ServerErrorMiddleware
+
+        async def send_status(message: Message) -> None:
+            nonlocal code
+            if message["type"] == "http.response.start":
+                code = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            # Templates, never raw paths: a scanner's random URLs must not create label values.
+            path = getattr(route, "path", "unmatched")
+            self.state.requests.labels(path, scope["method"], str(code)).inc()
+            self.state.latency.labels(path).observe(time.perf_counter() - started)
+
+
+# --- Dependencies -------------------------------------------------------------------------------
+
+
+def _state(request: Request) -> ServingState:
+    state: ServingState = request.app.state.serving
+    return state
+
+
+State = Annotated[ServingState, Depends(_state)]
+
+
+def _service(state: State) -> PredictionService:
+    if state.service is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "model not loaded yet")
+    return state.service
+
+
+def _holder(state: State) -> ModelHolder:
+    if state.holder is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "model not loaded yet")
+    return state.holder
+
+
+_api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Clinic API key.")
+
+
+def _clinic(
+    request: Request, state: State, key: Annotated[str | None, Depends(_api_key)]
+) -> Clinic:
+    """The calling clinic, from its API key; 401 without a known key (unless no_auth)."""
+    if state.settings.no_auth:
+        clinic: Clinic | None = LOCAL_CLINIC
+    else:
+        clinic = state.keys.clinic_for(key) if state.keys is not None else None
+    if clinic is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            f"missing or unknown API key (header {API_KEY_HEADER})",
+        )
+    request.state.clinic = clinic.name
+    return clinic
+
+
+def _admin(clinic: Annotated[Clinic, Depends(_clinic)]) -> Clinic:
+    if not clinic.admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this API key is not an admin key")
+    return clinic
+
+
+def _request_id(request: Request) -> str:
+    rid = uuid.uuid4().hex
+    request.state.request_id = rid
+    return rid
+
+
+Service = Annotated[PredictionService, Depends(_service)]
+Holder = Annotated[ModelHolder, Depends(_holder)]
+CallingClinic = Annotated[Clinic, Depends(_clinic)]
+Admin = Annotated[Clinic, Depends(_admin)]
+RequestId = Annotated[str, Depends(_request_id)]
+
+
+class PredictOptions(BaseModel):
+    """Query parameters of the predict routes; unknown ones are refused, like unknown fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contributions: bool = Field(
+        default=True,
+        description="Compute the contributions (occlusion: 17 more model rows per treatment); "
+        "false answers faster with an empty list.",
+    )
+
+
+Options = Annotated[PredictOptions, Query()]
+
+_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
+    400: {"model": ErrorResponse, "description": "Body is not text (e.g. not UTF-8)."},
+    401: {"model": ErrorResponse, "description": "Missing or unknown API key."},
+    413: {"description": "Request body larger than the server's limit."},
+    422: {"model": ErrorResponse, "description": "Invalid request: field path and what it allows."},
+    503: {"model": ErrorResponse, "description": "Model not loaded yet."},
+}
+
+
+# --- Error handlers -----------------------------------------------------------------------------
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc[1:] if loc and loc[0] == "body" else loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 naming each bad field and what it allows; the offending values are not echoed back."""
+    assert isinstance(exc, RequestValidationError)
+    detail = []
+    for e in exc.errors():
+        loc = tuple(e.get("loc", ()))
+        name = next((p for p in reversed(loc) if isinstance(p, str)), None)
+        detail.append(
+            {
+                "loc": list(loc),
+                "field": _field_path(loc),
+                "msg": e.get("msg", ""),
+                "type": e.get("type", ""),
+                "allowed": ALLOWED.get(name) if name else None,
+            }
+        )
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """Last resort: a bug, never the client's input; logged with the request id."""
+    rid = getattr(request.state, "request_id", None)
+    logger.exception("unexpected error answering %s (request %s)", request.url.path, rid)
+    return JSONResponse({"detail": "internal error", "request_id": rid}, status_code=500)
+
+
+# --- Lifespan -----------------------------------------------------------------------------------
+
+
+def _open(state: ServingState) -> None:
+    """Load the model, keys and log (blocking: at start-up, before any request)."""
+    settings = state.settings
+    if settings.keys_file is not None:
+        state.keys = KeyStore.load(settings.keys_file)
+    elif not settings.no_auth:
+        raise RuntimeError("no keys_file and no_auth is off: every request would be refused")
+    bundle = resolve_model(settings.model, settings.tracking_uri)
+    predictor = Predictor.load(bundle, intra_op_threads=settings.intra_op_threads)
+    holder = ModelHolder(predictor, intra_op_threads=settings.intra_op_threads)
+    log = PredictionLog(settings.log_url)
+    log.start()
+    state.log = log
+    state.holder = holder
+    state.service = PredictionService(lambda: holder.current, log)
+    logger.info("serving %s %s from %s", predictor.model_name, predictor.model_version, bundle)
+
+
+def reload_model(state: ServingState, source: str | None) -> tuple[Predictor, Predictor]:
+    """Swap in another model through the holder (blocking).
+
+    Args:
+        state: The app's state.
+        source: Bundle folder or models:/ URI; None: the current champion of the serving model's
+            name (``ModelHolder.reload``).
+
+    Returns:
+        (previous, new) predictors.
+
+    Raises:
+        serving.reload.ReloadRefused: The new model was refused; the current one keeps serving.
+    """
+    if state.holder is None:
+        raise ReloadRefused("no model loaded yet")
+    previous = state.holder.current
+    new = state.holder.reload(source, state.settings.tracking_uri)
+    return previous, new
+
+
+def _install_sighup(state: ServingState) -> bool:
+    """Reload the current champion on SIGHUP; False where signals cannot be caught here."""
+    loop = asyncio.get_running_loop()
+
+    def on_hup() -> None:
+        async def reload() -> None:
+            try:
+                previous, new = await run_in_threadpool(reload_model, state, None)
+            except ReloadRefused as err:
+                logger.warning("SIGHUP reload refused: %s", err)
+                return
+            logger.info(
+                "SIGHUP reload: %s %s -> %s %s",
+                previous.model_name, previous.model_version, new.model_name, new.model_version,
+            )  # fmt: skip
+
+        task = loop.create_task(reload())
+        state_tasks.add(task)
+        task.add_done_callback(state_tasks.discard)
+
+    state_tasks: set[asyncio.Task[None]] = set()  # keeps the tasks referenced until done
+    try:
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
+    except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+        # Not the main thread (a test server in a thread) or no SIGHUP (Windows).
+        return False
+    return True
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state: ServingState = app.state.serving
+    await run_in_threadpool(_open, state)
+    hup = _install_sighup(state)
+    try:
+        yield
+    finally:
+        if hup:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        if state.log is not None:
+            await run_in_threadpool(state.log.close)
+        state.service = None
+
+
+# --- App ----------------------------------------------------------------------------------------
+
+
+def create_app(settings: ServingSettings) -> FastAPI:
+    """Build the API; nothing is opened until the lifespan starts.
+
+    Args:
+        settings: What to serve and how.
+
+    Returns:
+        The app (serve it with uvicorn, or drive it in-process with an ASGI client).
+    """
+    app = FastAPI(
+        title="asym prediction API",
+        version="1",
+        summary="Risk of visible left/right asymmetry after a botulinum-toxin face treatment.",
+        description="Trained on a simulated registry: not fit for clinical use.",
+        lifespan=_lifespan,
+        max_body_size=settings.max_body_bytes,
+        responses={413: _ERRORS[413]},
+    )
+    state = ServingState(settings=settings, registry=CollectorRegistry(auto_describe=True))
+    app.state.serving = state
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_middleware(_MetricsMiddleware, state=state)
+    errors: dict[int | str, dict[str, Any]] = {k: v for k, v in _ERRORS.items() if k != 413}
+    get_errors: dict[int | str, dict[str, Any]] = {
+        k: v for k, v in errors.items() if k in (401, 503)
+    }
+
+    @app.post(
+        "/v1/predict",
+        response_model=PredictResponse,
+        responses=errors,
+        tags=["predict"],
+        summary="Predict one treatment",
+    )
+    async def predict(
+        body: PredictRequest,
+        service: Service,
+        clinic: CallingClinic,
+        request_id: RequestId,
+        options: Options,
+    ) -> Any:
+        # On the event loop, not a thread: one request computes in about a millisecond, and a
+        # hop to the thread pool and back would add to it.
+        answer = service.predict(
+            [body], clinic=clinic.name, request_id=request_id, contributions=options.contributions
+        )[0]
+        # Built by the service in the response's shape (the tests and the OpenAPI fuzzing check
+        # it conforms): sent as is, without a second validation of every field.
+        return JSONResponse(answer)
+
+    @app.post(
+        "/v1/predict/batch",
+        response_model=BatchResponse,
+        responses=errors,
+        tags=["predict"],
+        summary="Predict several treatments in one model call",
+        max_body_size=settings.max_batch_body_bytes,
+    )
+    async def predict_batch(
+        body: BatchRequest,
+        service: Service,
+        clinic: CallingClinic,
+        request_id: RequestId,
+        options: Options,
+    ) -> Any:
+        if len(body.requests) > settings.max_batch:
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("body", "requests"),
+                        "msg": f"at most {settings.max_batch} requests per batch",
+                        "type": "too_long",
+                    }
+                ]
+            )
+        # A thousand treatments take tens of milliseconds: off the event loop, so health checks
+        # and small requests are not held up behind them.
+        answers = await run_in_threadpool(
+            service.predict,
+            body.requests,
+            clinic=clinic.name,
+            request_id=request_id,
+            batch=True,
+            contributions=options.contributions,
+        )
+        return JSONResponse(
+            {"predictions": answers, "model": answers[0]["model"], "request_id": request_id}
+        )
+
+    @app.get("/v1/model", response_model=Manifest, responses=get_errors, tags=["model"])
+    async def model(holder: Holder, clinic: CallingClinic) -> Manifest:
+        """The manifest of the model answering now."""
+        return holder.current.manifest
+
+    @app.post(
+        "/v1/admin/reload",
+        response_model=ReloadResponse,
+        responses={
+            **errors,
+            403: {"model": ErrorResponse, "description": "Not an admin key."},
+            409: {"model": ErrorResponse, "description": "Reload refused; the reason."},
+        },
+        tags=["admin"],
+    )
+    async def reload(body: ReloadRequest, state: State, admin: Admin) -> ReloadResponse:
+        """Load another model (or the configured one again) and swap it in atomically."""
+        try:
+            previous, new = await run_in_threadpool(reload_model, state, body.model)
+        except ReloadRefused as err:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from None
+        logger.info("reload by %s: %s -> %s", admin.name, previous.model_version, new.model_version)
+        return ReloadResponse(
+            model=ModelInfo(name=new.model_name, version=new.model_version),
+            previous=ModelInfo(name=previous.model_name, version=previous.model_version),
+        )
+
+    @app.get("/healthz", response_model=Health, tags=["health"])
+    async def healthz() -> Health:
+        """Liveness: the process answers."""
+        return Health(status="ok")
+
+    @app.get(
+        "/readyz",
+        response_model=Health,
+        responses={503: {"model": Health, "description": "No model loaded."}},
+        tags=["health"],
+    )
+    async def readyz(state: State) -> Any:
+        """Readiness: a model is loaded and the server takes predictions."""
+        if state.holder is None or state.service is None:
+            return JSONResponse({"status": "unavailable", "model": None}, status_code=503)
+        p = state.holder.current
+        return Health(status="ok", model=ModelInfo(name=p.model_name, version=p.model_version))
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(state: State) -> Response:
+        return Response(generate_latest(state.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app with settings from ``ASYM_SERVE_*`` (uvicorn's factory for ``asym serve``)."""
+    return create_app(serving_settings())

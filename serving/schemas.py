@@ -1,0 +1,345 @@
+"""Request and response models of the prediction API.
+
+The request models are derived from the registry contract (``data.contract``): every contract
+column becomes a field of the same name, whose type, range, enum and nullability come from its
+``Column``; nothing is restated here. A request is what ``features.request.TreatmentRequest``
+describes: the patient (the patient columns of ``treatments``), the plan (product, dilution and the
+``injections`` rows) and the patient's earlier treatments (plan, ``followups`` review and
+``durations`` rows). Unknown fields are refused, so a typo is never silently ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
+
+from data.contract import (
+    DURATIONS,
+    FOLLOWUPS,
+    INJECTIONS,
+    MIDLINE,
+    MIDLINE_MUSCLES,
+    MIDLINE_REGIONS,
+    REGIONS,
+    SIDES,
+    TREATMENTS,
+    Column,
+    Kind,
+)
+from features.request import PATIENT_COLUMNS
+
+MAX_INJECTIONS: Final = 200
+"""Most injection points in one plan (a full-face session has well under 100)."""
+MAX_HISTORY: Final = 200
+"""Most earlier treatments in one request (one every quarter for 50 years)."""
+MAX_DAYS_BEFORE: Final = 36_500
+"""Oldest earlier treatment, days before this one (100 years)."""
+MAX_DURATIONS: Final = len(REGIONS) * len(SIDES)
+"""Most durations rows of one earlier treatment: one per (region, side)."""
+
+MODERATE_RISK: Final = 0.15
+"""Risk band thresholds: risk < 0.15 is low, 0.15 <= risk < 0.40 moderate, risk >= 0.40 high.
+
+A product decision, not a fitted value: about 2/3 and 1.75 times the visible-asymmetry rate at
+review of the simulated demo registry (~23%); clinics may read the number itself instead."""
+HIGH_RISK: Final = 0.40
+
+
+class _Strict(BaseModel):
+    """Refuses unknown fields, NaN/infinity and coercion.
+
+    Strict: "12" is not a number and 0 is not false, so a client's type mistake is reported
+    rather than guessed at; NaN and infinity are not JSON, though Python's parser accepts them.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
+
+def _allowed(column: Column) -> str:
+    """``Column.allowed()``, except booleans: JSON has true and false (not the CSV spellings)."""
+    return "true or false" if column.kind is Kind.BOOL else column.allowed()
+
+
+def _field(column: Column) -> tuple[Any, Any]:
+    """The (annotation, Field) of a contract column: its type, range, enum and nullability."""
+    kinds: dict[Kind, Any] = {
+        Kind.FLOAT: float,
+        Kind.INT: int,
+        Kind.BOOL: bool,
+        Kind.STRING: str,
+        Kind.DATE: str,
+    }
+    annotation: Any = Literal[column.values] if column.kind is Kind.ENUM else kinds[column.kind]
+    low, high = column.minimum, column.maximum
+    ge = None if column.exclusive_minimum else low
+    gt = low if column.exclusive_minimum else None
+    unit = f" Unit: {column.unit}." if column.unit else ""
+    description = f"{column.description}{unit} Allowed: {_allowed(column)}."
+    if column.nullable:
+        description += " Optional (null or absent: unknown)."
+        return annotation | None, Field(
+            default=None, description=description, ge=ge, gt=gt, le=high
+        )
+    return annotation, Field(description=description, ge=ge, gt=gt, le=high)
+
+
+def _columns(name: str, columns: tuple[Column, ...], **extra: Any) -> type[BaseModel]:
+    """A model with one field per contract column, plus ``extra`` fields (annotation, FieldInfo)."""
+    fields: dict[str, Any] = {c.name: _field(c) for c in columns}
+    return create_model(name, __base__=_Strict, **fields, **extra)
+
+
+def _without_id(columns: tuple[Column, ...]) -> tuple[Column, ...]:
+    return tuple(c for c in columns if c.name != "treatment_id")
+
+
+ALLOWED: Final = {
+    c.name: _allowed(c) for t in (TREATMENTS, INJECTIONS, FOLLOWUPS, DURATIONS) for c in t.columns
+}
+"""What each contract field allows, in words, for error messages (same name, same rule)."""
+
+
+# Each model is a class over a base built from the contract, so it can carry a docstring and
+# validators; mypy cannot see a base made at run time, hence the ignores.
+_PatientColumns = _columns("PatientColumns", tuple(TREATMENTS.column(n) for n in PATIENT_COLUMNS))
+_InjectionColumns = _columns("InjectionColumns", _without_id(INJECTIONS.columns))
+_ReviewColumns = _columns("ReviewColumns", _without_id(FOLLOWUPS.columns))
+_DurationColumns = _columns("DurationColumns", _without_id(DURATIONS.columns))
+
+
+class Patient(_PatientColumns):  # type: ignore[misc,valid-type]
+    """The patient: the patient columns of contract table ``treatments``."""
+
+
+class Injection(_InjectionColumns):  # type: ignore[misc,valid-type]
+    """One injection point: contract table ``injections`` without treatment_id."""
+
+    @field_validator("side")
+    @classmethod
+    def _midline_only_unpaired(cls, side: str, info: ValidationInfo) -> str:
+        muscle = info.data.get("muscle")
+        if side == MIDLINE and muscle is not None and muscle not in MIDLINE_MUSCLES:
+            raise ValueError(
+                f"side midline is allowed only for muscles {', '.join(sorted(MIDLINE_MUSCLES))}; "
+                f"{muscle} takes left or right"
+            )
+        return side
+
+
+_PlanColumns = _columns(
+    "PlanColumns",
+    (TREATMENTS.column("product"), TREATMENTS.column("dilution_ml_per_100u")),
+    injections=(
+        list[Injection],
+        Field(
+            min_length=1,
+            max_length=MAX_INJECTIONS,
+            description=f"The injection points, 1 to {MAX_INJECTIONS}.",
+        ),
+    ),
+)
+
+
+class Plan(_PlanColumns):  # type: ignore[misc,valid-type]
+    """A treatment plan: product and dilution (``treatments`` columns) and injection points."""
+
+
+class Review(_ReviewColumns):  # type: ignore[misc,valid-type]
+    """The review visit of an earlier treatment: contract table ``followups``."""
+
+
+class Duration(_DurationColumns):  # type: ignore[misc,valid-type]
+    """When activity came back after an earlier treatment: contract table ``durations``."""
+
+    @field_validator("side")
+    @classmethod
+    def _midline_only_midline_regions(cls, side: str, info: ValidationInfo) -> str:
+        region = info.data.get("region")
+        if side == MIDLINE and region is not None and region not in MIDLINE_REGIONS:
+            raise ValueError(
+                f"side midline is allowed only for regions {', '.join(sorted(MIDLINE_REGIONS))}; "
+                f"{region} takes left or right"
+            )
+        return side
+
+
+class EarlierTreatment(_Strict):
+    """One earlier treatment of the same patient."""
+
+    days_before: int = Field(
+        ge=1, le=MAX_DAYS_BEFORE, description="Days before this treatment (1 or more)."
+    )
+    plan: Plan
+    review: Review | None = Field(
+        default=None, description="Its review visit, if it happened before today."
+    )
+    durations: list[Duration] = Field(
+        default_factory=list,
+        max_length=MAX_DURATIONS,
+        description="Its durations rows known today, at most one per (region, side).",
+    )
+
+    @field_validator("durations")
+    @classmethod
+    def _one_per_region_side(cls, durations: list[Duration]) -> list[Duration]:
+        seen: set[tuple[str, str]] = set()
+        for d in durations:
+            key = (d.region, d.side)
+            if key in seen:
+                raise ValueError(f"two durations rows for region {key[0]}, side {key[1]}")
+            seen.add(key)
+        return durations
+
+
+class PredictRequest(_Strict):
+    """One treatment to predict: the patient, the plan and the patient's earlier treatments."""
+
+    patient: Patient
+    plan: Plan
+    history: list[EarlierTreatment] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY,
+        description="The patient's earlier treatments (any order); [] for a first treatment.",
+    )
+
+
+class BatchRequest(_Strict):
+    """Several treatments, answered together (at most the server's max_batch)."""
+
+    requests: list[PredictRequest] = Field(min_length=1)
+
+
+# --- Responses ----------------------------------------------------------------------------------
+
+
+class ModelInfo(BaseModel):
+    """Which model answered."""
+
+    name: str = Field(description="Registered model name.")
+    version: str = Field(description="Model version.")
+
+
+class DifferenceInterval(BaseModel):
+    """A predicted post-treatment left-minus-right difference, mm."""
+
+    expected: float = Field(description="Median prediction, mm.")
+    low_10: float = Field(description="10th percentile, mm.")
+    high_90: float = Field(description="90th percentile, mm.")
+
+
+class LongevityRow(BaseModel):
+    """When muscle activity is predicted to return, for one treated region and side."""
+
+    region: str = Field(json_schema_extra={"enum": list(REGIONS)}, description="Treated region.")
+    side: str = Field(json_schema_extra={"enum": list(SIDES)}, description="Treated side.")
+    median_days: float = Field(description="Predicted median days until activity returns.")
+    p_not_returned_90: float = Field(ge=0, le=1, description="P(not yet returned at day 90).")
+    p_not_returned_120: float = Field(ge=0, le=1, description="P(not yet returned at day 120).")
+    p_not_returned_150: float = Field(ge=0, le=1, description="P(not yet returned at day 150).")
+
+
+class LateAsymmetry(BaseModel):
+    """Risk that one side of a bilaterally treated region wears off 21+ days before the other."""
+
+    risk: float = Field(ge=0, le=1, description="P(late asymmetry) over all bilateral regions.")
+    first_region: str | None = Field(
+        json_schema_extra={"enum": [*REGIONS, None]},
+        description="Region expected to wear off first (null: no longevity row).",
+    )
+    first_side: str | None = Field(
+        json_schema_extra={"enum": [*SIDES, None]}, description="Its side."
+    )
+
+
+class Contribution(BaseModel):
+    """How much a group of features moves this prediction (occlusion, see PredictResponse)."""
+
+    group: str = Field(description="Feature group (e.g. placement:frontalis, history).")
+    delta_risk: float = Field(
+        ge=-1, le=1, description="risk(full request) - risk(this group unknown)."
+    )
+
+
+class PlanWarning(BaseModel):
+    """Something in the plan a clinician should look at (not a prediction)."""
+
+    code: str = Field(
+        description="dose_above_label_range, frontalis_point_low or corrugator_point_low."
+    )
+    message: str
+
+
+class PredictResponse(BaseModel):
+    """Every answer for one treatment.
+
+    ``contributions`` are computed by occlusion in the same model call as the prediction:
+    the request is re-scored with each feature group set to unknown (NaN, the models' learnt
+    missing-value path) and ``delta_risk`` = risk(full) - risk(group unknown); the five largest in
+    absolute value are listed. They explain this model's answer, not the patient's physiology.
+    """
+
+    asymmetry_risk: float = Field(
+        ge=0, le=1, description="Calibrated P(visible asymmetry at the two-week review)."
+    )
+    risk_band: Literal["low", "moderate", "high"] = Field(
+        description="low: risk < 0.15; moderate: 0.15 <= risk < 0.40; high: risk >= 0.40."
+    )
+    differences: dict[str, DifferenceInterval] = Field(
+        description="Post-treatment left-minus-right differences by followups column, mm."
+    )
+    longevity: list[LongevityRow] = Field(description="One row per treated region and side.")
+    late_asymmetry: LateAsymmetry
+    contributions: list[Contribution] = Field(
+        max_length=5, description="Top 5 feature groups by |delta_risk|; [] if not asked for."
+    )
+    warnings: list[PlanWarning]
+    model: ModelInfo
+    request_id: str
+
+
+class BatchResponse(BaseModel):
+    """Answers in request order."""
+
+    predictions: list[PredictResponse]
+    model: ModelInfo
+    request_id: str
+
+
+class Health(BaseModel):
+    """Liveness or readiness."""
+
+    status: Literal["ok", "unavailable"]
+    model: ModelInfo | None = None
+
+
+class ErrorDetail(BaseModel):
+    """One problem with a request."""
+
+    loc: list[str | int] = Field(description="Path of the field in the request.")
+    field: str = Field(description="The path written as a.b[0].c.")
+    msg: str
+    type: str
+    allowed: str | None = Field(default=None, description="What the field allows, if known.")
+
+
+class ErrorResponse(BaseModel):
+    """Why a request was refused."""
+
+    detail: list[ErrorDetail] | str
+
+
+def risk_band(risk: float) -> Literal["low", "moderate", "high"]:
+    """The band of a risk (``MODERATE_RISK``, ``HIGH_RISK``)."""
+    if risk < MODERATE_RISK:
+        return "low"
+    if risk < HIGH_RISK:
+        return "moderate"
+    return "high"

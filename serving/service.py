@@ -1,0 +1,374 @@
+"""The prediction service: validated requests in, answers out, each logged.
+
+A request becomes features only through ``features`` (``features.request.request_inputs`` and
+``features.build.build_features``) and answers only through the bundle's ONNX models
+(``serving.predictor.Predictor``): no pandas and no LightGBM on this path.
+
+Contributions are computed by occlusion, in the same ``Predictor.predict`` call as the answer:
+each request's feature row is repeated once per feature group with that group set to NaN (the
+models' learnt "unknown" path), and a group's contribution is risk(full) - risk(group unknown).
+ONNX models carry no per-feature contributions, and this needs nothing but the served models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from data.contract import MUSCLES, REGIONS, SIDES
+from features.atlas import (
+    LABEL_RANGE_U_EQ,
+    RISK_BLOBS,
+    SAFE_FRONTALIS_ABOVE_BROW_MM,
+    SAFE_GLABELLA_ABOVE_RIM_MM,
+)
+from features.build import build_features
+from features.inputs import FeatureInput, PlanArrays
+from features.longevity import treated_region_sides
+from features.request import TreatmentRequest, request_inputs
+from features.spec import (
+    DIFFS,
+    FEATURE_INDEX,
+    FEATURES,
+    INJECTION_UNITS,
+    MUSCLE_TARGETS,
+    SIDES2,
+)
+from serving.log import LogEntry, PredictionLog
+from serving.predictor import SURVIVAL_DAYS, Predictions, Predictor
+from serving.schemas import PredictRequest, risk_band
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+TOP_CONTRIBUTIONS: Final = 5
+"""Contributions listed per answer, largest |delta_risk| first."""
+
+_GEOMETRY_MUSCLE: Final = {
+    "frontalis_low_point_above_brow_mm": "frontalis",
+    "glabella_low_point_above_rim_mm": "corrugator",
+    "dao_point_to_commissure_mm": "depressor_anguli_oris",
+}
+"""Which muscle's points each point-geometry feature (``features.spec.GEOMETRY``) measures."""
+
+
+def _feature_groups() -> dict[str, tuple[str, ...]]:
+    """Occlusion groups: every feature of ``features.spec`` in exactly one group.
+
+    Per muscle, everything its points decide (dose, points, effective dose, point geometry);
+    the off-target structures; the physics estimates; the session totals; then the patient's
+    demographics, product, baseline differences, thickness; and the history.
+    """
+    muscle: dict[str, set[str]] = {m: set() for m in MUSCLES}
+    for m, s in INJECTION_UNITS:
+        muscle[m] |= {f"u_eq_{m}_{s}", f"points_{m}_{s}"}
+    for m, s in MUSCLE_TARGETS:
+        muscle[m].add(f"eff_{m}_{s}")
+    for m in MUSCLES:
+        muscle[m] |= {f"eff_lr_diff_{m}", f"eff_lr_ratio_{m}"}
+    for stem, m in _GEOMETRY_MUSCLE.items():
+        muscle[m] |= {f"{stem}_{s}" for s in SIDES2}
+    named: dict[str, set[str]] = {f"placement:{m}": names for m, names in muscle.items()}
+    named["placement:off_target_structures"] = {
+        f"eff_{b}_{s}" for b in RISK_BLOBS for s in SIDES2
+    } | {f"eff_lr_diff_{b}" for b in RISK_BLOBS}
+    named["placement:expected_changes"] = {
+        f"expected_{d}_{what}"
+        for d in DIFFS
+        for what in ("change_mm", "post_abs_mm", "correction_mm")
+    }
+    named["baseline_differences"] = {f"baseline_{d}_{a}_mm" for d in DIFFS for a in ("diff", "abs")}
+    named["baseline_differences"].add("baseline_missing")
+    named["product_dilution"] = {"product", "dilution_ml_per_100u", "unit_factor"}
+
+    groups: dict[str, list[str]] = {}
+    for f in FEATURES:
+        group = next((g for g, names in named.items() if f.name in names), None)
+        if group is None:
+            if "_thickness_" in f.name:
+                group = "thickness"
+            elif f.group == "placement":
+                group = "placement:session_totals"  # region doses, totals, counts
+            elif f.group == "patient":
+                group = "demographics"
+            else:
+                group = f.group  # history
+        groups.setdefault(group, []).append(f.name)
+    return {g: tuple(names) for g, names in groups.items()}
+
+
+FEATURE_GROUPS: Final = _feature_groups()
+"""Occlusion groups by name: the feature names each sets to unknown."""
+_GROUP_NAMES: Final = tuple(FEATURE_GROUPS)
+_GROUP_COLUMNS: Final = tuple(
+    np.array([FEATURE_INDEX[n] for n in names], dtype=np.int64) for names in FEATURE_GROUPS.values()
+)
+
+_LABEL_RATIO: Final = tuple((r, FEATURE_INDEX[f"region_label_ratio_{r}"]) for r in REGIONS)
+_REGION_DOSE: Final = {r: FEATURE_INDEX[f"region_u_eq_{r}"] for r in REGIONS}
+_POINT_CHECKS: Final = (
+    (
+        "frontalis_point_low",
+        "frontalis_low_point_above_brow_mm",
+        SAFE_FRONTALIS_ABOVE_BROW_MM,
+        "lowest frontalis point, {side}, is {value:.1f} mm above the brow line "
+        "(safe: >= {limit:g} mm; lower risks brow ptosis)",
+    ),
+    (
+        "corrugator_point_low",
+        "glabella_low_point_above_rim_mm",
+        SAFE_GLABELLA_ABOVE_RIM_MM,
+        "lowest corrugator point, {side}, is {value:.1f} mm above the orbital rim "
+        "(safe: >= {limit:g} mm; lower risks eyelid ptosis)",
+    ),
+)
+
+
+def concat_inputs(parts: Sequence[FeatureInput]) -> FeatureInput:
+    """Join the inputs of several requests into one ``FeatureInput``, in order.
+
+    ``build_features`` gives every treatment the same row, bit for bit, alone or among others,
+    so one call featurises a whole batch.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    offsets = np.cumsum([0] + [p.n for p in parts[:-1]])
+    plans = [p.plan for p in parts]
+
+    def cat(name: str) -> Any:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    def cat_plan(name: str) -> Any:
+        return np.concatenate([getattr(p, name) for p in plans])
+
+    return FeatureInput(
+        product=cat("product"),
+        dilution=cat("dilution"),
+        patient=cat("patient"),
+        baseline=cat("baseline"),
+        thickness=cat("thickness"),
+        plan=PlanArrays(
+            treatment=np.concatenate(
+                [p.treatment + o for p, o in zip(plans, offsets, strict=True)]
+            ),
+            muscle=cat_plan("muscle"),
+            side=cat_plan("side"),
+            units=cat_plan("units"),
+            x_mm=cat_plan("x_mm"),
+            y_mm=cat_plan("y_mm"),
+        ),
+        prior_treatments=cat("prior_treatments"),
+        days_since_previous=cat("days_since_previous"),
+        previous_review=cat("previous_review"),
+        previous_days=cat("previous_days"),
+        previous_returned=cat("previous_returned"),
+        previous_region_u_eq=cat("previous_region_u_eq"),
+    )
+
+
+def canonical_sha256(request: PredictRequest) -> str:
+    """SHA-256 of a validated request as canonical JSON.
+
+    Canonical: pydantic's JSON of the validated model, fields in the model's (contract) order,
+    absent optional fields as null, no whitespace; so two requests that differ only in key order,
+    spacing or an explicit null hash the same.
+    """
+    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+
+
+def plan_warnings(row: FloatArray) -> list[dict[str, str]]:
+    """Warnings about a plan, read from its feature row.
+
+    Args:
+        row: One row of the feature matrix (float64, ``features.spec`` order).
+
+    Returns:
+        ``{code, message}`` items: region doses above the usual label range, frontalis points too
+        close to the brow, corrugator points too close to the orbital rim.
+    """
+    out = []
+    for region, col in _LABEL_RATIO:
+        if row[col] > 1.0:
+            low, high = LABEL_RANGE_U_EQ[region]
+            out.append(
+                {
+                    "code": "dose_above_label_range",
+                    "message": f"{region} dose {row[_REGION_DOSE[region]]:.1f} U_eq is above its "
+                    f"usual range {low:g}-{high:g} U_eq",
+                }
+            )
+    for code, stem, limit, text in _POINT_CHECKS:
+        for side in SIDES2:
+            value = row[FEATURE_INDEX[f"{stem}_{side}"]]
+            if value < limit:  # NaN (no such point) compares False
+                out.append(
+                    {"code": code, "message": text.format(side=side, value=value, limit=limit)}
+                )
+    return out
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Answers of n requests, before they are given a request id and model identity.
+
+    Attributes:
+        outputs: Per request, the ``PredictResponse`` fields other than model and request_id.
+        input_sha256: Per request, the SHA-256 of its canonical JSON.
+    """
+
+    outputs: list[dict[str, Any]]
+    input_sha256: list[str]
+
+
+def _occluded(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Each row repeated once per feature group, that group's columns NaN: (n * groups, F)."""
+    n, g = len(x), len(_GROUP_COLUMNS)
+    rows = np.repeat(x[:, None, :], g, axis=1)
+    for k, cols in enumerate(_GROUP_COLUMNS):
+        rows[:, k, cols] = np.nan
+    return rows.reshape(n * g, x.shape[1])
+
+
+def _answers(p: Predictions, x: FloatArray, n: int, occluded: bool) -> list[dict[str, Any]]:
+    """Turn the predictions of n requests (occlusion rows after them, if any) into responses."""
+    risk = p.asymmetry_risk[:n]
+    groups = len(_GROUP_NAMES) if occluded else 0
+    delta = risk[:, None] - p.asymmetry_risk[n:].reshape(n, groups)
+    top = np.argsort(-np.abs(delta), axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS]
+    # Longevity rows come sorted by treatment: slice each request's rows.
+    bounds = np.searchsorted(p.treatment, np.arange(n + 1))
+    survival = {d: p.survival[d].tolist() for d in SURVIVAL_DAYS}
+    median = p.median_days.tolist()
+    region, side = p.region.tolist(), p.side.tolist()
+    late = p.late_asymmetry_risk.tolist()
+    first_region, first_side = p.first_region.tolist(), p.first_side.tolist()
+    diffs = {t: {q: v.tolist() for q, v in by_q.items()} for t, by_q in p.differences.items()}
+    out = []
+    for i in range(n):
+        r = float(risk[i])
+        out.append(
+            {
+                "asymmetry_risk": r,
+                "risk_band": risk_band(r),
+                "differences": {
+                    t: {"expected": q["q50"][i], "low_10": q["q10"][i], "high_90": q["q90"][i]}
+                    for t, q in diffs.items()
+                },
+                "longevity": [
+                    {
+                        "region": REGIONS[region[j]],
+                        "side": SIDES[side[j]],
+                        "median_days": median[j],
+                        **{f"p_not_returned_{d}": survival[d][j] for d in SURVIVAL_DAYS},
+                    }
+                    for j in range(bounds[i], bounds[i + 1])
+                ],
+                "late_asymmetry": {
+                    "risk": late[i],
+                    "first_region": REGIONS[first_region[i]] if first_region[i] >= 0 else None,
+                    "first_side": SIDES[first_side[i]] if first_side[i] >= 0 else None,
+                },
+                "contributions": [
+                    {"group": _GROUP_NAMES[k], "delta_risk": float(delta[i, k])}
+                    for k in top[i]
+                    if math.isfinite(delta[i, k])
+                ],
+                "warnings": plan_warnings(x[i]),
+            }
+        )
+    return out
+
+
+def score(
+    predictor: Predictor, requests: Sequence[PredictRequest], *, contributions: bool = True
+) -> Scored:
+    """Answer validated requests with one ``Predictor.predict`` call.
+
+    Args:
+        predictor: The loaded bundle.
+        requests: Validated requests (``serving.schemas.PredictRequest``).
+        contributions: Compute the occlusion contributions (17 more model rows per request);
+            False leaves them empty.
+
+    Returns:
+        The answers, in request order, and the hash of each request.
+    """
+    dumped = [r.model_dump() for r in requests]
+    # The dump is exactly the TreatmentRequest shape: contract field names, plain values.
+    treatment_requests: list[TreatmentRequest] = dumped  # type: ignore[assignment]
+    inputs = concat_inputs([request_inputs(r) for r in treatment_requests])
+    x = build_features(inputs)
+    x32 = x.astype(np.float32)
+    treatment, region, side = treated_region_sides(inputs.plan)
+    n = len(x32)
+    rows = np.concatenate([x32, _occluded(x32)]) if contributions else x32
+    p = predictor.predict(rows, treatment, region, side)
+    return Scored(_answers(p, x, n, contributions), [canonical_sha256(r) for r in requests])
+
+
+class PredictionService:
+    """Scores requests with the current model and logs every answer.
+
+    Args:
+        current: Returns the predictor to use; read once per call, so a model reload never
+            changes the model in the middle of a request.
+        log: The prediction log.
+    """
+
+    def __init__(self, current: Callable[[], Predictor], log: PredictionLog) -> None:
+        self._current = current
+        self._log = log
+
+    @property
+    def predictor(self) -> Predictor:
+        """The model that answers now."""
+        return self._current()
+
+    def predict(
+        self,
+        requests: Sequence[PredictRequest],
+        *,
+        clinic: str,
+        request_id: str,
+        batch: bool = False,
+        contributions: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Answer and log requests.
+
+        Args:
+            requests: Validated requests.
+            clinic: Calling clinic (for the log).
+            request_id: Id of the HTTP request.
+            batch: Give item i the request id ``<request_id>.<i>``.
+            contributions: Compute the occlusion contributions (see ``score``).
+
+        Returns:
+            One ``PredictResponse``-shaped dict per request.
+        """
+        predictor = self.predictor
+        scored = score(predictor, requests, contributions=contributions)
+        model = {"name": predictor.model_name, "version": predictor.model_version}
+        now = datetime.now(UTC)
+        out = []
+        for i, (outputs, sha) in enumerate(zip(scored.outputs, scored.input_sha256, strict=True)):
+            rid = f"{request_id}.{i}" if batch else request_id
+            self._log.record(
+                LogEntry(
+                    request_id=rid,
+                    clinic=clinic,
+                    time=now,
+                    model_name=predictor.model_name,
+                    model_version=predictor.model_version,
+                    input_sha256=sha,
+                    outputs=outputs,
+                )
+            )
+            out.append({**outputs, "model": model, "request_id": rid})
+        return out

@@ -1,0 +1,84 @@
+"""``asym serve``: refuses unsafe starts; serves a bundle through the app factory."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from asym_cli import app
+from serving.cli import is_loopback
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "no --keys-file"),
+        (["--no-auth", "--host", "0.0.0.0"], "may only bind to loopback"),
+        (["--no-auth", "--host", "192.168.1.5"], "may only bind to loopback"),
+    ],
+)
+def test_serve_refuses_unsafe_starts(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, ["serve", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_serve_refuses_a_bad_keys_file(tmp_path: Path) -> None:
+    keys = tmp_path / "keys.jsonl"
+    keys.write_text("not json\n")
+    result = CliRunner().invoke(app, ["serve", "--keys-file", str(keys)])
+    assert result.exit_code == 2
+    assert str(keys) in result.output
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("127.5.0.1", True), ("::1", True), ("localhost", True),
+     ("0.0.0.0", False), ("::", False), ("example.org", False)],
+)  # fmt: skip
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_serve_starts_a_server(bundle: Path, tmp_path: Path) -> None:
+    keys = tmp_path / "keys.jsonl"
+    key = CliRunner().invoke(app, ["keys", "create", "--clinic", "c", "--keys-file", str(keys)])
+    assert key.exit_code == 0, key.output
+    port = _free_port()
+    cmd = [sys.executable, "-c", "from asym_cli import app; app()", "serve", "--model", str(bundle),
+           "--port", str(port), "--keys-file", str(keys),
+           "--log-url", f"sqlite:///{tmp_path / 'log.db'}"]  # fmt: skip
+    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/readyz")
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read() if server.stdout else ""
+                assert time.monotonic() < deadline, "asym serve did not start"
+                time.sleep(0.2)
+        assert r.json()["model"] == {"name": "asym-test", "version": "1"}
+        r = httpx.get(
+            f"http://127.0.0.1:{port}/v1/model",
+            headers={"X-API-Key": key.output.strip().splitlines()[-1]},
+        )
+        assert r.status_code == 200
+    finally:
+        server.terminate()
+        server.wait(30)
