@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 # LightGBM's OpenMP threads busy-wait by default, which on a small shared machine starves every
@@ -17,6 +18,7 @@ from data.cli import simulate_cmd, summarise, validate_cmd
 from data.registry import read_registry
 from data.simulate import simulate
 from features.cli import feature_docs_cmd, features_cmd
+from features.request import registry_requests
 from serving.cli import predict_cmd, serve_cmd
 from serving.keys_cli import keys_create_cmd
 from training.cli import promote_cmd, train_cmd
@@ -49,8 +51,11 @@ def demo_cmd(
     treatments: Annotated[int, typer.Option(min=1000, help="Treatments to simulate.")] = 20_000,
     seed: Annotated[int, typer.Option(min=0, help="Simulator seed.")] = 0,
     tracking_uri: Annotated[str, typer.Option(help="MLflow tracking URI.")] = DEFAULT_TRACKING_URI,
+    serve: Annotated[
+        bool, typer.Option(help="End by serving the model on 127.0.0.1:8000 (no auth).")
+    ] = True,
 ) -> None:
-    """Run the main job on the embedded defaults: simulate a registry, validate it, train.
+    """Run the main job on the embedded defaults: simulate, validate, train, register, serve.
 
     The registry is simulated (see README): nothing here is fit for clinical use.
     """
@@ -72,3 +77,16 @@ def demo_cmd(
     )
     typer.echo("")
     train_cmd(registry=registry_dir, out=out / "bundle", tracking_uri=tracking_uri)
+
+    # One real request a clinic could send: the latest treatment of the registry, with history.
+    requests = registry_requests(reg.tables)
+    example = out / "request.json"
+    example.write_text(json.dumps(requests[reg.treatments["treatment_id"].iloc[-1]], indent=1))
+    typer.echo(
+        "\nask the model about one treatment (in another terminal):\n"
+        "  curl -s -X POST http://127.0.0.1:8000/v1/predict "
+        f"-H 'Content-Type: application/json' -d @{example}"
+    )
+    if serve:
+        typer.echo("serving the champion on http://127.0.0.1:8000 (docs at /docs); Ctrl-C stops")
+        serve_cmd(model=str(out / "bundle"), no_auth=True, tracking_uri=tracking_uri)

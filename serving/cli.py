@@ -76,7 +76,7 @@ def serve_cmd(
     ] = False,
     log_url: Annotated[
         str | None,
-        typer.Option(help="Prediction log URL (default: sqlite:///artifacts/predictions.db)."),
+        typer.Option(help="Prediction log URL (default: sqlite:///predictions.db)."),
     ] = None,
     tracking_uri: Annotated[
         str | None,

@@ -16,7 +16,7 @@ from training.settings import DEFAULT_TRACKING_URI
 
 ENV_PREFIX: Final = "ASYM_SERVE_"
 DEFAULT_MODEL: Final = "models:/asym@champion"
-DEFAULT_LOG_URL: Final = "sqlite:///artifacts/predictions.db"
+DEFAULT_LOG_URL: Final = "sqlite:///predictions.db"
 
 
 class ServingSettings(BaseSettings):
