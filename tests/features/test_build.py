@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from features.build import build_features
+from features.inputs import concat_inputs
 from features.request import registry_requests, request_inputs
 from features.spec import FEATURE_NAMES
 from features.tables import feature_frame, registry_inputs
@@ -44,3 +45,11 @@ def test_request_path_builds_no_dataframe(tables, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(pd.DataFrame, "__init__", forbidden)
     row = build_features(request_inputs(request))
     assert row.shape == (1, len(FEATURE_NAMES))
+
+
+def test_joined_requests_give_each_requests_own_row(tables) -> None:
+    requests = list(registry_requests(tables).values())[:25]
+    alone = np.vstack([build_features(request_inputs(r)) for r in requests])
+    joined = build_features(concat_inputs([request_inputs(r) for r in requests]))
+    # A batch of requests is featurised in one call; each row must be its request's own.
+    np.testing.assert_array_equal(joined, alone)
