@@ -79,9 +79,14 @@ def demo_cmd(
     train_cmd(registry=registry_dir, out=out / "bundle", tracking_uri=tracking_uri)
 
     # One real request a clinic could send: the latest treatment of the registry, with history.
-    requests = registry_requests(reg.tables)
+    last = reg.treatments.iloc[-1]
+    own = reg.treatments["patient_id"] == last["patient_id"]
+    ids = set(reg.treatments.loc[own, "treatment_id"])
+    patient_tables = {k: v[v["treatment_id"].isin(ids)] for k, v in reg.tables.items()}
     example = out / "request.json"
-    example.write_text(json.dumps(requests[reg.treatments["treatment_id"].iloc[-1]], indent=1))
+    example.write_text(
+        json.dumps(registry_requests(patient_tables)[last["treatment_id"]], indent=1)
+    )
     typer.echo(
         "\nask the model about one treatment (in another terminal):\n"
         "  curl -s -X POST http://127.0.0.1:8000/v1/predict "
