@@ -13,27 +13,18 @@ Medians of repeated runs; the machine is shared, so compare ratios.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from timing import median_seconds  # benchmarks/timing.py (scripts run from their folder)
 
 from data.registry import read_registry
 from data.simulate import simulate
 from features.build import build_features
 from features.request import registry_requests, request_inputs
 from features.tables import registry_inputs
-
-
-def _median_seconds(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -46,7 +37,7 @@ def main() -> None:
         simulate(args.treatments, big, seed=0)
         tables = read_registry(big).tables
         n_inj = len(tables["injections"])
-        batch = _median_seconds(lambda: build_features(registry_inputs(tables)), 3)
+        batch = median_seconds(lambda: build_features(registry_inputs(tables)), 3)
         print(f"registry: {args.treatments:,} treatments, {n_inj:,} injections")
         print(f"  batch path                 {batch:8.2f} s   (median of 3)")
 
@@ -56,7 +47,7 @@ def main() -> None:
         for k in ("treatments", "injections", "followups", "durations"):
             sample[k] = tables[k][tables[k]["treatment_id"].isin(ids)]
         requests = list(registry_requests(sample).values())
-        per_request = _median_seconds(
+        per_request = median_seconds(
             lambda: [build_features(request_inputs(r)) for r in requests], 3
         ) / len(requests)
         extrapolated = per_request * args.treatments
@@ -81,13 +72,13 @@ def main() -> None:
             request = all_requests[tid]
             own = {k: v[v["treatment_id"] == tid] for k, v in tables.items()}
             fast = (
-                _median_seconds(
+                median_seconds(
                     lambda r=request: [build_features(request_inputs(r)) for _ in range(loops)], 7
                 )
                 / loops
             )
             slow = (
-                _median_seconds(
+                median_seconds(
                     lambda o=own: [build_features(registry_inputs(o)) for _ in range(200)], 5
                 )
                 / 200
@@ -104,7 +95,7 @@ def main() -> None:
         simulate(args.command_treatments, mid, seed=1)
         exe = Path(sys.executable).with_name("asym")
         cmd = [str(exe), "features", "--registry", str(mid), "--out", str(Path(tmp) / "f.parquet")]
-        command = _median_seconds(lambda: subprocess.run(cmd, check=True, capture_output=True), 3)
+        command = median_seconds(lambda: subprocess.run(cmd, check=True, capture_output=True), 3)
         print(
             f"`asym features` on {args.command_treatments:,} treatments, start-up and reading "
             f"included: {command:.2f} s (median of 3)"

@@ -13,14 +13,13 @@ shared: compare ratios, and the target (100k treatments <= 10 s) with the total.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
+from timing import median_seconds  # benchmarks/timing.py (scripts run from their folder)
 
 from data.registry import read_registry
 from data.simulate import simulate
@@ -42,15 +41,6 @@ from training.models import (
     RiskModel,
 )
 from training.survival import person_period
-
-
-def _median(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _fit(data: TrainingData, trees: int, leaves: int) -> FittedModels:
@@ -145,13 +135,13 @@ def main() -> None:
         rows = longevity_matrix(x, t, reg, side)
         names = [o.name for o in m.files["treatment"].outputs]
         baseline = np.asarray(m.hazard_baseline)
-        onnx_treat = _median(lambda: predictor._treatment.run(names, {"features": x}), 3)
-        onnx_hazard = _median(
+        onnx_treat = median_seconds(lambda: predictor._treatment.run(names, {"features": x}), 3)
+        onnx_hazard = median_seconds(
             lambda: predictor._longevity.run(["hazard_margin"], {"longevity": rows}), 3
         )
         (margin,) = predictor._longevity.run(["hazard_margin"], {"longevity": rows})
         hazards = postprocess.hazards_from_margin(margin, baseline, reg)
-        post = _median(
+        post = median_seconds(
             lambda: (
                 postprocess.hazards_from_margin(margin, baseline, reg),
                 postprocess.median_days(hazards, m.bin_days),
@@ -168,8 +158,8 @@ def main() -> None:
             boosters = [models.risk.booster] + [
                 models.differences.boosters[tg][q] for tg in DIFF_TARGETS for q, _ in QUANTILES
             ]
-            lgb_treat = _median(lambda: [b.predict(x) for b in boosters], 3)
-            lgb_hazard = _median(lambda: models.longevity.margin(rows), 3)
+            lgb_treat = median_seconds(lambda: [b.predict(x) for b in boosters], 3)
+            lgb_hazard = median_seconds(lambda: models.longevity.margin(rows), 3)
             print(f"  risk + 9 quantiles   {onnx_treat:8.2f} s {lgb_treat:10.2f} s")
             print(f"  hazard margin        {onnx_hazard:8.2f} s {lgb_hazard:10.2f} s")
         else:

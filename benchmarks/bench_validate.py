@@ -12,11 +12,9 @@ Run: .venv/bin/python benchmarks/bench_validate.py
 from __future__ import annotations
 
 import csv
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -27,6 +25,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from timing import median_seconds  # benchmarks/timing.py (scripts run from their folder)
 
 from data.contract import MIDLINE_MUSCLES, MIDLINE_REGIONS, TABLES, Kind
 from data.registry import read_registry
@@ -82,15 +82,6 @@ def write(tables: dict[str, pd.DataFrame], folder: Path, fmt: str) -> Path:
         else:
             pq.write_table(table, folder / f"{name}.parquet")
     return folder
-
-
-def median_seconds(run: Callable[[], object]) -> float:
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def naive_validate(folder: Path) -> int:
@@ -157,10 +148,10 @@ def main() -> None:
         bad_rows = len(reg.rejects.drop_duplicates(["table", "row"]))
         print(f"rejects: {len(reg.rejects):,} violations on {bad_rows:,} rows")
         seconds = {
-            fmt: median_seconds(lambda f=folder: read_registry(f))
+            fmt: median_seconds(lambda f=folder: read_registry(f), REPEATS)
             for fmt, folder in folders.items()
         }
-        naive = median_seconds(lambda: naive_validate(small))
+        naive = median_seconds(lambda: naive_validate(small), REPEATS)
 
     naive_rate = subset_rows / naive
     print(f"\nread_registry, median of {REPEATS} runs, {rows:,} rows, 2 cores:")
