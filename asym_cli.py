@@ -18,7 +18,7 @@ from data.cli import simulate_cmd, summarise, validate_cmd
 from data.registry import read_registry
 from data.simulate import simulate
 from features.cli import feature_docs_cmd, features_cmd
-from features.request import registry_requests
+from features.tables import registry_requests
 from serving.cli import predict_cmd, serve_cmd
 from serving.keys_cli import keys_create_cmd
 from training.cli import promote_cmd, train_cmd

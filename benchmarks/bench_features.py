@@ -23,8 +23,8 @@ from timing import median_seconds  # benchmarks/timing.py (scripts run from thei
 from data.registry import read_registry
 from data.simulate import simulate
 from features.build import build_features
-from features.request import registry_requests, request_inputs
-from features.tables import registry_inputs
+from features.request import request_inputs
+from features.tables import registry_inputs, registry_requests
 
 
 def main() -> None:

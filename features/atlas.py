@@ -103,9 +103,6 @@ SAFE_FRONTALIS_ABOVE_BROW_MM: Final = 15.0
 SAFE_GLABELLA_ABOVE_RIM_MM: Final = 10.0
 """Lateral corrugator point at least this far above the orbital rim (DF s3 / s11 eyelid ptosis)."""
 
-SAFE_DAO_FROM_COMMISSURE_MM: Final = 10.0
-"""DAO points at least this far from the commissure (DF s11 smile asymmetry row)."""
-
 UNIT_FACTOR: Final = MappingProxyType(
     {
         "onabotulinumtoxinA": 1.0,  # reference (DF s7)

@@ -20,8 +20,9 @@ import numpy as np
 import numpy.typing as npt
 
 from data.contract import HANDS, MUSCLE_REGION, MUSCLES, REGIONS, SIDES
-from features.atlas import LABEL_RANGE_U_EQ, UNPAIRED_MUSCLES
+from features.atlas import UNPAIRED_MUSCLES
 from features.inputs import LEFT, MIDLINE, REGION_OF_MUSCLE, RIGHT, PlanArrays
+from features.placement import LABEL_HIGH
 from features.spec import FEATURE_INDEX, INJECTION_UNITS, Feature
 
 Float32Array = npt.NDArray[np.float32]
@@ -208,7 +209,6 @@ _REGION_COLS: Final = {
         ("previous_u_eq", "previous_{}_u_eq"),
     )
 }
-_LABEL_TOP: Final = np.array([LABEL_RANGE_U_EQ[r][1] for r in REGIONS])
 _PATIENT_COLS: Final = np.array([FEATURE_INDEX[c] for c in PATIENT_COLUMNS], dtype=np.int64)
 _HAND_COL: Final = FEATURE_INDEX["dominant_hand"]
 
@@ -250,7 +250,7 @@ def longevity_matrix(
 
     dose = _summed(base, _DOSE_COLS, _DOSE_W, region, side)
     other_dose = np.where(midline, np.nan, _summed(base, _DOSE_COLS, _DOSE_W, region, other))
-    top = _LABEL_TOP[region] * np.where(midline, 1.0, 0.5)
+    top = LABEL_HIGH[region] * np.where(midline, 1.0, 0.5)
     both = dose + np.nan_to_num(other_dose)
     with np.errstate(invalid="ignore", divide="ignore"):
         lr = np.where(midline, 0.0, (dose - np.nan_to_num(other_dose)) / both)

@@ -45,7 +45,6 @@ from features.spec import (
 )
 
 N_SIDES: Final = 3
-N_REGIONS: Final = len(REGIONS)
 _SIGN = {"left": 1.0, "right": -1.0, "midline": 0.0}
 
 

@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NotRequired, TypedDict
 
 import numpy as np
-import pandas as pd
 
 from data.contract import REGIONS, SIDES, TREATMENTS
 from features.atlas import UNIT_FACTOR
@@ -177,74 +176,3 @@ def request_inputs(request: TreatmentRequest) -> FeatureInput:
         previous_returned=returned,
         previous_region_u_eq=prev_u,
     )
-
-
-def _record(row: Mapping[Any, Any] | pd.Series, columns: Sequence[str]) -> dict[str, Any]:
-    """Plain Python values of ``row``; pandas NA/NaN become None."""
-    out: dict[str, Any] = {}
-    for c in columns:
-        v = row[c]
-        out[c] = None if v is None or (not isinstance(v, str) and pd.isna(v)) else v
-        if isinstance(out[c], np.generic):
-            out[c] = out[c].item()
-    return out
-
-
-def registry_requests(tables: Mapping[str, pd.DataFrame]) -> dict[str, TreatmentRequest]:
-    """Build, for every treatment of a registry, the request a clinic would send for it.
-
-    Its history is the same patient's treatments with an earlier date, as a registry holds them.
-    Used to check that one request gives the same features as the whole registry, and by
-    clients that replay a registry against the service.
-
-    Args:
-        tables: The four contract tables in canonical dtypes.
-
-    Returns:
-        Requests by treatment_id.
-    """
-    t = tables["treatments"]
-    inj = {k: g for k, g in tables["injections"].groupby("treatment_id", sort=False)}
-    fol = {k: g for k, g in tables["followups"].groupby("treatment_id", sort=False)}
-    dur = {k: g for k, g in tables["durations"].groupby("treatment_id", sort=False)}
-    inj_cols = ("muscle", "side", "units", "x_mm", "y_mm", "depth")
-    empty = tables["injections"].iloc[:0]
-
-    def plan_of(row: Mapping[Any, Any]) -> Plan:
-        rows = inj.get(row["treatment_id"], empty)
-        return Plan(
-            product=str(row["product"]),
-            dilution_ml_per_100u=float(row["dilution_ml_per_100u"]),
-            injections=[_record(r, inj_cols) for r in rows.to_dict("records")],
-        )
-
-    records = t.to_dict("records")
-    by_patient: dict[str, list[dict[Any, Any]]] = {}
-    for r in records:
-        by_patient.setdefault(r["patient_id"], []).append(r)
-    requests: dict[str, TreatmentRequest] = {}
-    for r in records:
-        history: list[Earlier] = []
-        for e in by_patient[r["patient_id"]]:
-            before = (r["treatment_date"] - e["treatment_date"]).days
-            if before <= 0:
-                continue
-            f = fol.get(e["treatment_id"])
-            d = dur.get(e["treatment_id"])
-            history.append(
-                Earlier(
-                    days_before=int(before),
-                    plan=plan_of(e),
-                    review=None if f is None else _record(f.iloc[0], REVIEW_FIELDS),
-                    durations=[]
-                    if d is None
-                    else [
-                        _record(x, ("region", "side", "days", "returned"))
-                        for x in d.to_dict("records")
-                    ],
-                )
-            )
-        requests[r["treatment_id"]] = TreatmentRequest(
-            patient=_record(r, PATIENT_COLUMNS), plan=plan_of(r), history=history
-        )
-    return requests

@@ -60,7 +60,6 @@ from serving.settings import ServingSettings, serving_settings
 logger = logging.getLogger("asym.serving")
 
 API_KEY_HEADER: Final = "X-API-Key"
-REQUEST_ID_HEADER: Final = "X-Request-ID"
 LOCAL_CLINIC: Final = Clinic(name="local", admin=True)
 """Who calls a server started with ``no_auth`` (bound to loopback: the operator)."""
 _LATENCY_BUCKETS: Final = (

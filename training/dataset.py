@@ -20,14 +20,12 @@ import pandas as pd
 from data.registry import Registry, read_registry
 from features.build import build_features
 from features.tables import registry_inputs
+from training.settings import TEST_FRACTION
 from training.split import split_by_patient_and_time
 
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
-
-TEST_FRACTION = 0.2
-"""Share of treatments, latest by date, held out for evaluation."""
 
 
 @dataclass(frozen=True)

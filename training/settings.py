@@ -8,6 +8,9 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+TEST_FRACTION = 0.2
+"""Share of treatments, latest by date, held out for evaluation (no patient on both sides)."""
+
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 """The embedded default: an MLflow SQLite store in the working directory (artifacts: ./mlruns)."""
 
@@ -29,7 +32,7 @@ class TrainingSettings(BaseSettings):
     """Registered model name in the MLflow Model Registry."""
     seed: int = Field(default=0, ge=0)
     """Seed of every model fit."""
-    test_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
+    test_fraction: float = Field(default=TEST_FRACTION, gt=0.0, lt=1.0)
     """Share of treatments, latest by date, held out for evaluation."""
 
 

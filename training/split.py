@@ -6,11 +6,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from training.settings import TEST_FRACTION
+
 BoolArray = npt.NDArray[np.bool_]
 
 
 def split_by_patient_and_time(
-    treatments: pd.DataFrame, test_fraction: float = 0.2
+    treatments: pd.DataFrame, test_fraction: float = TEST_FRACTION
 ) -> tuple[BoolArray, BoolArray]:
     """Hold out the latest treatments, and drop their patients' earlier ones from training.
 

@@ -74,7 +74,7 @@ def _run_name(data: TrainingData) -> str:
     return f"train · {n:,} treatments · {what} · {time.strftime('%Y-%m-%d %H:%M')}"
 
 
-def _log_plots(data: TrainingData, models: FittedModels, risk: RiskReport, folder: Path) -> None:
+def _log_plots(models: FittedModels, risk: RiskReport, folder: Path) -> None:
     y, p = risk.y, risk.p
     plots.calibration_plot(y, p, risk.p_oracle, folder / "calibration.png")
     plots.roc_plot(y, p, risk.p_oracle, folder / "roc.png")
@@ -161,7 +161,7 @@ def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
         mlflow.log_metrics(parity)
         metrics.update(parity)
         with stages("plots"), tempfile.TemporaryDirectory() as tmp:
-            _log_plots(data, models, risk_report, Path(tmp))
+            _log_plots(models, risk_report, Path(tmp))
             plots.survival_plot(
                 longevity_report.curve_days,
                 longevity_report.predicted_survival,

@@ -6,9 +6,9 @@ import pytest
 
 from features.build import build_features
 from features.inputs import concat_inputs
-from features.request import registry_requests, request_inputs
+from features.request import request_inputs
 from features.spec import FEATURE_NAMES
-from features.tables import feature_frame, registry_inputs
+from features.tables import feature_frame, registry_inputs, registry_requests
 
 
 def test_every_row_equals_its_single_request_exactly(tables) -> None:

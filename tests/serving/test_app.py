@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from data.contract import REGIONS, SIDES
-from features.request import TreatmentRequest, registry_requests, request_inputs
+from features.request import TreatmentRequest, request_inputs
+from features.tables import registry_requests
 from serving.app import create_app
 from serving.keys import create_key
 from serving.predict import predict_registry

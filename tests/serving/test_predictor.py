@@ -13,8 +13,8 @@ import pytest
 
 from features.build import build_features
 from features.longevity import LONGEVITY_NAMES, longevity_matrix, treated_region_sides
-from features.request import registry_requests, request_inputs
-from features.tables import registry_inputs
+from features.request import request_inputs
+from features.tables import registry_inputs, registry_requests
 from serving.bundle import MANIFEST_FILE, BundleError, BundleMismatch
 from serving.predictor import SURVIVAL_DAYS, Predictor
 from serving.resolve import resolve_model
