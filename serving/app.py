@@ -185,9 +185,11 @@ class _MetricsMiddleware:
 
 
 # --- Dependencies -------------------------------------------------------------------------------
+# All async, though none awaits: FastAPI runs a plain `def` dependency in the thread pool, and
+# the hops there and back cost more than the whole prediction.
 
 
-def _state(request: Request) -> ServingState:
+async def _state(request: Request) -> ServingState:
     state: ServingState = request.app.state.serving
     return state
 
@@ -195,13 +197,13 @@ def _state(request: Request) -> ServingState:
 State = Annotated[ServingState, Depends(_state)]
 
 
-def _service(state: State) -> PredictionService:
+async def _service(state: State) -> PredictionService:
     if state.service is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "model not loaded yet")
     return state.service
 
 
-def _holder(state: State) -> ModelHolder:
+async def _holder(state: State) -> ModelHolder:
     if state.holder is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "model not loaded yet")
     return state.holder
@@ -210,7 +212,7 @@ def _holder(state: State) -> ModelHolder:
 _api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Clinic API key.")
 
 
-def _clinic(
+async def _clinic(
     request: Request, state: State, key: Annotated[str | None, Depends(_api_key)]
 ) -> Clinic:
     """The calling clinic, from its API key; 401 without a known key (unless no_auth)."""
@@ -227,13 +229,13 @@ def _clinic(
     return clinic
 
 
-def _admin(clinic: Annotated[Clinic, Depends(_clinic)]) -> Clinic:
+async def _admin(clinic: Annotated[Clinic, Depends(_clinic)]) -> Clinic:
     if not clinic.admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this API key is not an admin key")
     return clinic
 
 
-def _request_id(request: Request) -> str:
+async def _request_id(request: Request) -> str:
     rid = uuid.uuid4().hex
     request.state.request_id = rid
     return rid

@@ -6,7 +6,9 @@ identifier of the patient: the clinic, the model that answered, a SHA-256 of the
 inputs (to find repeated requests without keeping them) and the outputs as JSON.
 
 ``PredictionLog.record`` only puts the entry on a bounded queue; one background thread takes
-entries off it in batches and inserts each batch in one transaction. A slow or unreachable
+entries off it in batches and inserts each batch in one transaction. The writer lingers a moment
+after the first entry of a batch (``LINGER_SECONDS``) so that a steady stream of single requests
+costs a few transactions a second, not one each: the writer shares the server's CPU (and GIL). A slow or unreachable
 database therefore never slows a prediction: the queue fills, further entries are dropped and
 counted in ``failures``, and the service keeps answering. The log is an audit trail, not the
 source of truth of any answer, so losing entries under overload is the right trade.
@@ -37,6 +39,8 @@ QUEUE_SIZE: Final = 10_000
 """Entries waiting at most; at a few hundred bytes each, a few MB of memory."""
 BATCH_SIZE: Final = 500
 """Entries per insert at most: large enough to keep up, small enough for one transaction."""
+LINGER_SECONDS: Final = 0.2
+"""How long the writer waits for more entries after the first of a batch: how late a row lands."""
 _POLL_SECONDS: Final = 0.5
 """How long the writer waits for an entry before it looks whether it should stop."""
 _LOG_EVERY_SECONDS: Final = 60.0
@@ -94,6 +98,15 @@ def _to_json(value: object) -> str:
     return json.dumps(value, allow_nan=False, default=_plain, separators=(",", ":"))
 
 
+class _Json(str):
+    """Outputs already serialised by the writer (checked one by one), inserted as they are."""
+
+
+def _serialise(value: object) -> str:
+    """The engine's JSON serialiser: text made by ``_write`` passes through, once serialised."""
+    return value if isinstance(value, _Json) else _to_json(value)
+
+
 def _describe(err: BaseException) -> str:
     """An error in a few words, without statement parameters (they hold request data)."""
     orig = getattr(err, "orig", None)  # the driver's own error inside SQLAlchemy's
@@ -130,7 +143,7 @@ class PredictionLog:
         try:
             # hide_parameters: an error message must not carry the outputs or hashes logged.
             self._engine = sa.create_engine(
-                url, hide_parameters=True, pool_pre_ping=True, json_serializer=_to_json
+                url, hide_parameters=True, pool_pre_ping=True, json_serializer=_serialise
             )
         except (ArgumentError, NoSuchModuleError, ImportError) as err:
             raise ValueError(f"prediction log URL: {err}") from None
@@ -237,6 +250,10 @@ class PredictionLog:
                 if self._stop.is_set():
                     return
                 continue
+            if first is not None and self._queue.qsize() < self._batch_size:
+                # Sleep rather than wait on the queue: a waiting reader is woken by every put,
+                # and each wake-up takes the GIL from a request. close() ends the sleep.
+                self._stop.wait(LINGER_SECONDS)
             batch = [first]
             while len(batch) < self._batch_size:
                 try:
@@ -272,13 +289,12 @@ class PredictionLog:
         bad = 0
         for e in entries:
             try:
-                # Checked one by one, so one unserialisable answer costs one entry, not a batch
-                # (the insert serialises with the same function).
-                _to_json(e.outputs)
+                # One by one, so one unserialisable answer costs one entry, not a batch.
+                outputs = _Json(_to_json(e.outputs))
             except (TypeError, ValueError):
                 bad += 1
                 continue
-            rows.append(_row(e))
+            rows.append(_row(e, outputs))
         if bad:
             self._count_failures(bad, f"prediction log: {bad} entries with outputs not JSON")
         if not rows:
@@ -314,7 +330,7 @@ class PredictionLog:
         logger.error("%s (%d entries lost so far)", message, total)
 
 
-def _row(e: LogEntry) -> dict[str, Any]:
+def _row(e: LogEntry, outputs: _Json) -> dict[str, Any]:
     return {
         "request_id": e.request_id,
         "clinic": e.clinic,
@@ -323,5 +339,5 @@ def _row(e: LogEntry) -> dict[str, Any]:
         "model_name": e.model_name,
         "model_version": e.model_version,
         "input_sha256": e.input_sha256,
-        "outputs": e.outputs,
+        "outputs": outputs,
     }
