@@ -8,10 +8,11 @@ inputs (to find repeated requests without keeping them) and the outputs as JSON.
 ``PredictionLog.record`` only puts the entry on a bounded queue; one background thread takes
 entries off it in batches and inserts each batch in one transaction. The writer lingers a moment
 after the first entry of a batch (``LINGER_SECONDS``) so that a steady stream of single requests
-costs a few transactions a second, not one each: the writer shares the server's CPU (and GIL). A slow or unreachable
-database therefore never slows a prediction: the queue fills, further entries are dropped and
-counted in ``failures``, and the service keeps answering. The log is an audit trail, not the
-source of truth of any answer, so losing entries under overload is the right trade.
+costs a few transactions a second, not one each: the writer shares the server's CPU (and GIL).
+A slow or unreachable database therefore never slows a prediction: the queue fills, further
+entries are dropped and counted in ``failures``, and the service keeps answering. The log is an
+audit trail, not the source of truth of any answer, so losing entries under overload is the
+right trade.
 """
 
 from __future__ import annotations
