@@ -54,7 +54,7 @@ from serving.schemas import (
     PredictRequest,
     PredictResponse,
 )
-from serving.service import PredictionService
+from serving.service import FEATURE_GROUPS, PredictionService
 from serving.settings import ServingSettings, serving_settings
 
 logger = logging.getLogger("asym.serving")
@@ -255,8 +255,8 @@ class PredictOptions(BaseModel):
 
     contributions: bool = Field(
         default=True,
-        description="Compute the contributions (occlusion: 17 more model rows per treatment); "
-        "false answers faster with an empty list.",
+        description=f"Compute the contributions (occlusion: {len(FEATURE_GROUPS)} more risk-model "
+        "rows per treatment); false answers faster with an empty list.",
     )
 
 

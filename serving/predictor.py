@@ -17,6 +17,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+import onnx
 import onnxruntime as ort
 
 from data.contract import REGIONS
@@ -77,6 +78,29 @@ class Predictions:
     late_asymmetry_risk: FloatArray
     first_region: IntArray
     first_side: IntArray
+
+
+def _risk_only(data: bytes) -> bytes:
+    """The treatment model cut down to the nodes that compute ``RISK_OUTPUT``.
+
+    onnxruntime runs every node of a graph whatever outputs are asked for; the risk ensemble is
+    about a fifth of the treatment model's trees, and occlusion rows need nothing else.
+    """
+    model = onnx.load_from_string(data)
+    graph = model.graph
+    needed, keep = {RISK_OUTPUT}, []
+    for node in reversed(graph.node):  # a valid graph lists nodes in topological order
+        if needed.intersection(node.output):
+            keep.append(node)
+            needed.update(node.input)
+    initializers = [i for i in graph.initializer if i.name in needed]
+    outputs = [o for o in graph.output if o.name == RISK_OUTPUT]
+    del graph.node[:], graph.initializer[:], graph.output[:]
+    graph.node.extend(reversed(keep))
+    graph.initializer.extend(initializers)
+    graph.output.extend(outputs)
+    out: bytes = model.SerializeToString()
+    return out
 
 
 def _session(data: bytes, intra_op_threads: int) -> ort.InferenceSession:
@@ -141,11 +165,13 @@ class Predictor:
         manifest: Manifest,
         treatment: ort.InferenceSession,
         longevity: ort.InferenceSession,
+        risk: ort.InferenceSession,
     ) -> None:
         """Wrap sessions already opened on the manifest's files (use ``Predictor.load``)."""
         self._manifest = manifest
         self._treatment = treatment
         self._longevity = longevity
+        self._risk = risk
         spec = manifest.files[TREATMENT_FILE]
         self._features_input = spec.input.name
         self._longevity_input = manifest.files[LONGEVITY_FILE].input.name
@@ -179,6 +205,7 @@ class Predictor:
             manifest,
             _session(blobs[TREATMENT_FILE], intra_op_threads),
             _session(blobs[LONGEVITY_FILE], intra_op_threads),
+            _session(_risk_only(blobs[TREATMENT_FILE]), intra_op_threads),
         )
 
     @property
@@ -195,6 +222,35 @@ class Predictor:
     def model_version(self) -> str:
         """Model version."""
         return self._manifest.model_version
+
+    def risk(self, x: npt.NDArray[np.floating]) -> FloatArray:
+        """Only the calibrated asymmetry risk of n rows (one session call, risk trees only).
+
+        The same numbers as ``predict(...).asymmetry_risk``, at a fraction of the cost: for rows
+        that need nothing else, such as the occlusion rows of the contributions.
+
+        Args:
+            x: (n, F) feature matrix, columns in the manifest's order (cast to float32).
+
+        Returns:
+            (n,) calibrated P(visible asymmetry at review).
+
+        Raises:
+            ValueError: ``x`` has the wrong number of columns.
+        """
+        x32 = self._features(x)
+        if not len(x32):
+            return np.zeros(0)
+        (raw,) = self._risk.run([RISK_OUTPUT], {self._features_input: x32})
+        c = self._manifest.calibration
+        return postprocess.calibrate(np.asarray(raw, dtype=np.float64), c.slope, c.intercept)
+
+    def _features(self, x: npt.NDArray[np.floating]) -> Float32Array:
+        x32 = np.ascontiguousarray(x, dtype=np.float32)
+        if x32.ndim != 2 or x32.shape[1] != len(self._manifest.feature_names):
+            n = len(self._manifest.feature_names)
+            raise ValueError(f"x has shape {x32.shape}, expected (n, {n})")
+        return x32
 
     def predict(
         self,
@@ -218,9 +274,7 @@ class Predictor:
             ValueError: ``x`` has the wrong number of columns or the rows disagree in length.
         """
         m = self._manifest
-        x32 = np.ascontiguousarray(x, dtype=np.float32)
-        if x32.ndim != 2 or x32.shape[1] != len(m.feature_names):
-            raise ValueError(f"x has shape {x32.shape}, expected (n, {len(m.feature_names)})")
+        x32 = self._features(x)
         treatment = np.asarray(treatment, dtype=np.int64)
         region = np.asarray(region, dtype=np.int64)
         side = np.asarray(side, dtype=np.int64)

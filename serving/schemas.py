@@ -51,6 +51,8 @@ MODERATE_RISK: Final = 0.15
 A product decision, not a fitted value: about 2/3 and 1.75 times the visible-asymmetry rate at
 review of the simulated demo registry (~23%); clinics may read the number itself instead."""
 HIGH_RISK: Final = 0.40
+TOP_CONTRIBUTIONS: Final = 5
+"""Contributions listed per answer, largest |delta_risk| first."""
 
 
 class _Strict(BaseModel):
@@ -280,10 +282,10 @@ class PlanWarning(BaseModel):
 class PredictResponse(BaseModel):
     """Every answer for one treatment.
 
-    ``contributions`` are computed by occlusion in the same model call as the prediction:
-    the request is re-scored with each feature group set to unknown (NaN, the models' learnt
-    missing-value path) and ``delta_risk`` = risk(full) - risk(group unknown); the five largest in
-    absolute value are listed. They explain this model's answer, not the patient's physiology.
+    ``contributions`` are computed by occlusion: the request is re-scored by the risk model with
+    each feature group set to unknown (NaN, the models' learnt missing-value path) and
+    ``delta_risk`` = risk(full) - risk(group unknown); the largest in absolute value are listed.
+    They explain this model's answer, not the patient's physiology.
     """
 
     asymmetry_risk: float = Field(
@@ -298,7 +300,8 @@ class PredictResponse(BaseModel):
     longevity: list[LongevityRow] = Field(description="One row per treated region and side.")
     late_asymmetry: LateAsymmetry
     contributions: list[Contribution] = Field(
-        max_length=5, description="Top 5 feature groups by |delta_risk|; [] if not asked for."
+        max_length=TOP_CONTRIBUTIONS,
+        description=f"Top {TOP_CONTRIBUTIONS} feature groups by |delta_risk|; [] if not asked for.",
     )
     warnings: list[PlanWarning]
     model: ModelInfo

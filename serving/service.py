@@ -4,10 +4,10 @@ A request becomes features only through ``features`` (``features.request.request
 ``features.build.build_features``) and answers only through the bundle's ONNX models
 (``serving.predictor.Predictor``): no pandas and no LightGBM on this path.
 
-Contributions are computed by occlusion, in the same ``Predictor.predict`` call as the answer:
-each request's feature row is repeated once per feature group with that group set to NaN (the
-models' learnt "unknown" path), and a group's contribution is risk(full) - risk(group unknown).
-ONNX models carry no per-feature contributions, and this needs nothing but the served models.
+Contributions are computed by occlusion: each request's feature row is repeated once per feature
+group with that group set to NaN (the models' learnt "unknown" path) and scored by the risk trees
+alone (``Predictor.risk``); a group's contribution is risk(full) - risk(group unknown). ONNX
+models carry no per-feature contributions, and this needs nothing but the served models.
 """
 
 from __future__ import annotations
@@ -43,13 +43,10 @@ from features.spec import (
 )
 from serving.log import LogEntry, PredictionLog
 from serving.predictor import SURVIVAL_DAYS, Predictions, Predictor
-from serving.schemas import PredictRequest, risk_band
+from serving.schemas import TOP_CONTRIBUTIONS, PredictRequest, risk_band
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-TOP_CONTRIBUTIONS: Final = 5
-"""Contributions listed per answer, largest |delta_risk| first."""
 
 _GEOMETRY_MUSCLE: Final = {
     "frontalis_low_point_above_brow_mm": "frontalis",
@@ -194,11 +191,12 @@ def _occluded(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return rows.reshape(n * g, x.shape[1])
 
 
-def _answers(p: Predictions, x: FloatArray, n: int, occluded: bool) -> list[dict[str, Any]]:
-    """Turn the predictions of n requests (occlusion rows after them, if any) into responses."""
-    risk = p.asymmetry_risk[:n]
-    groups = len(_GROUP_NAMES) if occluded else 0
-    delta = risk[:, None] - p.asymmetry_risk[n:].reshape(n, groups)
+def _answers(p: Predictions, x: FloatArray, occluded: FloatArray) -> list[dict[str, Any]]:
+    """Turn the predictions of n requests and the risks of their occlusion rows into responses."""
+    n = len(x)
+    risk = p.asymmetry_risk
+    groups = len(occluded) // n if n else 0
+    delta = risk[:, None] - occluded.reshape(n, groups)
     top = np.argsort(-np.abs(delta), axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS]
     # Longevity rows come sorted by treatment: slice each request's rows.
     bounds = np.searchsorted(p.treatment, np.arange(n + 1))
@@ -252,7 +250,7 @@ def score(
     Args:
         predictor: The loaded bundle.
         requests: Validated requests (``serving.schemas.PredictRequest``).
-        contributions: Compute the occlusion contributions (17 more model rows per request);
+        contributions: Compute the occlusion contributions (one risk-model row per feature group);
             False leaves them empty.
 
     Returns:
@@ -265,10 +263,9 @@ def score(
     x = build_features(inputs)
     x32 = x.astype(np.float32)
     treatment, region, side = treated_region_sides(inputs.plan)
-    n = len(x32)
-    rows = np.concatenate([x32, _occluded(x32)]) if contributions else x32
-    p = predictor.predict(rows, treatment, region, side)
-    return Scored(_answers(p, x, n, contributions), [canonical_sha256(r) for r in requests])
+    p = predictor.predict(x32, treatment, region, side)
+    occluded = predictor.risk(_occluded(x32)) if contributions else np.zeros(0)
+    return Scored(_answers(p, x, occluded), [canonical_sha256(r) for r in requests])
 
 
 class PredictionService:

@@ -140,6 +140,19 @@ def test_predict_checks_the_matrix_and_answers_an_empty_batch(predictor: Predict
     assert p.asymmetry_risk.shape == (0,) and p.median_days.shape == (0,)
 
 
+def test_risk_alone_equals_the_full_prediction(predictor: Predictor, data: TrainingData) -> None:
+    # The risk-only session is the treatment graph cut down to the risk trees: the same nodes on
+    # the same input, so bit-identical risks, NaN rows (occlusion) included.
+    x = data.features[:300].astype(np.float32)
+    x[100:200, :40] = np.nan
+    empty = np.zeros(0, dtype=np.int64)
+    full = predictor.predict(x, empty, empty, empty).asymmetry_risk
+    np.testing.assert_array_equal(predictor.risk(x), full)
+    assert predictor.risk(x[:0]).shape == (0,)
+    with pytest.raises(ValueError, match="expected"):
+        predictor.risk(x[:, 1:])
+
+
 def test_predict_treatments_builds_features_itself(
     predictor: Predictor, data: TrainingData
 ) -> None:
