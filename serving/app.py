@@ -462,7 +462,8 @@ def create_app(settings: ServingSettings) -> FastAPI:
         request_id: RequestId,
         options: Options,
     ) -> Any:
-        if len(body.requests) > settings.max_batch:
+        requests = body["requests"]
+        if len(requests) > settings.max_batch:
             raise RequestValidationError(
                 [
                     {
@@ -476,7 +477,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
         # and small requests are not held up behind them.
         answers = await run_in_threadpool(
             service.predict,
-            body.requests,
+            requests,
             clinic=clinic.name,
             request_id=request_id,
             batch=True,

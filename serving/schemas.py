@@ -10,16 +10,11 @@ describes: the patient (the patient columns of ``treatments``), the plan (produc
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, NotRequired
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    create_model,
-    field_validator,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from data.contract import (
     DURATIONS,
@@ -34,7 +29,7 @@ from data.contract import (
     Column,
     Kind,
 )
-from features.request import PATIENT_COLUMNS
+from features.request import PATIENT_COLUMNS, TreatmentRequest
 
 MAX_INJECTIONS: Final = 200
 """Most injection points in one plan (a full-face session has well under 100)."""
@@ -55,14 +50,11 @@ TOP_CONTRIBUTIONS: Final = 5
 """Contributions listed per answer, largest |delta_risk| first."""
 
 
-class _Strict(BaseModel):
-    """Refuses unknown fields, NaN/infinity and coercion.
+_STRICT: Final = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+"""Refuses unknown fields, NaN/infinity and coercion.
 
-    Strict: "12" is not a number and 0 is not false, so a client's type mistake is reported
-    rather than guessed at; NaN and infinity are not JSON, though Python's parser accepts them.
-    """
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+Strict: "12" is not a number and 0 is not false, so a client's type mistake is reported rather
+than guessed at; NaN and infinity are not JSON, though Python's parser accepts them."""
 
 
 def _allowed(column: Column) -> str:
@@ -70,8 +62,8 @@ def _allowed(column: Column) -> str:
     return "true or false" if column.kind is Kind.BOOL else column.allowed()
 
 
-def _field(column: Column) -> tuple[Any, Any]:
-    """The (annotation, Field) of a contract column: its type, range, enum and nullability."""
+def _field(column: Column) -> Any:
+    """The annotation of a contract column: its type, range, enum and nullability."""
     kinds: dict[Kind, Any] = {
         Kind.FLOAT: float,
         Kind.INT: int,
@@ -87,20 +79,44 @@ def _field(column: Column) -> tuple[Any, Any]:
     description = f"{column.description}{unit} Allowed: {_allowed(column)}."
     if column.nullable:
         description += " Optional (null or absent: unknown)."
-        return annotation | None, Field(
-            default=None, description=description, ge=ge, gt=gt, le=high
-        )
-    return annotation, Field(description=description, ge=ge, gt=gt, le=high)
+        field = Field(default=None, description=description, ge=ge, gt=gt, le=high)
+        return NotRequired[Annotated[annotation | None, field]]
+    return Annotated[annotation, Field(description=description, ge=ge, gt=gt, le=high)]
 
 
-def _columns(name: str, columns: tuple[Column, ...], **extra: Any) -> type[BaseModel]:
-    """A model with one field per contract column, plus ``extra`` fields (annotation, FieldInfo)."""
-    fields: dict[str, Any] = {c.name: _field(c) for c in columns}
-    return create_model(name, __base__=_Strict, **fields, **extra)
+def _typed_dict(name: str, doc: str, fields: dict[str, Any]) -> Any:
+    """A strict TypedDict that pydantic validates (and FastAPI documents) like a model.
+
+    TypedDicts, not models: a request is validated into the plain dicts that
+    ``features.request`` reads, three times faster than into model instances and with no dump
+    afterwards (a batch of 1000 treatments: 9 ms instead of 36 + 31 ms). Absent optional fields
+    are filled with their defaults, so every validated request has every key, in field order.
+    """
+    make: Any = TypedDict  # the functional form, with a name made at run time
+    out: Any = make(name, fields)
+    out.__doc__ = doc
+    out.__pydantic_config__ = _STRICT
+    return out
+
+
+def _list_of(item: Any) -> Any:
+    """``list[item]`` for an item type made at run time (mypy cannot see it as a type)."""
+    return list.__class_getitem__(item)
+
+
+def _columns(name: str, doc: str, columns: tuple[Column, ...], **extra: Any) -> Any:
+    """A TypedDict with one field per contract column, plus ``extra`` fields (annotations)."""
+    return _typed_dict(name, doc, {c.name: _field(c) for c in columns} | extra)
 
 
 def _without_id(columns: tuple[Column, ...]) -> tuple[Column, ...]:
     return tuple(c for c in columns if c.name != "treatment_id")
+
+
+def _rule_broken(kind: str, message: str, field: str, value: object) -> ValidationError:
+    """A validation error located at ``field`` of the item being checked (not at the item)."""
+    error = InitErrorDetails(type=PydanticCustomError(kind, message), loc=(field,), input=value)
+    return ValidationError.from_exception_data(kind, [error])
 
 
 ALLOWED: Final = {
@@ -109,114 +125,132 @@ ALLOWED: Final = {
 """What each contract field allows, in words, for error messages (same name, same rule)."""
 
 
-# Each model is a class over a base built from the contract, so it can carry a docstring and
-# validators; mypy cannot see a base made at run time, hence the ignores.
-_PatientColumns = _columns("PatientColumns", tuple(TREATMENTS.column(n) for n in PATIENT_COLUMNS))
-_InjectionColumns = _columns("InjectionColumns", _without_id(INJECTIONS.columns))
-_ReviewColumns = _columns("ReviewColumns", _without_id(FOLLOWUPS.columns))
-_DurationColumns = _columns("DurationColumns", _without_id(DURATIONS.columns))
+Patient: Final = _columns(
+    "Patient",
+    "The patient: the patient columns of contract table ``treatments``.",
+    tuple(TREATMENTS.column(n) for n in PATIENT_COLUMNS),
+)
 
 
-class Patient(_PatientColumns):  # type: ignore[misc,valid-type]
-    """The patient: the patient columns of contract table ``treatments``."""
+def _midline_only_unpaired(point: dict[str, Any]) -> dict[str, Any]:
+    if point["side"] == MIDLINE and point["muscle"] not in MIDLINE_MUSCLES:
+        raise _rule_broken(
+            "midline_on_paired_muscle",
+            f"side midline is allowed only for muscles {', '.join(sorted(MIDLINE_MUSCLES))}; "
+            f"{point['muscle']} takes left or right",
+            "side",
+            point["side"],
+        )
+    return point
 
 
-class Injection(_InjectionColumns):  # type: ignore[misc,valid-type]
-    """One injection point: contract table ``injections`` without treatment_id."""
-
-    @field_validator("side")
-    @classmethod
-    def _midline_only_unpaired(cls, side: str, info: ValidationInfo) -> str:
-        muscle = info.data.get("muscle")
-        if side == MIDLINE and muscle is not None and muscle not in MIDLINE_MUSCLES:
-            raise ValueError(
-                f"side midline is allowed only for muscles {', '.join(sorted(MIDLINE_MUSCLES))}; "
-                f"{muscle} takes left or right"
-            )
-        return side
-
-
-_PlanColumns = _columns(
-    "PlanColumns",
+Injection: Final = _columns(
+    "Injection",
+    "One injection point: contract table ``injections`` without treatment_id.",
+    _without_id(INJECTIONS.columns),
+)
+Plan: Final = _columns(
+    "Plan",
+    "A treatment plan: product and dilution (``treatments`` columns) and injection points.",
     (TREATMENTS.column("product"), TREATMENTS.column("dilution_ml_per_100u")),
-    injections=(
-        list[Injection],
+    injections=Annotated[
+        _list_of(Annotated[Injection, AfterValidator(_midline_only_unpaired)]),
         Field(
             min_length=1,
             max_length=MAX_INJECTIONS,
             description=f"The injection points, 1 to {MAX_INJECTIONS}.",
         ),
-    ),
+    ],
+)
+Review: Final = _columns(
+    "Review",
+    "The review visit of an earlier treatment: contract table ``followups``.",
+    _without_id(FOLLOWUPS.columns),
 )
 
 
-class Plan(_PlanColumns):  # type: ignore[misc,valid-type]
-    """A treatment plan: product and dilution (``treatments`` columns) and injection points."""
+def _midline_only_midline_regions(row: dict[str, Any]) -> dict[str, Any]:
+    if row["side"] == MIDLINE and row["region"] not in MIDLINE_REGIONS:
+        raise _rule_broken(
+            "midline_on_paired_region",
+            f"side midline is allowed only for regions {', '.join(sorted(MIDLINE_REGIONS))}; "
+            f"{row['region']} takes left or right",
+            "side",
+            row["side"],
+        )
+    return row
 
 
-class Review(_ReviewColumns):  # type: ignore[misc,valid-type]
-    """The review visit of an earlier treatment: contract table ``followups``."""
+def _one_per_region_side(durations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[tuple[str, str]] = set()
+    for d in durations:
+        key = (d["region"], d["side"])
+        if key in seen:
+            raise ValueError(f"two durations rows for region {key[0]}, side {key[1]}")
+        seen.add(key)
+    return durations
 
 
-class Duration(_DurationColumns):  # type: ignore[misc,valid-type]
-    """When activity came back after an earlier treatment: contract table ``durations``."""
-
-    @field_validator("side")
-    @classmethod
-    def _midline_only_midline_regions(cls, side: str, info: ValidationInfo) -> str:
-        region = info.data.get("region")
-        if side == MIDLINE and region is not None and region not in MIDLINE_REGIONS:
-            raise ValueError(
-                f"side midline is allowed only for regions {', '.join(sorted(MIDLINE_REGIONS))}; "
-                f"{region} takes left or right"
-            )
-        return side
-
-
-class EarlierTreatment(_Strict):
-    """One earlier treatment of the same patient."""
-
-    days_before: int = Field(
-        ge=1, le=MAX_DAYS_BEFORE, description="Days before this treatment (1 or more)."
-    )
-    plan: Plan
-    review: Review | None = Field(
-        default=None, description="Its review visit, if it happened before today."
-    )
-    durations: list[Duration] = Field(
-        default_factory=list,
-        max_length=MAX_DURATIONS,
-        description="Its durations rows known today, at most one per (region, side).",
-    )
-
-    @field_validator("durations")
-    @classmethod
-    def _one_per_region_side(cls, durations: list[Duration]) -> list[Duration]:
-        seen: set[tuple[str, str]] = set()
-        for d in durations:
-            key = (d.region, d.side)
-            if key in seen:
-                raise ValueError(f"two durations rows for region {key[0]}, side {key[1]}")
-            seen.add(key)
-        return durations
-
-
-class PredictRequest(_Strict):
-    """One treatment to predict: the patient, the plan and the patient's earlier treatments."""
-
-    patient: Patient
-    plan: Plan
-    history: list[EarlierTreatment] = Field(
-        default_factory=list,
-        max_length=MAX_HISTORY,
-        description="The patient's earlier treatments (any order); [] for a first treatment.",
-    )
-
-
-class BatchRequest(_Strict):
-    """Several treatments, answered together (at most the server's max_batch)."""
-
-    requests: list[PredictRequest] = Field(min_length=1)
+Duration: Final = _columns(
+    "Duration",
+    "When activity came back after an earlier treatment: contract table ``durations``.",
+    _without_id(DURATIONS.columns),
+)
+EarlierTreatment: Final = _typed_dict(
+    "EarlierTreatment",
+    "One earlier treatment of the same patient.",
+    {
+        "days_before": Annotated[
+            int,
+            Field(ge=1, le=MAX_DAYS_BEFORE, description="Days before this treatment (1 or more)."),
+        ],
+        "plan": Plan,
+        "review": NotRequired[
+            Annotated[
+                Review | None,
+                Field(default=None, description="Its review visit, if it happened before today."),
+            ]
+        ],
+        "durations": NotRequired[
+            Annotated[
+                _list_of(Annotated[Duration, AfterValidator(_midline_only_midline_regions)]),
+                Field(
+                    default_factory=list,
+                    max_length=MAX_DURATIONS,
+                    description="Its durations rows known today, at most one per (region, side).",
+                ),
+                AfterValidator(_one_per_region_side),
+            ]
+        ],
+    },
+)
+PredictRequest: Final = _typed_dict(
+    "PredictRequest",
+    "One treatment to predict: the patient, the plan and the patient's earlier treatments.",
+    {
+        "patient": Patient,
+        "plan": Plan,
+        "history": NotRequired[
+            Annotated[
+                _list_of(EarlierTreatment),
+                Field(
+                    default_factory=list,
+                    max_length=MAX_HISTORY,
+                    description="The patient's earlier treatments (any order); [] for a first "
+                    "treatment.",
+                ),
+            ]
+        ],
+    },
+)
+"""A request as validated: the plain dicts of ``features.request.TreatmentRequest``."""
+BatchRequest: Final = _typed_dict(
+    "BatchRequest",
+    "Several treatments, answered together (at most the server's max_batch).",
+    {"requests": Annotated[_list_of(PredictRequest), Field(min_length=1)]},
+)
+PREDICT_REQUEST: Final = TypeAdapter[TreatmentRequest](PredictRequest)
+"""Validates one request (outside FastAPI: the CLI, tests)."""
 
 
 # --- Responses ----------------------------------------------------------------------------------

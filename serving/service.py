@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from data.contract import MUSCLES, REGIONS, SIDES
 from features.atlas import (
@@ -43,7 +44,7 @@ from features.spec import (
 )
 from serving.log import LogEntry, PredictionLog
 from serving.predictor import SURVIVAL_DAYS, Predictions, Predictor
-from serving.schemas import TOP_CONTRIBUTIONS, PredictRequest, risk_band
+from serving.schemas import TOP_CONTRIBUTIONS, risk_band
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -128,14 +129,14 @@ _POINT_CHECKS: Final = (
 )
 
 
-def canonical_sha256(request: PredictRequest) -> str:
+def canonical_sha256(request: TreatmentRequest) -> str:
     """SHA-256 of a validated request as canonical JSON.
 
-    Canonical: pydantic's JSON of the validated model, fields in the model's (contract) order,
-    absent optional fields as null, no whitespace; so two requests that differ only in key order,
-    spacing or an explicit null hash the same.
+    Canonical: validation (``serving.schemas.PredictRequest``) puts every field in the schema's
+    (contract) order and fills absent optional fields with null, and the JSON has no whitespace;
+    so two requests that differ only in key order, spacing or an explicit null hash the same.
     """
-    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+    return hashlib.sha256(orjson.dumps(request)).hexdigest()
 
 
 def plan_warnings(row: FloatArray) -> list[dict[str, str]]:
@@ -243,23 +244,20 @@ def _answers(p: Predictions, x: FloatArray, occluded: FloatArray) -> list[dict[s
 
 
 def score(
-    predictor: Predictor, requests: Sequence[PredictRequest], *, contributions: bool = True
+    predictor: Predictor, requests: Sequence[TreatmentRequest], *, contributions: bool = True
 ) -> Scored:
     """Answer validated requests with one ``Predictor.predict`` call.
 
     Args:
         predictor: The loaded bundle.
-        requests: Validated requests (``serving.schemas.PredictRequest``).
+        requests: Validated requests (``serving.schemas.PredictRequest``: plain dicts).
         contributions: Compute the occlusion contributions (one risk-model row per feature group);
             False leaves them empty.
 
     Returns:
         The answers, in request order, and the hash of each request.
     """
-    dumped = [r.model_dump() for r in requests]
-    # The dump is exactly the TreatmentRequest shape: contract field names, plain values.
-    treatment_requests: list[TreatmentRequest] = dumped  # type: ignore[assignment]
-    inputs = concat_inputs([request_inputs(r) for r in treatment_requests])
+    inputs = concat_inputs([request_inputs(r) for r in requests])
     x = build_features(inputs)
     x32 = x.astype(np.float32)
     treatment, region, side = treated_region_sides(inputs.plan)
@@ -288,7 +286,7 @@ class PredictionService:
 
     def predict(
         self,
-        requests: Sequence[PredictRequest],
+        requests: Sequence[TreatmentRequest],
         *,
         clinic: str,
         request_id: str,

@@ -6,21 +6,22 @@ import copy
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from data.contract import DURATIONS, FOLLOWUPS, INJECTIONS, TREATMENTS, Column, Kind, Table
 from features.request import PATIENT_COLUMNS
 from features.spec import FEATURE_NAMES
 from serving.schemas import (
+    PREDICT_REQUEST,
     Duration,
+    EarlierTreatment,
     Injection,
     Patient,
     Plan,
-    PredictRequest,
     Review,
     risk_band,
 )
-from serving.service import FEATURE_GROUPS
+from serving.service import FEATURE_GROUPS, canonical_sha256
 
 
 def _columns(table: Table, names: tuple[str, ...] | None = None) -> list[Column]:
@@ -37,8 +38,8 @@ def _columns(table: Table, names: tuple[str, ...] | None = None) -> list[Column]
         (Plan, _columns(TREATMENTS, ("product", "dilution_ml_per_100u"))),
     ],
 )
-def test_models_derive_from_the_contract(model: type[BaseModel], columns: list[Column]) -> None:
-    schema = model.model_json_schema()
+def test_models_derive_from_the_contract(model: Any, columns: list[Column]) -> None:
+    schema = TypeAdapter(model).json_schema()
     props = schema["properties"]
     assert set(props) - {"injections"} == {c.name for c in columns}
     assert schema["additionalProperties"] is False
@@ -67,11 +68,32 @@ _REQUEST: dict[str, Any] = {
 }
 
 
-def test_minimal_request_is_valid_and_defaults_history() -> None:
-    r = PredictRequest.model_validate(_REQUEST)
-    assert r.history == []
-    assert r.patient.ancestry is None
-    assert r.plan.injections[0].x_mm is None
+def test_minimal_request_is_valid_and_fills_every_absent_field() -> None:
+    r = PREDICT_REQUEST.validate_python(_REQUEST)
+    assert r["history"] == []
+    assert r["patient"]["ancestry"] is None
+    assert r["plan"]["injections"][0]["x_mm"] is None
+    # Every field, in the schema's order, whatever the client's order: the canonical hash and
+    # `features.request` rely on it.
+    shuffled = {"plan": dict(reversed(_REQUEST["plan"].items())), "patient": _REQUEST["patient"]}
+    again = PREDICT_REQUEST.validate_python(shuffled)
+    assert list(again) == ["patient", "plan", "history"]
+    assert list(again["patient"]) == list(PATIENT_COLUMNS)
+    assert again == r
+
+
+def test_canonical_hash_ignores_order_spacing_and_explicit_nulls() -> None:
+    base = canonical_sha256(PREDICT_REQUEST.validate_python(_REQUEST))
+    reordered = {"plan": dict(reversed(_REQUEST["plan"].items())), "patient": _REQUEST["patient"]}
+    explicit = copy.deepcopy(_REQUEST)
+    explicit["patient"]["ancestry"] = None
+    explicit["history"] = []
+    for same in (reordered, explicit):
+        assert canonical_sha256(PREDICT_REQUEST.validate_python(same)) == base
+    other = copy.deepcopy(_REQUEST)
+    other["plan"]["injections"][0]["units"] = 5.5
+    assert canonical_sha256(PREDICT_REQUEST.validate_python(other)) != base
+    assert len(base) == 64
 
 
 @pytest.mark.parametrize(
@@ -86,19 +108,37 @@ def test_injection_rules(change: dict[str, Any], loc: tuple[Any, ...]) -> None:
     body = copy.deepcopy(_REQUEST)
     body["plan"]["injections"][0].update(change)
     with pytest.raises(ValidationError) as err:
-        PredictRequest.model_validate(body)
+        PREDICT_REQUEST.validate_python(body)
     assert err.value.errors()[0]["loc"] == loc
 
 
+def _earlier(durations: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"days_before": 90, "plan": _REQUEST["plan"], "durations": durations}
+
+
 def test_midline_duration_only_for_midline_regions() -> None:
-    Duration.model_validate({"region": "glabella", "side": "midline", "days": 80, "returned": True})
-    with pytest.raises(ValidationError, match="midline is allowed only for regions chin, glabella"):
-        Duration.model_validate({"region": "neck", "side": "midline", "days": 80, "returned": True})
+    earlier = TypeAdapter(EarlierTreatment)
+    ok = {"region": "glabella", "side": "midline", "days": 80, "returned": True}
+    assert earlier.validate_python(_earlier([ok]))["durations"][0]["side"] == "midline"
+    bad = {"region": "neck", "side": "midline", "days": 80, "returned": True}
+    with pytest.raises(
+        ValidationError, match="midline is allowed only for regions chin, glabella"
+    ) as err:
+        earlier.validate_python(_earlier([ok, bad]))
+    assert err.value.errors()[0]["loc"] == ("durations", 1, "side")
+
+
+def test_one_durations_row_per_region_and_side() -> None:
+    row = {"region": "neck", "side": "left", "days": 80, "returned": True}
+    with pytest.raises(ValidationError, match="two durations rows for region neck, side left"):
+        TypeAdapter(EarlierTreatment).validate_python(_earlier([row, row]))
 
 
 def test_bool_is_not_an_int() -> None:
     with pytest.raises(ValidationError):
-        Duration.model_validate({"region": "neck", "side": "left", "days": 80, "returned": 1})
+        TypeAdapter(Duration).validate_python(
+            {"region": "neck", "side": "left", "days": 80, "returned": 1}
+        )
 
 
 @pytest.mark.parametrize(
