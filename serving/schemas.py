@@ -132,16 +132,22 @@ Patient: Final = _columns(
 )
 
 
-def _midline_only_unpaired(point: dict[str, Any]) -> dict[str, Any]:
-    if point["side"] == MIDLINE and point["muscle"] not in MIDLINE_MUSCLES:
-        raise _rule_broken(
-            "midline_on_paired_muscle",
-            f"side midline is allowed only for muscles {', '.join(sorted(MIDLINE_MUSCLES))}; "
-            f"{point['muscle']} takes left or right",
-            "side",
-            point["side"],
-        )
-    return point
+def _midline_only_for(key: str, allowed: frozenset[str], kind: str) -> AfterValidator:
+    """Checks that an item is ``midline`` only where its ``key`` (muscle, region) allows it."""
+    nouns = {"muscle": "muscles", "region": "regions"}
+
+    def check(item: dict[str, Any]) -> dict[str, Any]:
+        if item["side"] == MIDLINE and item[key] not in allowed:
+            raise _rule_broken(
+                kind,
+                f"side midline is allowed only for {nouns[key]} {', '.join(sorted(allowed))}; "
+                f"{item[key]} takes left or right",
+                "side",
+                item["side"],
+            )
+        return item
+
+    return AfterValidator(check)
 
 
 Injection: Final = _columns(
@@ -154,7 +160,12 @@ Plan: Final = _columns(
     "A treatment plan: product and dilution (``treatments`` columns) and injection points.",
     (TREATMENTS.column("product"), TREATMENTS.column("dilution_ml_per_100u")),
     injections=Annotated[
-        _list_of(Annotated[Injection, AfterValidator(_midline_only_unpaired)]),
+        _list_of(
+            Annotated[
+                Injection,
+                _midline_only_for("muscle", MIDLINE_MUSCLES, "midline_on_paired_muscle"),
+            ]
+        ),
         Field(
             min_length=1,
             max_length=MAX_INJECTIONS,
@@ -167,18 +178,6 @@ Review: Final = _columns(
     "The review visit of an earlier treatment: contract table ``followups``.",
     _without_id(FOLLOWUPS.columns),
 )
-
-
-def _midline_only_midline_regions(row: dict[str, Any]) -> dict[str, Any]:
-    if row["side"] == MIDLINE and row["region"] not in MIDLINE_REGIONS:
-        raise _rule_broken(
-            "midline_on_paired_region",
-            f"side midline is allowed only for regions {', '.join(sorted(MIDLINE_REGIONS))}; "
-            f"{row['region']} takes left or right",
-            "side",
-            row["side"],
-        )
-    return row
 
 
 def _one_per_region_side(durations: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -213,7 +212,12 @@ EarlierTreatment: Final = _typed_dict(
         ],
         "durations": NotRequired[
             Annotated[
-                _list_of(Annotated[Duration, AfterValidator(_midline_only_midline_regions)]),
+                _list_of(
+                    Annotated[
+                        Duration,
+                        _midline_only_for("region", MIDLINE_REGIONS, "midline_on_paired_region"),
+                    ]
+                ),
                 Field(
                     default_factory=list,
                     max_length=MAX_DURATIONS,
