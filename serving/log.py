@@ -75,7 +75,8 @@ class LogEntry:
         model_name: The model that answered.
         model_version: Its version.
         input_sha256: Hex SHA-256 of the request's canonical inputs; never the inputs.
-        outputs: The answer as JSON-able values (numpy scalars and arrays are accepted).
+        outputs: The answer as JSON-able values (numpy scalars and arrays are accepted), or
+            already as JSON text (bytes, UTF-8), stored as it is.
     """
 
     request_id: str
@@ -84,7 +85,7 @@ class LogEntry:
     model_name: str
     model_version: str
     input_sha256: str
-    outputs: dict[str, Any]
+    outputs: dict[str, Any] | bytes
 
 
 def _plain(value: object) -> object:
@@ -291,7 +292,10 @@ class PredictionLog:
         for e in entries:
             try:
                 # One by one, so one unserialisable answer costs one entry, not a batch.
-                outputs = _Json(_to_json(e.outputs))
+                if isinstance(e.outputs, bytes):
+                    outputs = _Json(e.outputs.decode())
+                else:
+                    outputs = _Json(_to_json(e.outputs))
             except (TypeError, ValueError):
                 bad += 1
                 continue

@@ -192,8 +192,19 @@ def _occluded(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return rows.reshape(n * g, x.shape[1])
 
 
+def _check_finite(p: Predictions, occluded: FloatArray) -> None:
+    """Refuse to answer with NaN or infinity (JSON has neither; orjson would write null)."""
+    arrays = [p.asymmetry_risk, p.median_days, p.late_asymmetry_risk, occluded]
+    arrays += [v for by_q in p.differences.values() for v in by_q.values()]
+    arrays += list(p.survival.values())
+    bad = [i for i, a in enumerate(arrays) if not np.isfinite(a).all()]
+    if bad:  # a bug in a model or its post-processing, never the client's input
+        raise ValueError(f"the model produced non-finite outputs (arrays {bad})")
+
+
 def _answers(p: Predictions, x: FloatArray, occluded: FloatArray) -> list[dict[str, Any]]:
     """Turn the predictions of n requests and the risks of their occlusion rows into responses."""
+    _check_finite(p, occluded)
     n = len(x)
     risk = p.asymmetry_risk
     groups = len(occluded) // n if n else 0
@@ -320,7 +331,8 @@ class PredictionService:
                     model_name=predictor.model_name,
                     model_version=predictor.model_version,
                     input_sha256=sha,
-                    outputs=outputs,
+                    # Serialised here, where orjson is cheap, not by the writer with the GIL.
+                    outputs=orjson.dumps(outputs),
                 )
             )
             out.append({**outputs, "model": model, "request_id": rid})

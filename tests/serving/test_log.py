@@ -7,6 +7,7 @@ folder) when the server binaries are installed, and are skipped, saying why, whe
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import glob
 import json
 import logging
@@ -198,13 +199,15 @@ def test_entries_are_written_as_rows(url: str) -> None:
     log.start()
     entries = [_entry(i) for i in range(20)]
     entries.append(_entry(20, risk=np.float64(0.5), days=np.array([90.0, 120.0]), n=np.int64(3)))
+    # JSON text serialised by the caller is stored as it is.
+    entries.append(dataclasses.replace(_entry(21), outputs=b'{"risk":0.25,"band":"moderate"}'))
     for e in entries:
         log.record(e)
     log.close()
-    assert (log.written, log.failures) == (21, 0)
+    assert (log.written, log.failures) == (22, 0)
 
     rows = _rows(url)
-    assert len(rows) == 21
+    assert len(rows) == 22
     # Exactly these columns: nothing that identifies a patient (no patient id, birth date,
     # inputs), only the clinic, the model and a hash of the inputs.
     assert set(rows[0]._mapping) == {
@@ -232,6 +235,7 @@ def test_entries_are_written_as_rows(url: str) -> None:
     assert (json.loads(stored) if isinstance(stored, str) else stored) == first.outputs
     assert first.outputs == {"asymmetry_risk": 0.125, "median_days": {"forehead/left": 101.5}}
     assert by_id["req-20"].outputs == {"risk": 0.5, "days": [90.0, 120.0], "n": 3}
+    assert by_id["req-21"].outputs == {"risk": 0.25, "band": "moderate"}
 
 
 def test_close_flushes_what_is_queued(url: str) -> None:

@@ -1,0 +1,41 @@
+"""The service refuses to answer with values JSON cannot carry."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from features.spec import FEATURE_NAMES
+from serving.predictor import SURVIVAL_DAYS, Predictions
+from serving.service import FEATURE_GROUPS, _answers
+
+
+def _predictions(risk: float) -> Predictions:
+    one = np.array([0.0])
+    return Predictions(
+        asymmetry_risk=np.array([risk]),
+        differences={"brow_height_diff_mm": {"q10": one - 1, "q50": one, "q90": one + 1}},
+        treatment=np.array([0]),
+        region=np.array([0]),
+        side=np.array([0]),
+        median_days=np.array([100.0]),
+        survival={d: np.array([0.5]) for d in SURVIVAL_DAYS},
+        late_asymmetry_risk=np.array([0.0]),
+        first_region=np.array([0]),
+        first_side=np.array([0]),
+    )
+
+
+def test_finite_answers_pass_and_non_finite_ones_are_refused() -> None:
+    x = np.zeros((1, len(FEATURE_NAMES)))
+    occluded = np.full(len(FEATURE_GROUPS), 0.2)
+    (answer,) = _answers(_predictions(0.3), x, occluded)
+    assert answer["asymmetry_risk"] == 0.3
+    assert answer["contributions"][0]["delta_risk"] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="non-finite"):
+        _answers(_predictions(float("nan")), x, occluded)
+    broken = dataclasses.replace(_predictions(0.3), median_days=np.array([np.inf]))
+    with pytest.raises(ValueError, match="non-finite"):
+        _answers(broken, x, occluded)
