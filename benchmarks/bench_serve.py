@@ -1,7 +1,8 @@
 """Serving speed: `asym serve` (FastAPI, ONNX Runtime) beside `mlflow models serve`, same model.
 
-Starts `asym serve` on loopback with one worker, then two, and measures with a keep-alive
-``httpx.AsyncClient``:
+Starts `asym serve` on loopback with one worker, then two, and measures with a lean keep-alive
+HTTP/1.1 client (``loopback_client``: prebuilt requests, responses read by Content-Length, as wrk
+does; a general client such as httpx costs ~0.4 ms a request itself):
 
 * latency of ``POST /v1/predict`` (a 12-point plan), sequential: p50 / p99 per round;
 * throughput with two workers at concurrency 16;
@@ -18,8 +19,8 @@ stopped at the end. The machine may be shared and the client runs on it too: com
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import loopback_client as client  # benchmarks/loopback_client.py (run from its folder)
 import numpy as np
 
 from features.build import build_features
@@ -136,46 +138,24 @@ def _run(cmd: list[str], url: str, env: dict[str, str], timeout: float, log: Any
             proc.wait(10)
 
 
-async def _latencies(url: str, body: Any, n: int, warmup: int) -> list[float]:
-    async with httpx.AsyncClient(timeout=30) as client:
-        for _ in range(warmup):
-            (await client.post(url, json=body)).raise_for_status()
-        out = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            r = await client.post(url, json=body)
-            out.append(time.perf_counter() - t0)
-            r.raise_for_status()
-        return out
+def _latency(port: int, path: str, body: Any, n: int, warmup: int) -> list[float]:
+    return client.latencies(port, client.request_bytes("POST", path, _dumps(body)), n, warmup)
 
 
-async def _throughput(url: str, body: Any, total: int, concurrency: int) -> float:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        for _ in range(50):
-            (await client.post(url, json=body)).raise_for_status()
-        left = total
-
-        async def worker() -> None:
-            nonlocal left
-            while left > 0:
-                left -= 1
-                (await client.post(url, json=body)).raise_for_status()
-
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return total / (time.perf_counter() - t0)
+def _throughput(port: int, path: str, body: Any, total: int, concurrency: int) -> float:
+    request = client.request_bytes("POST", path, _dumps(body))
+    return client.throughput(port, request, total, concurrency)
 
 
-async def _batch_rate(url: str, body: Any, n_items: int, calls: int) -> list[float]:
-    async with httpx.AsyncClient(timeout=120) as client:
-        (await client.post(url, json=body)).raise_for_status()
-        rates = []
-        for _ in range(calls):
-            t0 = time.perf_counter()
-            (await client.post(url, json=body)).raise_for_status()
-            rates.append(n_items / (time.perf_counter() - t0))
-        return rates
+def _batch_rate(port: int, path: str, body: Any, n_items: int, calls: int) -> list[float]:
+    return [
+        n_items / t
+        for t in client.latencies(port, client.request_bytes("POST", path, _dumps(body)), calls, 1)
+    ]
+
+
+def _dumps(body: Any) -> bytes:
+    return json.dumps(body).encode()
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -214,18 +194,18 @@ def main() -> None:
     with _server([*asym, "--port", str(port), "--workers", "1"], f"{base}/readyz", env):
         p50, p99 = [], []
         for _ in range(args.rounds):
-            lat = asyncio.run(_latencies(f"{base}/v1/predict", one, args.requests, 100))
+            lat = _latency(port, "/v1/predict", one, args.requests, 100)
             p50.append(_pct(lat, 50))
             p99.append(_pct(lat, 99))
         res["asym"]["p50_ms"] = statistics.median(p50)
         res["asym"]["p99_ms"] = statistics.median(p99)
-        lat = asyncio.run(_latencies(f"{base}/v1/predict?{BARE}", one, args.requests, 100))
+        lat = _latency(port, f"/v1/predict?{BARE}", one, args.requests, 100)
         res["asym"]["p50_bare_ms"] = _pct(lat, 50)
         res["asym"]["p99_bare_ms"] = _pct(lat, 99)
-        res["asym"]["rps_1w_c16"] = asyncio.run(_throughput(f"{base}/v1/predict", one, 3000, 16))
+        res["asym"]["rps_1w_c16"] = _throughput(port, "/v1/predict", one, 3000, 16)
         for key, query in (("batch_tps", ""), ("batch_bare_tps", f"?{BARE}")):
-            url = f"{base}/v1/predict/batch{query}"
-            rates = asyncio.run(_batch_rate(url, {"requests": batch}, len(batch), 5))
+            route = f"/v1/predict/batch{query}"
+            rates = _batch_rate(port, route, {"requests": batch}, len(batch), 5)
             res["asym"][key] = statistics.median(rates)
 
     port = _free_port()
@@ -233,7 +213,7 @@ def main() -> None:
     print("asym serve, 2 workers ...", flush=True)
     with _server([*asym, "--port", str(port), "--workers", "2"], f"{base}/readyz", env):
         res["asym"]["rps_2w_c16"] = statistics.median(
-            asyncio.run(_throughput(f"{base}/v1/predict", one, 4000, 16)) for _ in range(3)
+            _throughput(port, "/v1/predict", one, 4000, 16) for _ in range(3)
         )
 
     _report(res)  # asym's figures stand even if MLflow cannot be served here
@@ -261,15 +241,13 @@ def _mlflow(
     with _server(mlflow, f"{base}/ping", env):
         p50, p99 = [], []
         for _ in range(args.rounds):
-            lat = asyncio.run(_latencies(f"{base}/invocations", one_rows, args.requests // 2, 50))
+            lat = _latency(port, "/invocations", one_rows, args.requests // 2, 50)
             p50.append(_pct(lat, 50))
             p99.append(_pct(lat, 99))
         res["mlflow"]["p50_ms"] = statistics.median(p50)
         res["mlflow"]["p99_ms"] = statistics.median(p99)
-        res["mlflow"]["rps_1w_c16"] = asyncio.run(
-            _throughput(f"{base}/invocations", one_rows, 1500, 16)
-        )
-        rates = asyncio.run(_batch_rate(f"{base}/invocations", batch_rows, len(xb), 5))
+        res["mlflow"]["rps_1w_c16"] = _throughput(port, "/invocations", one_rows, 1500, 16)
+        rates = _batch_rate(port, "/invocations", batch_rows, len(xb), 5)
         res["mlflow"]["batch_tps"] = statistics.median(rates)
 
 

@@ -197,8 +197,10 @@ def _check_finite(p: Predictions, occluded: FloatArray) -> None:
     arrays = [p.asymmetry_risk, p.median_days, p.late_asymmetry_risk, occluded]
     arrays += [v for by_q in p.differences.values() for v in by_q.values()]
     arrays += list(p.survival.values())
-    bad = [i for i, a in enumerate(arrays) if not np.isfinite(a).all()]
-    if bad:  # a bug in a model or its post-processing, never the client's input
+    # One concatenation and one test: a request is answered in well under a millisecond.
+    if not np.isfinite(np.concatenate(arrays)).all():
+        bad = [i for i, a in enumerate(arrays) if not np.isfinite(a).all()]
+        # A bug in a model or its post-processing, never the client's input.
         raise ValueError(f"the model produced non-finite outputs (arrays {bad})")
 
 
