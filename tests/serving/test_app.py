@@ -340,6 +340,14 @@ def test_predict_needs_a_known_key(base_url: str, key: str | None) -> None:
     assert "X-API-Key" in r.json()["detail"]
 
 
+@pytest.mark.parametrize("path", ["/v1/predict", "/v1/predict/batch"])
+def test_a_caller_without_a_key_learns_nothing_of_the_schema(base_url: str, path: str) -> None:
+    # Authentication comes before validation: an invalid body without a key is a 401, not a 422.
+    r = httpx.post(f"{base_url}{path}", json={"patient": {"colour": "red"}})
+    assert r.status_code == 401
+    assert "X-API-Key" in r.json()["detail"]
+
+
 def test_health_and_readiness_need_no_key(base_url: str) -> None:
     assert httpx.get(f"{base_url}/healthz").json() == {"status": "ok", "model": None}
     ready = httpx.get(f"{base_url}/readyz")
