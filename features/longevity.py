@@ -134,10 +134,6 @@ _THICKNESS_REGION: Final = {"forehead": "frontalis", "jaw": "masseter"}
 _HAND_SIDE: Final = {HANDS.index("right"): RIGHT, HANDS.index("left"): LEFT}
 
 
-def _weights(columns: list[tuple[str, float]]) -> list[tuple[int, float]]:
-    return [(FEATURE_INDEX[c], w) for c, w in columns]
-
-
 def _dose_terms(region: str, side: int) -> list[tuple[str, float]]:
     """The u_eq columns (and weights) summed into the dose of ``region`` on ``side``."""
     units = [(m, s) for m, s in INJECTION_UNITS if MUSCLE_REGION[m] == region]
@@ -162,64 +158,123 @@ def _eff_terms(region: str, side: int) -> list[tuple[str, float]]:
     return out
 
 
-def _table(terms: list[list[list[tuple[int, float]]]]) -> tuple[IntArray, FloatArray]:
-    """Pad per-(region, side) term lists into (regions, sides, k) column and weight tables.
+# One longevity row is one gather of a fixed list of slots per (region, side), ``_SLOT_COLUMN``:
+# feature columns of the treatment's row, or constants of the (region, side) (``_SLOT_IS_CONST``,
+# value ``_SLOT_CONST``). Then a few array operations on the gathered block compute the derived
+# columns in place. One request has only a handful of rows, where each numpy call costs more than
+# its work: so as few calls as possible, all of them on whole blocks.
+#
+# Slots, in order:
+#   [_SUMS]     4 sums of _TERMS terms: dose, other side's dose, eff, other side's eff, each
+#               padded with 0 (the midline row's "other side" is one NaN: its sum is NaN);
+#   [_WEIGHTS]  their weights (constants; 0 for padding);
+#   _TOP, _SIGN, _HAND_OF_SIDE  constants: the top of the label range for this side, +1/-1/0
+#               for left/right/midline, the dominant_hand code of this side (NaN for midline);
+#   [_OUT]      the output columns in LONGEVITY_NAMES order: features picked as they are, and
+#               placeholders (constants) that the derived columns overwrite.
+_TERMS: Final = 5
+"""Most terms of one sum (the glabella midline dose: corrugators, procerus left/right/midline).
 
-    Padding points at the zero column appended past the features (index ``len(FEATURE_INDEX)``).
-    """
-    k = max(len(t) for by_side in terms for t in by_side)
-    cols = np.full((_N_REGIONS, _N_SIDES, k), len(FEATURE_INDEX), dtype=np.int64)
-    weights = np.zeros((_N_REGIONS, _N_SIDES, k))
-    for r, by_side in enumerate(terms):
-        for s, t in enumerate(by_side):
-            for j, (c, w) in enumerate(t):
-                cols[r, s, j], weights[r, s, j] = c, w
-    return cols, weights
-
-
-def _sum_tables(kind: str) -> tuple[IntArray, FloatArray]:
-    make = _dose_terms if kind == "dose" else _eff_terms
-    return _table([[_weights(make(r, s)) for s in range(_N_SIDES)] for r in REGIONS])
-
-
-_DOSE_COLS, _DOSE_W = _sum_tables("dose")
-_EFF_COLS, _EFF_W = _sum_tables("eff")
-_ZERO: Final = len(FEATURE_INDEX)
-_NAN_COL: Final = _ZERO + 1
-
-
-def _thickness_cols() -> IntArray:
-    """Thickness column per (region, side) where the region's muscle is measured; else NaN."""
-    out = np.full((_N_REGIONS, _N_SIDES), _NAN_COL, dtype=np.int64)
-    for region, muscle in _THICKNESS_REGION.items():
-        for s in (LEFT, RIGHT):
-            out[REGIONS.index(region), s] = FEATURE_INDEX[f"{muscle}_thickness_{SIDES[s]}_mm"]
-    return out
-
-
-_THICK_COLS: Final = _thickness_cols()
-_REGION_COLS: Final = {
-    name: np.array([FEATURE_INDEX[f"{stem.format(r)}"] for r in REGIONS], dtype=np.int64)
-    for name, stem in (
-        ("region_u_eq", "region_u_eq_{}"),
-        ("region_label_ratio", "region_label_ratio_{}"),
-        ("previous_days", "previous_{}_days"),
-        ("previous_returned", "previous_{}_returned"),
-        ("previous_lr_days_diff", "previous_{}_lr_days_diff"),
-        ("previous_u_eq", "previous_{}_u_eq"),
-    )
+Kept below 8: numpy sums fewer than 8 values of a row one after the other, so the padding zeros
+leave each sum bit for bit what the terms alone give."""
+_SUMS: Final = slice(0, 4 * _TERMS)
+_WEIGHTS: Final = slice(_SUMS.stop, _SUMS.stop + 4 * _TERMS)
+_TOP: Final = _WEIGHTS.stop
+_SIGN: Final = _TOP + 1
+_HAND_OF_SIDE: Final = _TOP + 2
+_OUT: Final = _TOP + 3
+_SLOTS: Final = _OUT + len(LONGEVITY_NAMES)
+_O: Final = {n: _OUT + i for i, n in enumerate(LONGEVITY_NAMES)}
+"""Slot of each output column."""
+_SUM_COLUMNS: Final = np.array(
+    [LONGEVITY_INDEX[n] for n in ("dose_u_eq", "other_dose_u_eq", "eff_u_eq", "other_eff_u_eq")]
+)
+"""Output columns of the four sums, in ``_SUMS`` order."""
+_MAX: Final = float(np.finfo(np.float64).max)
+_OTHER_SIDE: Final = {LEFT: RIGHT, RIGHT: LEFT, MIDLINE: None}
+_REGION_STEMS: Final = {
+    "region_u_eq": "region_u_eq_{}",
+    "region_label_ratio": "region_label_ratio_{}",
+    "previous_days": "previous_{}_days",
+    "previous_returned": "previous_{}_returned",
+    "previous_lr_days_diff": "previous_{}_lr_days_diff",
+    "previous_u_eq": "previous_{}_u_eq",
 }
-_PATIENT_COLS: Final = np.array([FEATURE_INDEX[c] for c in PATIENT_COLUMNS], dtype=np.int64)
-_HAND_COL: Final = FEATURE_INDEX["dominant_hand"]
 
 
-def _summed(
-    x: FloatArray, cols: IntArray, weights: FloatArray, region: IntArray, side: IntArray
-) -> FloatArray:
-    """Weighted sum of the tabled columns, term by term in table order (fixed additions)."""
-    c, w = cols[region, side], weights[region, side]
-    rows = np.arange(len(x))[:, None]
-    out: FloatArray = (x[rows, c] * w).sum(axis=1)
+def _slots(region: str, side: int) -> list[tuple[int | None, float]]:
+    """(feature column, or None for a constant, and the constant) of each slot of one row."""
+    slots: list[tuple[int | None, float]] = [(None, 0.0)] * _SLOTS
+    other = _OTHER_SIDE[side]
+    for i, terms in enumerate(
+        (
+            _dose_terms(region, side),
+            None if other is None else _dose_terms(region, other),
+            _eff_terms(region, side),
+            None if other is None else _eff_terms(region, other),
+        )
+    ):
+        weighted = [(FEATURE_INDEX[c], w) for c, w in terms] if terms is not None else []
+        if len(weighted) > _TERMS:
+            raise ValueError(f"{region}: {len(weighted)} terms in a sum, at most {_TERMS}")
+        for j, (c, w) in enumerate(weighted):
+            slots[_SUMS.start + i * _TERMS + j] = (c, 0.0)
+            slots[_WEIGHTS.start + i * _TERMS + j] = (None, w)
+        if terms is None:  # no other side: NaN times 1, plus padding
+            slots[_SUMS.start + i * _TERMS] = (None, np.nan)
+            slots[_WEIGHTS.start + i * _TERMS] = (None, 1.0)
+    r = REGIONS.index(region)
+    slots[_TOP] = (None, float(LABEL_HIGH[r]) * (1.0 if side == MIDLINE else 0.5))
+    slots[_SIGN] = (None, {LEFT: 1.0, RIGHT: -1.0}.get(side, 0.0))
+    hand = {s: float(code) for code, s in _HAND_SIDE.items()}
+    slots[_HAND_OF_SIDE] = (None, hand.get(side, np.nan))
+    slots[_O["region"]] = (None, float(r))
+    slots[_O["side"]] = (None, float(side))
+    for name, stem in _REGION_STEMS.items():
+        slots[_O[name]] = (FEATURE_INDEX[stem.format(region)], 0.0)
+    muscle = _THICKNESS_REGION.get(region)
+    for name, s in (("thickness_mm", side), ("other_thickness_mm", other)):
+        if muscle is not None and s is not None and s != MIDLINE:
+            slots[_O[name]] = (FEATURE_INDEX[f"{muscle}_thickness_{SIDES[s]}_mm"], 0.0)
+        else:
+            slots[_O[name]] = (None, np.nan)
+    # The hand code, compared with _HAND_OF_SIDE in place.
+    slots[_O["side_is_dominant"]] = (FEATURE_INDEX["dominant_hand"], 0.0)
+    slots[_O["dose_vs_previous"]] = (None, np.nan)  # stays NaN without a previous dose
+    for name in PATIENT_COLUMNS:
+        slots[_O[name]] = (FEATURE_INDEX[name], 0.0)
+    return slots
+
+
+def _slot_tables() -> tuple[IntArray, npt.NDArray[np.bool_], FloatArray]:
+    """(regions x sides, slots) feature column, is-constant flag and constant of every slot."""
+    column = np.zeros((_N_REGIONS, _N_SIDES, _SLOTS), dtype=np.int64)  # constants: column 0
+    is_const = np.zeros((_N_REGIONS, _N_SIDES, _SLOTS), dtype=np.bool_)
+    const = np.zeros((_N_REGIONS, _N_SIDES, _SLOTS))
+    for r, region in enumerate(REGIONS):
+        for side in range(_N_SIDES):
+            for k, (c, v) in enumerate(_slots(region, side)):
+                if c is None:
+                    is_const[r, side, k], const[r, side, k] = True, v
+                else:
+                    column[r, side, k] = c
+    # Flat: row region * sides + side, looked up through _CODE.
+    shape = (_N_REGIONS * _N_SIDES, _SLOTS)
+    column, is_const, const = column.reshape(shape), is_const.reshape(shape), const.reshape(shape)
+    for table in (column, is_const, const):
+        table.flags.writeable = False
+    return column, is_const, const
+
+
+_SLOT_COLUMN, _SLOT_IS_CONST, _SLOT_CONST = _slot_tables()
+_CODE: Final = np.arange(_N_REGIONS * _N_SIDES).reshape(_N_REGIONS, _N_SIDES)
+"""Row of the slot tables of each (region, side); indexing it rejects codes past the end."""
+
+
+def _nan_to_num(v: FloatArray) -> FloatArray:
+    """``np.nan_to_num`` of a float64 array (NaN: 0, +-inf: +-max), without its call overhead."""
+    out: FloatArray = np.minimum(np.maximum(v, -_MAX), _MAX)
+    out[np.isnan(out)] = 0.0
     return out
 
 
@@ -237,75 +292,47 @@ def longevity_matrix(
     Returns:
         (r, len(LONGEVITY_FEATURES)) float32 matrix, columns in ``LONGEVITY_NAMES`` order.
     """
-    r = len(treatment)
     treatment = np.asarray(treatment, dtype=np.int64)
     region = np.asarray(region, dtype=np.int64)
     side = np.asarray(side, dtype=np.int64)
-    # float64 gathers of float32 values, two extra columns (0 and NaN) for table padding.
-    base = np.empty((r, x.shape[1] + 2))
-    base[:, :-2] = x[treatment]
-    base[:, -2], base[:, -1] = 0.0, np.nan
-    midline = side == MIDLINE
-    other = np.where(midline, MIDLINE, np.where(side == LEFT, RIGHT, LEFT))
-
-    dose = _summed(base, _DOSE_COLS, _DOSE_W, region, side)
-    other_dose = np.where(midline, np.nan, _summed(base, _DOSE_COLS, _DOSE_W, region, other))
-    top = LABEL_HIGH[region] * np.where(midline, 1.0, 0.5)
-    both = dose + np.nan_to_num(other_dose)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lr = np.where(midline, 0.0, (dose - np.nan_to_num(other_dose)) / both)
-    eff = _summed(base, _EFF_COLS, _EFF_W, region, side)
-    other_eff = np.where(midline, np.nan, _summed(base, _EFF_COLS, _EFF_W, region, other))
-    rows = np.arange(r)
-    thick = base[rows, _THICK_COLS[region, side]]
-    other_thick = base[rows, _THICK_COLS[region, other]]
-    other_thick = np.where(midline, np.nan, other_thick)
-
-    hand = base[:, _HAND_COL]
-    hand_side = np.full(r, -1.0)
-    for code, hand_is in _HAND_SIDE.items():
-        hand_side[hand == code] = hand_is
-    dominant = np.where(np.isnan(hand), np.nan, (hand_side == side) * 1.0)
-
-    def region_col(name: str) -> FloatArray:
-        out: FloatArray = base[rows, _REGION_COLS[name][region]]
-        return out
-
-    prev_days = region_col("previous_days")
-    prev_lr = region_col("previous_lr_days_diff")
-    sign = np.where(side == LEFT, 1.0, np.where(side == RIGHT, -1.0, 0.0))
+    # Every slot of every row in one gather (float64, as the sums are done in float64).
+    code = _CODE[region, side]  # one lookup of the (region, side), then cheap takes
+    g = np.where(
+        _SLOT_IS_CONST.take(code, axis=0),
+        _SLOT_CONST.take(code, axis=0),
+        x[treatment[:, None], _SLOT_COLUMN.take(code, axis=0)],
+    )
+    sums = (g[:, _SUMS] * g[:, _WEIGHTS]).reshape(-1, 4, _TERMS).sum(axis=2)
+    c = LONGEVITY_INDEX
+    out = g[:, _OUT:]
+    out[:, _SUM_COLUMNS] = sums
+    # NaN-free copies, in one call: the other side's dose, how much longer this side lasted.
+    fixed = np.empty((2, len(code)))
+    fixed[0] = sums[:, 1]
+    np.multiply(g[:, _SIGN], out[:, c["previous_lr_days_diff"]], out=fixed[1])
+    other, longer = _nan_to_num(fixed)
+    dose = sums[:, 0]
+    hand = out[:, c["side_is_dominant"]]  # the dominant_hand code until compared
+    unknown = np.isnan(hand)
+    np.equal(hand, g[:, _HAND_OF_SIDE], out=hand)
+    hand[unknown] = np.nan
     # This side's previous longevity is the shortest side plus how much longer it lasted.
-    prev_side = prev_days + np.maximum(np.nan_to_num(sign * prev_lr), 0.0)
-    region_dose = region_col("region_u_eq")
-    prev_u = region_col("previous_u_eq")
+    np.add(
+        out[:, c["previous_days"]],
+        np.maximum(longer, 0.0),
+        out=out[:, c["previous_side_days"]],
+    )
+    prev_u = out[:, c["previous_u_eq"]]
     with np.errstate(invalid="ignore", divide="ignore"):
-        vs_prev = np.where(prev_u > 0, region_dose / prev_u, np.nan)
-
-    columns = [
-        region * 1.0,
-        side * 1.0,
-        dose,
-        dose / top,
-        other_dose,
-        lr,
-        eff,
-        other_eff,
-        region_dose,
-        region_col("region_label_ratio"),
-        thick,
-        other_thick,
-        dominant,
-        prev_days,
-        prev_side,
-        region_col("previous_returned"),
-        prev_lr,
-        prev_u,
-        vs_prev,
-    ]
-    out = np.empty((r, len(LONGEVITY_NAMES)), dtype=np.float32)
-    out[:, : len(columns)] = np.array(columns).T
-    out[:, len(columns) :] = base[:, _PATIENT_COLS]
-    return out
+        np.divide(dose, g[:, _TOP], out=out[:, c["dose_label_ratio"]])
+        # Midline rows keep their placeholder 0; 0 / 0 (nothing on either side) is NaN.
+        np.divide(dose - other, dose + other, out=out[:, c["dose_lr_ratio"]], where=side != MIDLINE)
+        # Without a previous dose, the placeholder NaN stays.
+        np.divide(
+            out[:, c["region_u_eq"]], prev_u, out=out[:, c["dose_vs_previous"]], where=prev_u > 0
+        )
+    result: Float32Array = out.astype(np.float32)
+    return result
 
 
 def treated_region_sides(plan: PlanArrays) -> tuple[IntArray, IntArray, IntArray]:

@@ -20,7 +20,7 @@ import numpy.typing as npt
 import onnx
 import onnxruntime as ort
 
-from data.contract import REGIONS
+from data.contract import REGIONS, SIDES
 from features.build import build_features
 from features.inputs import LEFT, RIGHT, FeatureInput
 from features.longevity import longevity_matrix, treated_region_sides
@@ -43,8 +43,6 @@ IntArray = npt.NDArray[np.int64]
 
 SURVIVAL_DAYS: Final = (90, 120, 150)
 """Days at which P(activity not yet returned) is reported."""
-_PAIR_CHUNK: Final = 8192
-"""Bilateral pairs per late-asymmetry step: its day grid makes (pairs, ~400) arrays."""
 
 
 @dataclass(frozen=True)
@@ -118,24 +116,37 @@ def _late_asymmetry(
     side: IntArray,
     n: int,
     bin_days: float,
+    *,
+    curves: postprocess.SurvivalCurves | None = None,
 ) -> FloatArray:
-    """Per treatment, 1 - prod(1 - p_region) over regions treated on both sides."""
-    key = treatment * len(REGIONS) + region
-    left, right = np.flatnonzero(side == LEFT), np.flatnonzero(side == RIGHT)
-    _, li, ri = np.intersect1d(key[left], key[right], return_indices=True)
-    a, b = left[li], right[ri]
-    p = np.concatenate(
-        [np.zeros(0)]
-        + [
-            postprocess.late_asymmetry(
-                hazards[a[i : i + _PAIR_CHUNK]], hazards[b[i : i + _PAIR_CHUNK]], bin_days
-            )
-            for i in range(0, len(a), _PAIR_CHUNK)
-        ]
-    )
+    """Per treatment, 1 - prod(1 - p_region) over regions treated on both sides.
+
+    Args:
+        hazards: (r, n_bins) hazards of the rows.
+        treatment: (r,) treatment of each row, in [0, n).
+        region: (r,) region code of each row.
+        side: (r,) side code of each row.
+        n: Number of treatments.
+        bin_days: Width of a hazard bin in days.
+        curves: The hazards' survival curves, when already computed (else computed here).
+
+    Returns:
+        (n,) late-asymmetry risk per treatment.
+    """
+    if curves is None:
+        curves = postprocess.survival_curves(hazards, bin_days)
+    # 1 + row of each (treatment, region, side) in a dense table, 0 if none (the first row if
+    # repeated: reversed, the last write wins); pairs come out in (treatment, region) order.
+    regions = len(REGIONS)
+    row = np.zeros((n * regions, len(SIDES)), dtype=np.int64)
+    row[(treatment * regions + region)[::-1], side[::-1]] = np.arange(len(side), 0, -1)
+    pair = np.flatnonzero(np.logical_and(row[:, LEFT], row[:, RIGHT]))
+    rows = row.take(pair, axis=0) - 1
+    p = curves.late_asymmetry(rows[:, LEFT], rows[:, RIGHT])  # in chunks of bounded memory
     with np.errstate(divide="ignore"):  # p == 1 gives log(0) = -inf: certain asymmetry
-        log_none = np.log1p(-np.clip(p, 0.0, 1.0))
-    out: FloatArray = -np.expm1(np.bincount(treatment[a], weights=log_none, minlength=n))
+        # clip to [0, 1] (minimum and maximum: the same, with less overhead)
+        log_none = np.log1p(-np.minimum(np.maximum(p, 0.0), 1.0))
+    out: FloatArray = -np.expm1(np.bincount(pair // regions, weights=log_none, minlength=n))
     return out
 
 
@@ -145,11 +156,14 @@ def _first_to_wear_off(
     """Per treatment, the (region, side) codes of its smallest median (ties: first row)."""
     order = np.lexsort((median, treatment))  # stable: equal medians keep row order
     t = treatment[order]
-    first = order[np.r_[True, t[1:] != t[:-1]]] if len(t) else order
-    first_region = np.full(n, -1, dtype=np.int64)
-    first_side = np.full(n, -1, dtype=np.int64)
-    first_region[treatment[first]] = region[first]
-    first_side[treatment[first]] = side[first]
+    first = np.empty(len(t), dtype=np.bool_)  # first of its treatment in that order
+    first[:1] = True
+    np.not_equal(t[1:], t[:-1], out=first[1:])
+    first_row = order[first]
+    codes = np.full((2, n), -1, dtype=np.int64)  # region, side
+    codes[0, t[first]] = region[first_row]
+    codes[1, t[first]] = side[first_row]
+    first_region, first_side = codes
     return first_region, first_side
 
 
@@ -304,7 +318,9 @@ class Predictor:
             hazards = postprocess.hazards_from_margin(margin, self._baseline, region)
         else:
             hazards = np.zeros((0, m.n_bins))
-        median = postprocess.median_days(hazards, m.bin_days)
+        # One set of survival curves serves every longevity answer.
+        curves = postprocess.survival_curves(hazards, m.bin_days)
+        median = curves.median_days()
         first_region, first_side = _first_to_wear_off(median, treatment, region, side, n)
         return Predictions(
             asymmetry_risk=risk,
@@ -313,10 +329,10 @@ class Predictor:
             region=region,
             side=side,
             median_days=median,
-            survival={
-                d: postprocess.survival_at(hazards, float(d), m.bin_days) for d in SURVIVAL_DAYS
-            },
-            late_asymmetry_risk=_late_asymmetry(hazards, treatment, region, side, n, m.bin_days),
+            survival=dict(zip(SURVIVAL_DAYS, curves.survival_at(SURVIVAL_DAYS), strict=True)),
+            late_asymmetry_risk=_late_asymmetry(
+                hazards, treatment, region, side, n, m.bin_days, curves=curves
+            ),
             first_region=first_region,
             first_side=first_side,
         )
