@@ -534,7 +534,7 @@ def evaluate_longevity(
     }
 
     grid = np.arange(0.0, model.bin_days * model.n_bins + 1.0, 5.0)
-    curves = np.stack([postprocess.survival_at(hazards, t, model.bin_days) for t in grid], axis=1)
+    curves = postprocess.survival_curves(hazards, model.bin_days).survival_at(grid.tolist()).T
     predicted_survival: dict[str, FloatArray] = {}
     km_survival: dict[str, FloatArray] = {}
     groups: list[tuple[str, BoolArray]] = [("", np.ones(len(rows.days), dtype=bool))]
