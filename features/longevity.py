@@ -349,15 +349,11 @@ def treated_region_sides(plan: PlanArrays) -> tuple[IntArray, IntArray, IntArray
         treatment, region and side codes, sorted by treatment, region, side.
     """
     key = (plan.treatment * _N_REGIONS + REGION_OF_MUSCLE[plan.muscle]) * _N_SIDES + plan.side
-    key = np.unique(key)
-    side = key % _N_SIDES
-    pair = key // _N_SIDES  # treatment * regions + region
-    sided = np.unique(pair[side != MIDLINE])
-    keep = (side != MIDLINE) | ~np.isin(pair, sided)
-    key = key[keep]
-    pair = key // _N_SIDES
-    return (
-        (pair // _N_REGIONS).astype(np.int64),
-        (pair % _N_REGIONS).astype(np.int64),
-        (key % _N_SIDES).astype(np.int64),
-    )
+    # A dense (treatment * region, side) table rather than np.unique and np.isin: one request
+    # has a dozen points, and each of those calls costs more than the whole table.
+    n = int(plan.treatment.max()) + 1 if len(plan.treatment) else 0
+    treated = np.zeros((n * _N_REGIONS, _N_SIDES), dtype=np.bool_)
+    treated.reshape(-1)[key] = True
+    treated[:, MIDLINE] &= ~(treated[:, LEFT] | treated[:, RIGHT])
+    pair, side = np.nonzero(treated)  # row-major: sorted by treatment, region, side
+    return pair // _N_REGIONS, pair % _N_REGIONS, side

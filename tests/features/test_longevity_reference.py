@@ -1,4 +1,4 @@
-"""longevity_matrix bit for bit against a straightforward column-by-column implementation.
+"""longevity_matrix and treated_region_sides bit for bit against straightforward references.
 
 ``longevity_matrix`` gathers every value of a row in one table lookup and computes the derived
 columns in place, to keep one request fast; the reference below builds each column on its own
@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.contract import HANDS, REGIONS, SIDES
+from data.contract import HANDS, MUSCLES, REGIONS, SIDES
 from features.build import build_features
-from features.inputs import LEFT, MIDLINE, RIGHT
+from features.inputs import LEFT, MIDLINE, REGION_OF_MUSCLE, RIGHT, PlanArrays
 from features.longevity import (
     LONGEVITY_NAMES,
     PATIENT_COLUMNS,
@@ -151,3 +151,36 @@ def test_no_rows_and_codes_out_of_range() -> None:
         longevity_matrix(x, one, one, one + len(SIDES))
     with pytest.raises(IndexError):
         longevity_matrix(x, one, one + len(REGIONS), one)
+
+
+def _treated_reference(plan: PlanArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The set-based rule: unique (treatment, region, side), midline kept only if nothing sided."""
+    n_r, n_s = len(REGIONS), len(SIDES)
+    key = np.unique((plan.treatment * n_r + REGION_OF_MUSCLE[plan.muscle]) * n_s + plan.side)
+    side, pair = key % n_s, key // n_s
+    keep = (side != MIDLINE) | ~np.isin(pair, pair[side != MIDLINE])
+    key, pair = key[keep], pair[keep]
+    return pair // n_r, pair % n_r, key % n_s
+
+
+def test_treated_region_sides_equal_the_set_based_rule(
+    tables: Mapping[str, pd.DataFrame],
+) -> None:
+    plans = [registry_inputs(tables).plan]
+    rng = np.random.default_rng(7)
+    for _ in range(200):  # random plans: any muscle on any side, treatments without points
+        k = int(rng.integers(0, 40))
+        plans.append(
+            PlanArrays(
+                treatment=np.sort(rng.integers(0, 6, k)),
+                muscle=rng.integers(0, len(MUSCLES), k),
+                side=rng.integers(0, len(SIDES), k),
+                units=np.ones(k),
+                x_mm=np.ones(k),
+                y_mm=np.ones(k),
+            )
+        )
+    for plan in plans:
+        for got, want in zip(treated_region_sides(plan), _treated_reference(plan), strict=True):
+            assert got.dtype == np.int64
+            np.testing.assert_array_equal(got, want)
