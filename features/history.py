@@ -7,31 +7,71 @@ today, "not yet returned" at the number of days elapsed.
 
 from __future__ import annotations
 
+from typing import Final
+
 import numpy as np
 
-from features.inputs import REVIEW_FIELDS, FeatureInput, FloatArray
+from data.contract import REGIONS, SIDES
+from features.inputs import REVIEW_FIELDS, FeatureInput, FloatArray, columns
+from features.spec import DIFFS
 
 _LEFT, _RIGHT = 0, 1  # side axis of previous_days: contract SIDES order (left, right, midline)
+_N_SIDES = len(SIDES)
+_N_REGIONS = len(REGIONS)
 _DAY = REVIEW_FIELDS.index("review_day")
-# Review columns in spec order: visible, eyelid, brow ptosis, then the three differences.
-_REVIEW_COLUMNS = [REVIEW_FIELDS.index(c) for c in REVIEW_FIELDS[4:] + REVIEW_FIELDS[1:4]]
+_HEAD = columns(["prior_treatments", "days_since_previous", "previous_review_known"])
+_REVIEW_FEATURES = (
+    "visible_asymmetry",
+    "eyelid_ptosis",
+    "brow_ptosis",
+    *(f"{d}_diff_mm" for d in DIFFS),
+)
+_SEEN = columns([f"previous_{c}" for c in _REVIEW_FEATURES])
+_U_EQ = columns([f"previous_{r}_u_eq" for r in REGIONS])
+_DAYS = columns([f"previous_{r}_days" for r in REGIONS])
+_RETURNED = columns([f"previous_{r}_returned" for r in REGIONS])
+_LR = columns([f"previous_{r}_lr_days_diff" for r in REGIONS])
+# Where each of those is in previous_review.
+_REVIEW_COLUMNS = np.array([REVIEW_FIELDS.index(c) for c in _REVIEW_FEATURES])
+
+WRITES: Final = (_HEAD, _SEEN, _U_EQ, _DAYS, _RETURNED, _LR)
+"""The matrix columns that ``history_block`` fills."""
 
 
-def history_block(inp: FeatureInput) -> list[FloatArray]:
-    """History features of n treatments: 2-D blocks whose columns follow ``features.spec``."""
+def history_block(inp: FeatureInput, matrix: FloatArray) -> None:
+    """Fill the history columns of the (n, features) ``matrix``.
+
+    Args:
+        inp: Contract data of n treatments.
+        matrix: The feature matrix (``features.placement.point_block``).
+    """
     gap = inp.days_since_previous
     review = inp.previous_review
     known = review[:, _DAY] <= gap  # NaN compares False: no review, or not yet happened
-    head = np.array([inp.prior_treatments, gap, known * 1.0]).T
-    seen = np.where(known[:, None], review[:, _REVIEW_COLUMNS], np.nan)
+    head = matrix[:, _HEAD]
+    head[:, 0] = inp.prior_treatments
+    head[:, 1] = gap
+    head[:, 2] = known
+    matrix[:, _SEEN] = np.where(known[:, None], review[:, _REVIEW_COLUMNS], np.nan)
+    matrix[:, _U_EQ] = inp.previous_region_u_eq
 
     g = gap[:, None, None]
-    had = ~np.isnan(inp.previous_days)
-    days = np.minimum(inp.previous_days, g)  # NaN where there was no row
-    returned = (inp.previous_returned == 1.0) & (inp.previous_days <= g)
-    any_row = had.any(axis=2)
-    shortest = np.where(had, days, np.inf).min(axis=2)
-    shortest[~any_row] = np.nan
-    any_returned = np.where(any_row, returned.any(axis=2) * 1.0, np.nan)
-    lr = days[:, :, _LEFT] - days[:, :, _RIGHT]
-    return [head, seen, inp.previous_region_u_eq, shortest, any_returned, lr]
+    previous = inp.previous_days
+    days = np.minimum(previous, g)  # NaN where there was no row
+    # A row has both its days and its returned flag, so previous_returned is NaN exactly where
+    # there is no row: the product is NaN there, else 1 if it had returned by today (its days
+    # not capped at the gap), else 0.
+    returned = (inp.previous_returned * (days == previous)).reshape(-1, _N_SIDES)
+    # Per region over the sides, skipping NaN (no row): the shortest days seen and whether any
+    # side had returned, NaN for a region without rows. Side by side on (treatments x regions,
+    # sides) rows: 1-D strided operands are numpy's fast path, and ``reduce(axis=2)`` over three
+    # sides is several times slower on a registry.
+    days = days.reshape(-1, _N_SIDES)
+    shortest = np.fmin(days[:, 0], days[:, 1])
+    np.fmin(shortest, days[:, 2], out=shortest)
+    any_returned = np.fmax(returned[:, 0], returned[:, 1])
+    np.fmax(any_returned, returned[:, 2], out=any_returned)
+    n = len(gap)
+    matrix[:, _DAYS] = shortest.reshape(n, _N_REGIONS)
+    matrix[:, _RETURNED] = any_returned.reshape(n, _N_REGIONS)
+    matrix[:, _LR] = (days[:, _LEFT] - days[:, _RIGHT]).reshape(n, _N_REGIONS)

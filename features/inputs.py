@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from data.contract import MUSCLE_REGION, MUSCLES, PRODUCTS, REGIONS, SIDES
 from features.atlas import UNIT_FACTOR
+from features.spec import FEATURE_INDEX
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -124,6 +125,29 @@ PATIENT_FIELDS: Final = (
     "smoker",
 )
 """Columns of ``treatments`` carried in ``FeatureInput.patient`` (enums as codes)."""
+
+
+def columns(names: Sequence[str]) -> slice:
+    """The feature-matrix columns of ``names``, as one slice.
+
+    The blocks write into the one feature matrix through slices (views, so no copy and no extra
+    numpy call per write), so ``names`` must sit at evenly spaced positions of the spec, in order:
+    usually side by side. Anything else means a block and the spec disagree and fails at import.
+
+    Args:
+        names: Feature names, in the order the block writes them.
+
+    Returns:
+        ``slice(first, last + 1, step)`` over their columns.
+
+    Raises:
+        AssertionError: If the names are not evenly spaced in spec order.
+    """
+    at = [FEATURE_INDEX[name] for name in names]
+    step = at[1] - at[0] if len(at) > 1 else 1
+    if step < 1 or at != list(range(at[0], at[-1] + 1, step)):
+        raise AssertionError(f"features {names} are not evenly spaced in the spec")
+    return slice(at[0], at[-1] + 1, step)
 
 
 def group_sum(group: IntArray, weights: FloatArray | None, length: int) -> FloatArray:

@@ -2,31 +2,89 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 import numpy as np
 
-from features.inputs import UNIT_FACTOR_BY_CODE, FeatureInput, FloatArray
+from features.inputs import UNIT_FACTOR_BY_CODE, FeatureInput, FloatArray, columns
+from features.spec import DIFFS, SIDES2, THICKNESS_MUSCLES
+
+# The columns of FeatureInput.patient (PATIENT_FIELDS order), as the spec names them.
+_PATIENT = columns(
+    [
+        "age_years",
+        "sex_male",
+        "ancestry",
+        "dominant_hand",
+        "chrna1_carrier",
+        "exercise_sessions_per_week",
+        "bruxism",
+        "smoker",
+    ]
+)
+_CARRIER = columns(["chrna1_carrier"])
+_SESSION = columns(["product", "dilution_ml_per_100u", "unit_factor"])
+_BASELINE = columns([f"baseline_{d}_diff_mm" for d in DIFFS])
+_BASELINE_ABS = columns([f"baseline_{d}_abs_mm" for d in DIFFS])
+_BASELINE_MISSING = columns(["baseline_missing"])
 
 
-def patient_block(inp: FeatureInput) -> list[FloatArray]:
-    """Patient features of n treatments: 2-D blocks whose columns follow ``features.spec``."""
-    p = inp.patient  # PATIENT_FIELDS order: age, sex, ancestry, hand, chrna1, exercise, ...
+def _thickness(stem: str) -> slice:
+    """One thickness feature of each muscle (frontalis, masseter): a stride-5 slice."""
+    return columns([f"{m}_thickness_{stem}" for m in THICKNESS_MUSCLES])
+
+
+_TH_LEFT, _TH_RIGHT = (_thickness(f"{s}_mm") for s in SIDES2)
+_TH_DIFF, _TH_RATIO, _TH_MISSING = (_thickness(s) for s in ("diff_mm", "ratio", "missing"))
+_N_PAIRS = len(THICKNESS_MUSCLES)
+
+WRITES: Final = (
+    _PATIENT,
+    _SESSION,
+    _BASELINE,
+    _BASELINE_ABS,
+    _BASELINE_MISSING,
+    _TH_LEFT,
+    _TH_RIGHT,
+    _TH_DIFF,
+    _TH_RATIO,
+    _TH_MISSING,
+)
+"""The matrix columns that ``patient_block`` fills."""
+
+
+def patient_block(inp: FeatureInput, matrix: FloatArray) -> None:
+    """Fill the patient columns of the (n, features) ``matrix``.
+
+    Args:
+        inp: Contract data of n treatments.
+        matrix: The feature matrix (``features.placement.point_block``).
+    """
+    p = inp.patient
+    matrix[:, _PATIENT] = p
     # Contract enum codes: sex (female, male) is already 1 for male; chrna1_variant is
     # (carrier, non_carrier), so 1 - code is 1 for a carrier.
-    session = np.array([inp.product, inp.dilution, UNIT_FACTOR_BY_CODE[inp.product]]).T
+    np.subtract(1.0, p[:, 4:5], out=matrix[:, _CARRIER])
+    session = matrix[:, _SESSION]
+    session[:, 0] = inp.product
+    session[:, 1] = inp.dilution
+    session[:, 2] = UNIT_FACTOR_BY_CODE[inp.product]
     base = inp.baseline
-    blocks = [
-        p[:, :4],
-        1.0 - p[:, 4:5],
-        p[:, 5:],
-        session,
-        base,
-        np.abs(base),
-        np.isnan(base).sum(axis=1, keepdims=True) * 1.0,
-    ]
+    matrix[:, _BASELINE] = base
+    np.abs(base, out=matrix[:, _BASELINE_ABS])
+    np.add.reduce(np.isnan(base), axis=1, keepdims=True, out=matrix[:, _BASELINE_MISSING])
+
+    # THICKNESS_FIELDS order: (left, right) of frontalis, then of masseter; as (n x 2, 2) rows
+    # the sides are 1-D strided arrays, numpy's fast path.
     th = inp.thickness
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for j in (0, 2):  # frontalis, masseter: (left, right) columns in THICKNESS_FIELDS order
-            left, right = th[:, j], th[:, j + 1]
-            missing = np.isnan(left) | np.isnan(right)
-            blocks.append(np.array([left, right, left - right, left / right, missing * 1.0]).T)
-    return blocks
+    matrix[:, _TH_LEFT] = th[:, 0::2]
+    matrix[:, _TH_RIGHT] = th[:, 1::2]
+    pairs = th.reshape(-1, 2)
+    diff = pairs[:, 0] - pairs[:, 1]
+    # Thicknesses are validated (>= 0.5 mm, finite): no division by zero, and the difference is
+    # NaN exactly where a side is missing (NaN divides and subtracts quietly).
+    ratio = pairs[:, 0] / pairs[:, 1]
+    n = len(th)
+    matrix[:, _TH_DIFF] = diff.reshape(n, _N_PAIRS)
+    matrix[:, _TH_RATIO] = ratio.reshape(n, _N_PAIRS)
+    matrix[:, _TH_MISSING] = np.isnan(diff).reshape(n, _N_PAIRS)

@@ -28,20 +28,23 @@ from features.atlas import (
 )
 from features.inputs import (
     MUSCLE_CODE,
+    REGION_OF_MUSCLE,
     SIDE_CODE,
     UNIT_FACTOR_BY_CODE,
     FeatureInput,
     FloatArray,
     IntArray,
-    group_sum,
-    region_u_eq,
+    columns,
 )
 from features.spec import (
     DIFFS,
+    FEATURE_NAMES,
+    GEOMETRY,
     INJECTION_UNITS,
     MUSCLE_TARGETS,
     PAIRED_MUSCLES,
     RISK_TARGETS,
+    SIDES2,
 )
 
 N_SIDES: Final = 3
@@ -69,10 +72,6 @@ USUAL_X: Final = np.array(
     [[USUAL_SITES[m][0], -USUAL_SITES[m][0], 0.0] for m in MUSCLES], dtype=np.float64
 )
 USUAL_Y: Final = np.array([[USUAL_SITES[m][1]] * N_SIDES for m in MUSCLES], dtype=np.float64)
-
-INJECTION_UNIT_INDEX: Final = np.full((len(MUSCLES), N_SIDES), -1, dtype=np.int64)
-for _i, (_m, _s) in enumerate(INJECTION_UNITS):
-    INJECTION_UNIT_INDEX[MUSCLE_CODE[_m], SIDE_CODE[_s]] = _i
 
 # Target columns of each paired structure's left and right side: paired muscles, then risk ones.
 PAIRED_LEFT: Final = np.array(
@@ -149,95 +148,207 @@ PARALYSIS_REF, TERM_LEFT, TERM_RIGHT, TERM_MM = _paralysis_tables()
 PARALYSIS_RATE: Final = -np.log(4.0) / PARALYSIS_REF
 """P = 1 - exp(rate * dose): 75% paralysis at the reference dose."""
 
-# Which geometry column (0..5, spec order: frontalis L, R, corrugator L, R, DAO L, R) a point of
-# (muscle code, side code) feeds, -1 for none.
-_GEOMETRY_SLOT = np.full((len(MUSCLES), N_SIDES), -1, dtype=np.int64)
-for _k, _m in enumerate(("frontalis", "corrugator", "depressor_anguli_oris")):
-    _GEOMETRY_SLOT[MUSCLE_CODE[_m], SIDE_CODE["left"]] = 2 * _k
-    _GEOMETRY_SLOT[MUSCLE_CODE[_m], SIDE_CODE["right"]] = 2 * _k + 1
+# --- The feature matrix ---------------------------------------------------------------------
+# One request has about a dozen points, where a numpy call costs about a microsecond whatever its
+# size: so all per-treatment sums of point values are ONE np.bincount that creates the feature
+# matrix itself, everything that depends only on a point's (muscle, side) comes from tables built
+# here, and the blocks write their columns into that matrix in place.
+
+N_COLUMNS: Final = len(FEATURE_NAMES)
+_UNIT_U_EQ = columns([f"u_eq_{m}_{s}" for m, s in INJECTION_UNITS])
+_UNIT_POINTS = columns([f"points_{m}_{s}" for m, s in INJECTION_UNITS])
+_EFF = columns([f"eff_{m}_{s}" for m, s in MUSCLE_TARGETS + RISK_TARGETS])
+_DIFF = columns([f"eff_lr_diff_{m}" for m in PAIRED_MUSCLES + tuple(RISK_BLOBS)])
+_RATIO = columns([f"eff_lr_ratio_{m}" for m in PAIRED_MUSCLES])
+_GEOMETRY = columns([f"{stem}_{s}" for stem, _ in GEOMETRY for s in SIDES2])
+_CHANGE = columns([f"expected_{d}_change_mm" for d in DIFFS])
+_POST = columns([f"expected_{d}_post_abs_mm" for d in DIFFS])
+_CORRECTION = columns([f"expected_{d}_correction_mm" for d in DIFFS])
+_REGION_U_EQ = columns([f"region_u_eq_{r}" for r in REGIONS])
+_LABEL_RATIO = columns([f"region_label_ratio_{r}" for r in REGIONS])
+_TOTALS = columns(["total_u_eq", "total_points", "points_usual_site"])
+_AREAS = columns(["lower_face_areas", "regions_treated"])
+
+WRITES: Final = (
+    _UNIT_U_EQ,
+    _UNIT_POINTS,
+    _EFF,
+    _DIFF,
+    _RATIO,
+    _GEOMETRY,
+    _CHANGE,
+    _POST,
+    _CORRECTION,
+    _REGION_U_EQ,
+    _LABEL_RATIO,
+    _TOTALS,
+    _AREAS,
+)
+"""The matrix columns that ``point_block`` and ``placement_block`` fill."""
+
+# What each point adds to the bincount, per entry: the matrix column (``_POINT_COLUMNS``) and the
+# weight (the ``weights`` array of ``point_block``). Its dose reaching every target; its dose in
+# U_eq to its injection unit, its region and the session total; a count to its injection unit
+# and the session; 1 if it sits at the usual site; and its geometry value, which the sum only
+# carries (``point_block`` overwrites those columns with the minimum).
+_W_EFF = slice(0, N_TARGETS)
+_W_U_EQ = slice(N_TARGETS, N_TARGETS + 3)
+_W_COUNT = slice(N_TARGETS + 3, N_TARGETS + 5)
+_W_USUAL = N_TARGETS + 5
+_W_GEOMETRY = N_TARGETS + 6
+_W_WIDTH = N_TARGETS + 7
+
+_CHUNK = 4096
+"""Points per reach call: (4096, targets) float64 temporaries are 800 kB."""
+
+# Per-point constants (columns of ``_POINT_CONSTANTS``).
+_USUAL_X, _USUAL_Y, _GEOMETRY_Y0, _IS_DAO = range(4)
+
+_INVALID = -(2**62)
+"""Matrix column of a (muscle, side) the contract does not allow: negative, so np.bincount raises
+instead of adding the point to another treatment's column (such rows are rejected upstream)."""
 
 
-_TARGET_COLUMNS: Final = np.arange(N_TARGETS)
+def _point_tables() -> tuple[IntArray, FloatArray]:
+    """Bincount columns and constants of a point, one row per ``muscle * N_SIDES + side``.
+
+    Geometry: a frontalis point counts by its height above the brow line, a corrugator point
+    above the orbital rim, both ``y - y0``; a DAO point by its distance from the commissure,
+    ``hypot(|x| - x_c, y - y0)`` with y0 the commissure's y. Any other point has y0 NaN, so its
+    geometry value is NaN, which the ``np.fmin`` that keeps the lowest or nearest point ignores.
+    """
+    cols = np.full((len(MUSCLES) * N_SIDES, _W_WIDTH), _INVALID, dtype=np.int64)
+    consts = np.zeros((len(MUSCLES) * N_SIDES, 4))
+    geometry_y0 = {
+        "frontalis": BROW_LINE_Y_MM,
+        "corrugator": ORBITAL_RIM_Y_MM,
+        "depressor_anguli_oris": COMMISSURE_XY_MM[1],
+    }
+    for unit, (m, s) in enumerate(INJECTION_UNITS):
+        mi, si = MUSCLE_CODE[m], SIDE_CODE[s]
+        row = mi * N_SIDES + si
+        has_geometry = m in geometry_y0 and s != "midline"
+        slot = 2 * list(geometry_y0).index(m) + (s == "right") if has_geometry else 0
+        cols[row, _W_EFF] = np.arange(N_TARGETS) + _EFF.start
+        cols[row, _W_U_EQ] = (
+            _UNIT_U_EQ.start + unit,
+            _REGION_U_EQ.start + REGION_OF_MUSCLE[mi],
+            _TOTALS.start,
+        )
+        cols[row, _W_COUNT] = (_UNIT_POINTS.start + unit, _TOTALS.start + 1)
+        cols[row, _W_USUAL] = _TOTALS.start + 2
+        cols[row, _W_GEOMETRY] = _GEOMETRY.start + slot
+        consts[row] = (
+            USUAL_X[mi, si],
+            USUAL_Y[mi, si],
+            geometry_y0[m] if has_geometry else np.nan,
+            m == "depressor_anguli_oris",
+        )
+    return cols, consts
 
 
-def _positions(inp: FeatureInput) -> tuple[FloatArray, FloatArray]:
-    """Point positions; a point without coordinates sits at its muscle's usual site."""
-    plan = inp.plan
-    x = np.where(np.isnan(plan.x_mm), USUAL_X[plan.muscle, plan.side], plan.x_mm)
-    y = np.where(np.isnan(plan.y_mm), USUAL_Y[plan.muscle, plan.side], plan.y_mm)
-    return x, y
+_POINT_COLUMNS, _POINT_CONSTANTS = _point_tables()
+
+# The effective doses the derived features read, gathered in one fancy index: the paired
+# structures' left doses, their right doses, then the change terms (2 sides, differences, 4).
+_N_PAIRED = len(PAIRED_LEFT)
+_N_RATIO = len(PAIRED_MUSCLES)
+_TERMS_SHAPE = (2, *TERM_LEFT.shape)
+_GATHER = np.concatenate([PAIRED_LEFT, PAIRED_RIGHT, TERM_LEFT.ravel(), TERM_RIGHT.ravel()])
+_TERM_RATE = PARALYSIS_RATE[_GATHER[2 * _N_PAIRED :]]
+# Treated regions times this: lower-face regions treated, regions treated (0/1 sums, exact).
+_AREA_COUNT = np.stack([LOWER_FACE, np.ones(len(REGIONS), dtype=bool)], axis=1) * 1.0
 
 
-def effective_dose(inp: FeatureInput, u_eq: FloatArray, x: FloatArray, y: FloatArray) -> FloatArray:
-    """Spread-weighted dose reaching every target, (n, targets), in U_eq."""
-    plan = inp.plan
-    volume_ml = plan.units * inp.dilution[plan.treatment] / 100.0
-    sd = spread_sd_mm(u_eq, volume_ml)[:, None]
-    r = reach(x[:, None], y[:, None], sd, TARGET_X, TARGET_Y, TARGET_SD_X, TARGET_SD_Y)
-    idx = plan.treatment[:, None] * N_TARGETS + _TARGET_COLUMNS
-    sums = group_sum(idx.ravel(), (r * u_eq[:, None]).ravel(), inp.n * N_TARGETS)
-    return sums.reshape(inp.n, N_TARGETS)
+def point_block(inp: FeatureInput) -> FloatArray:
+    """Create the feature matrix and fill the columns that come from single points.
 
+    Every per-treatment sum of point values (dose per injection unit, region and target; point
+    counts) comes from one ``np.bincount`` over (treatment, column) that creates the
+    (n, features) matrix; ``np.bincount`` adds in input order, so a treatment's sums are
+    bit-identical alone or inside a registry. The point geometry (lowest or nearest point) is one
+    ``np.fmin.at`` into the same matrix. Every other column is 0 until its block fills it.
 
-def _geometry(inp: FeatureInput, x: FloatArray, y: FloatArray) -> FloatArray:
-    """(n, 6) lowest frontalis and corrugator points, nearest DAO point to the commissure."""
-    plan = inp.plan
-    slot = _GEOMETRY_SLOT[plan.muscle, plan.side]
-    cx, cy = COMMISSURE_XY_MM
-    value = np.where(
-        slot < 2,
-        y - BROW_LINE_Y_MM,
-        np.where(slot < 4, y - ORBITAL_RIM_Y_MM, np.hypot(np.abs(x) - cx, y - cy)),
-    )
-    use = slot >= 0
-    out = np.full(inp.n * 6, np.inf)
-    np.minimum.at(out, plan.treatment[use] * 6 + slot[use], value[use])
-    out[np.isinf(out)] = np.nan
-    return out.reshape(inp.n, 6)
+    Args:
+        inp: Contract data of n treatments.
 
-
-def placement_block(inp: FeatureInput) -> list[FloatArray]:
-    """Placement features of n treatments: 2-D blocks whose columns follow ``features.spec``."""
+    Returns:
+        The (n, ``N_COLUMNS``) float64 matrix.
+    """
     n, plan = inp.n, inp.plan
-    factor = UNIT_FACTOR_BY_CODE[inp.product]
-    u_eq = plan.units * factor[plan.treatment]
-    x, y = _positions(inp)
-    n_units = len(INJECTION_UNITS)
-    unit_idx = plan.treatment * n_units + INJECTION_UNIT_INDEX[plan.muscle, plan.side]
-    unit_u = group_sum(unit_idx, u_eq, n * n_units).reshape(n, n_units)
-    unit_n = group_sum(unit_idx, None, n * n_units).reshape(n, n_units)
+    # Whole-row takes by one row index: much faster than [muscle, side] on a million points.
+    kind = plan.muscle * N_SIDES + plan.side
+    consts = _POINT_CONSTANTS.take(kind, axis=0)
+    u_eq = plan.units * UNIT_FACTOR_BY_CODE[inp.product][plan.treatment]
+    volume_ml = plan.units * inp.dilution[plan.treatment] / 100.0
+    # A point without coordinates sits at its muscle's usual site.
+    no_x, no_y = np.isnan(plan.x_mm), np.isnan(plan.y_mm)
+    x = np.where(no_x, consts[:, _USUAL_X], plan.x_mm)
+    y = np.where(no_y, consts[:, _USUAL_Y], plan.y_mm)
 
-    eff = effective_dose(inp, u_eq, x, y)
-    left, right = eff[:, PAIRED_LEFT], eff[:, PAIRED_RIGHT]
-    total, diff = left + right, left - right
-    ratio = np.divide(diff, total, out=np.zeros_like(total), where=total > 1e-9)
+    sd = spread_sd_mm(u_eq, volume_ml)[:, None]
+    weights = np.empty((len(u_eq), _W_WIDTH))
+    # Points x targets in chunks: reach makes a dozen temporaries of that shape, which for a
+    # registry's million points would be hundreds of MB each (memory-bound, twice as slow);
+    # chunked they stay in cache. Elementwise, so chunking changes no bit; one request is one
+    # chunk.
+    for start in range(0, len(u_eq), _CHUNK):
+        at = slice(start, start + _CHUNK)
+        r = reach(x[at, None], y[at, None], sd[at], TARGET_X, TARGET_Y, TARGET_SD_X, TARGET_SD_Y)
+        np.multiply(r, u_eq[at, None], out=weights[at, _W_EFF])
+    weights[:, _W_U_EQ] = u_eq[:, None]
+    weights[:, _W_COUNT] = 1.0
+    weights[:, _W_USUAL] = no_x | no_y
+    # Geometry value (``_point_tables``): y - y0, or for a DAO point its commissure distance.
+    dy = np.subtract(y, consts[:, _GEOMETRY_Y0])
+    cx = np.abs(x)
+    cx -= COMMISSURE_XY_MM[0]
+    weights[:, _W_GEOMETRY] = np.where(consts[:, _IS_DAO], np.hypot(cx, dy), dy)
 
-    paralysis = 1.0 - np.exp(eff * PARALYSIS_RATE)
-    change = ((paralysis[:, TERM_LEFT] - paralysis[:, TERM_RIGHT]) * TERM_MM).sum(axis=2)
-    post = np.abs(inp.baseline + change)
+    flat = _POINT_COLUMNS.take(kind, axis=0)
+    flat += (plan.treatment * N_COLUMNS)[:, None]
+    # float64 already, except without any point, when np.bincount gives int zeros.
+    matrix = np.bincount(flat.ravel(), weights.ravel(), minlength=n * N_COLUMNS).astype(
+        np.float64, copy=False
+    )
+    out = matrix.reshape(n, N_COLUMNS)
+    out[:, _GEOMETRY] = np.nan  # no such point: NaN
+    np.fmin.at(matrix, flat[:, _W_GEOMETRY], weights[:, _W_GEOMETRY])
+    return out
 
-    regions = region_u_eq(plan, u_eq, n)
-    treated = regions > 0.0
-    totals = np.array(
-        [
-            group_sum(plan.treatment, u_eq, n),
-            unit_n.sum(axis=1),  # counts: exact whatever the order
-            group_sum(plan.treatment, np.isnan(plan.x_mm + plan.y_mm) * 1.0, n),
-            (treated & LOWER_FACE).sum(axis=1) * 1.0,
-            treated.sum(axis=1) * 1.0,
-        ]
-    ).T
-    return [
-        unit_u,
-        unit_n,
-        eff,
-        diff,
-        ratio[:, : len(PAIRED_MUSCLES)],
-        _geometry(inp, x, y),
-        change,
-        post,
-        np.abs(inp.baseline) - post,
-        regions,
-        regions / LABEL_HIGH,
-        totals,
-    ]
+
+def placement_block(inp: FeatureInput, matrix: FloatArray) -> None:
+    """Fill the placement columns that derive from the sums of ``point_block``.
+
+    Args:
+        inp: Contract data of n treatments.
+        matrix: The (n, ``N_COLUMNS``) matrix from ``point_block``.
+    """
+    gathered = matrix[:, _EFF][:, _GATHER]
+    left, right = gathered[:, :_N_PAIRED], gathered[:, _N_PAIRED : 2 * _N_PAIRED]
+    diff = np.subtract(left, right, out=matrix[:, _DIFF])
+    total = left + right
+    # Where there is (almost) no dose the ratio stays 0, as bincount left it.
+    np.divide(
+        diff[:, :_N_RATIO],
+        total[:, :_N_RATIO],
+        out=matrix[:, _RATIO],
+        where=total[:, :_N_RATIO] > 1e-9,
+    )
+
+    # Nominal paralysis of the targets in the change terms.
+    terms = gathered[:, 2 * _N_PAIRED :] * _TERM_RATE
+    np.exp(terms, out=terms)
+    np.subtract(1.0, terms, out=terms)
+    terms = terms.reshape(len(terms), *_TERMS_SHAPE)
+    # Keep this reduction as it is, (n, differences, 4) over the last axis: numpy's summation
+    # order, hence every bit of the change, depends on the shape it reduces.
+    change = np.add.reduce((terms[:, 0] - terms[:, 1]) * TERM_MM, axis=2, out=matrix[:, _CHANGE])
+    post = np.add(inp.baseline, change, out=matrix[:, _POST])
+    np.abs(post, out=post)
+    np.subtract(np.abs(inp.baseline), post, out=matrix[:, _CORRECTION])
+
+    regions = matrix[:, _REGION_U_EQ]
+    np.divide(regions, LABEL_HIGH, out=matrix[:, _LABEL_RATIO])
+    # Doses are positive (contract), so sign() is 1 for a treated region and 0 otherwise.
+    np.matmul(np.sign(regions), _AREA_COUNT, out=matrix[:, _AREAS])

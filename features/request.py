@@ -69,6 +69,41 @@ _ENUM_CODES = {
     c.name: {v: float(i) for i, v in enumerate(c.values)} for c in TREATMENTS.columns if c.values
 }
 _NAN = float("nan")
+_DURATIONS_SHAPE = (1, len(REGIONS), len(SIDES))
+
+
+def _buffer_layout() -> tuple[dict[str, tuple[int | slice, slice]], int]:
+    """Where each float field of ``FeatureInput`` (n = 1) sits in one (1, size) buffer.
+
+    Returns:
+        The index of each field's view in the buffer, and the buffer's size. A field of one
+        value per treatment is a (1,) view; the others are (1, k) views, the durations fields to
+        be reshaped to ``_DURATIONS_SHAPE``.
+    """
+    widths: dict[str, int | None] = {  # None: one value per treatment
+        "patient": len(PATIENT_FIELDS),
+        "baseline": len(BASELINE_FIELDS),
+        "thickness": len(THICKNESS_FIELDS),
+        "dilution": None,
+        "prior_treatments": None,
+        "days_since_previous": None,
+        "previous_review": len(REVIEW_FIELDS),
+        "previous_region_u_eq": len(REGIONS),
+        "previous_days": len(REGIONS) * len(SIDES),
+        "previous_returned": len(REGIONS) * len(SIDES),
+    }
+    layout: dict[str, tuple[int | slice, slice]] = {}
+    start = 0
+    for name, width in widths.items():
+        row: int | slice = 0 if width is None else slice(None)
+        stop = start + (width or 1)
+        layout[name] = (row, slice(start, stop))
+        start = stop
+    return layout, start
+
+
+_BUFFER, _BUFFER_SIZE = _buffer_layout()
+_PATIENT_VALUES_AT = slice(_BUFFER["patient"][1].start, _BUFFER["thickness"][1].stop)
 
 
 def _value(patient: Mapping[str, Any], field: str) -> float:
@@ -81,21 +116,18 @@ def _value(patient: Mapping[str, Any], field: str) -> float:
 
 def _plan(plan: Plan) -> PlanArrays:
     rows = plan["injections"]
-    # One array for the whole plan (numpy reads None as NaN): a request is featurised in
-    # microseconds, so every separate array construction counts.
-    table = np.array(
-        [
-            (
-                MUSCLE_CODE[r["muscle"]],
-                SIDE_CODE[r["side"]],
-                r["units"],
-                r.get("x_mm"),
-                r.get("y_mm"),
-            )
-            for r in rows
-        ],
-        dtype=np.float64,
-    ).reshape(len(rows), 5)
+    # One float array for the whole plan from one flat list (numpy reads None as NaN): a request
+    # is featurised in microseconds, so every separate array construction counts.
+    flat: list[Any] = []
+    for r in rows:
+        flat += (
+            MUSCLE_CODE[r["muscle"]],
+            SIDE_CODE[r["side"]],
+            r["units"],
+            r.get("x_mm"),
+            r.get("y_mm"),
+        )
+    table = np.array(flat, dtype=np.float64).reshape(len(rows), 5)
     codes = table[:, :2].astype(np.int64)
     return PlanArrays(
         treatment=np.zeros(len(rows), dtype=np.int64),
@@ -141,38 +173,30 @@ def request_inputs(request: TreatmentRequest) -> FeatureInput:
     patient = request["patient"]
     plan = request["plan"]
     history = request.get("history") or []
-    product = np.array([PRODUCT_CODE[plan["product"]]], dtype=np.int64)
 
-    review = np.full((1, len(REVIEW_FIELDS)), _NAN)
-    days = np.full((1, len(REGIONS), len(SIDES)), _NAN)
-    returned = np.full((1, len(REGIONS), len(SIDES)), _NAN)
-    prev_u = np.full((1, len(REGIONS)), _NAN)
-    gap = _NAN
+    # Every float field of the treatment is a view of one NaN-filled buffer (one allocation).
+    buf = np.full((1, _BUFFER_SIZE), _NAN)
+    fields = {name: buf[at] for name, at in _BUFFER.items()}
+    for name in ("previous_days", "previous_returned"):
+        fields[name] = fields[name].reshape(_DURATIONS_SHAPE)
+    buf[0, _PATIENT_VALUES_AT] = [_value(patient, f) for f in _PATIENT_VALUES]
+    fields["dilution"][0] = plan["dilution_ml_per_100u"]
+    fields["prior_treatments"][0] = len(history)
     prev = _previous(history)
     if prev is not None:
-        gap = float(prev["days_before"])
+        fields["days_since_previous"][0] = prev["days_before"]
         prev_review = prev.get("review")
         if prev_review is not None:
-            review[0] = [_value(prev_review, f) for f in REVIEW_FIELDS]
+            fields["previous_review"][0] = [_value(prev_review, f) for f in REVIEW_FIELDS]
+        days, returned = fields["previous_days"], fields["previous_returned"]
         for d in prev.get("durations") or []:
             at = (0, REGION_CODE[d["region"]], SIDE_CODE[d["side"]])
             days[at] = d["days"]
             returned[at] = float(d["returned"])
-        prev_u[0] = _region_u_eq(prev["plan"])
+        fields["previous_region_u_eq"][0] = _region_u_eq(prev["plan"])
 
-    values = np.array([_value(patient, f) for f in _PATIENT_VALUES])
-    n_p, n_b = len(PATIENT_FIELDS), len(BASELINE_FIELDS)
     return FeatureInput(
-        product=product,
-        dilution=np.array([plan["dilution_ml_per_100u"]], dtype=np.float64),
-        patient=values[None, :n_p],
-        baseline=values[None, n_p : n_p + n_b],
-        thickness=values[None, n_p + n_b :],
+        product=np.array([PRODUCT_CODE[plan["product"]]], dtype=np.int64),
         plan=_plan(plan),
-        prior_treatments=np.array([float(len(history))]),
-        days_since_previous=np.array([gap]),
-        previous_review=review,
-        previous_days=days,
-        previous_returned=returned,
-        previous_region_u_eq=prev_u,
+        **fields,
     )
