@@ -38,9 +38,8 @@ import loopback_client as client  # benchmarks/loopback_client.py (run from its 
 import numpy as np
 
 from features.build import build_features
-from features.request import request_inputs
+from features.request import requests_inputs
 from features.spec import FEATURE_NAMES
-from serving.service import concat_inputs
 
 TARGETS = {
     "p50_ms": 1.0,
@@ -176,8 +175,8 @@ def main() -> None:
     one = plan_request()
     batch = [plan_request(rng) for _ in range(args.batch)]
     # The same rows for MLflow: the features of the same requests, computed by `features`.
-    x1 = build_features(request_inputs(one))  # type: ignore[arg-type]
-    xb = build_features(concat_inputs([request_inputs(r) for r in batch]))  # type: ignore[arg-type]
+    x1 = build_features(requests_inputs([one]))  # type: ignore[list-item]
+    xb = build_features(requests_inputs(batch))  # type: ignore[arg-type]
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     # The venv's bin on PATH: `mlflow models serve` starts `uvicorn` by name.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -169,45 +169,3 @@ def region_u_eq(plan: PlanArrays, u_eq: FloatArray, n: int) -> FloatArray:
     """
     idx = plan.treatment * len(REGIONS) + REGION_OF_MUSCLE[plan.muscle]
     return group_sum(idx, u_eq, n * len(REGIONS)).reshape(n, len(REGIONS))
-
-
-def concat_inputs(parts: Sequence[FeatureInput]) -> FeatureInput:
-    """Join the inputs of several requests into one ``FeatureInput``, in order.
-
-    ``build_features`` gives every treatment the same row, bit for bit, alone or among others,
-    so one call featurises a whole batch.
-    """
-    if len(parts) == 1:
-        return parts[0]
-    offsets = np.cumsum([0] + [p.n for p in parts[:-1]])
-    plans = [p.plan for p in parts]
-
-    def cat(name: str) -> Any:
-        return np.concatenate([getattr(p, name) for p in parts])
-
-    def cat_plan(name: str) -> Any:
-        return np.concatenate([getattr(p, name) for p in plans])
-
-    return FeatureInput(
-        product=cat("product"),
-        dilution=cat("dilution"),
-        patient=cat("patient"),
-        baseline=cat("baseline"),
-        thickness=cat("thickness"),
-        plan=PlanArrays(
-            treatment=np.concatenate(
-                [p.treatment + o for p, o in zip(plans, offsets, strict=True)]
-            ),
-            muscle=cat_plan("muscle"),
-            side=cat_plan("side"),
-            units=cat_plan("units"),
-            x_mm=cat_plan("x_mm"),
-            y_mm=cat_plan("y_mm"),
-        ),
-        prior_treatments=cat("prior_treatments"),
-        days_since_previous=cat("days_since_previous"),
-        previous_review=cat("previous_review"),
-        previous_days=cat("previous_days"),
-        previous_returned=cat("previous_returned"),
-        previous_region_u_eq=cat("previous_region_u_eq"),
-    )

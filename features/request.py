@@ -1,4 +1,4 @@
-"""Adapter from one clinic request (plain dicts) to ``FeatureInput``, without pandas.
+"""Adapter from clinic requests (plain dicts) to ``FeatureInput``, without pandas.
 
 A request holds the patient (the patient columns of ``treatments``), the plan (product, dilution
 and the ``injections`` rows without treatment_id) and the patient's earlier treatments, each with
@@ -10,9 +10,10 @@ valid (the serving layer validates them against the contract first).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NotRequired, TypedDict
+from typing import Any, Final, NotRequired, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 
 from data.contract import REGIONS, SIDES, TREATMENTS
 from features.atlas import UNIT_FACTOR
@@ -69,41 +70,36 @@ _ENUM_CODES = {
     c.name: {v: float(i) for i, v in enumerate(c.values)} for c in TREATMENTS.columns if c.values
 }
 _NAN = float("nan")
-_DURATIONS_SHAPE = (1, len(REGIONS), len(SIDES))
+FloatArray = npt.NDArray[np.float64]
+_WIDTHS: Final[dict[str, int | None]] = {  # None: one value per treatment
+    "patient": len(PATIENT_FIELDS),
+    "baseline": len(BASELINE_FIELDS),
+    "thickness": len(THICKNESS_FIELDS),
+    "dilution": None,
+    "prior_treatments": None,
+    "days_since_previous": None,
+    "previous_review": len(REVIEW_FIELDS),
+    "previous_region_u_eq": len(REGIONS),
+    "previous_days": len(REGIONS) * len(SIDES),
+    "previous_returned": len(REGIONS) * len(SIDES),
+}
+"""The float fields of ``FeatureInput``, in the order they sit in one (n, size) buffer."""
+_SIZES: Final = [width or 1 for width in _WIDTHS.values()]
+_STARTS: Final = {name: sum(_SIZES[:k]) for k, name in enumerate(_WIDTHS)}
+_BUFFER_SIZE: Final = sum(_SIZES)
+_PATIENT_AT: Final = slice(_STARTS["patient"], _STARTS["dilution"])
+"""Patient, baseline and thickness values: adjacent in the buffer, in ``_PATIENT_VALUES`` order."""
 
 
-def _buffer_layout() -> tuple[dict[str, tuple[int | slice, slice]], int]:
-    """Where each float field of ``FeatureInput`` (n = 1) sits in one (1, size) buffer.
-
-    Returns:
-        The index of each field's view in the buffer, and the buffer's size. A field of one
-        value per treatment is a (1,) view; the others are (1, k) views, the durations fields to
-        be reshaped to ``_DURATIONS_SHAPE``.
-    """
-    widths: dict[str, int | None] = {  # None: one value per treatment
-        "patient": len(PATIENT_FIELDS),
-        "baseline": len(BASELINE_FIELDS),
-        "thickness": len(THICKNESS_FIELDS),
-        "dilution": None,
-        "prior_treatments": None,
-        "days_since_previous": None,
-        "previous_review": len(REVIEW_FIELDS),
-        "previous_region_u_eq": len(REGIONS),
-        "previous_days": len(REGIONS) * len(SIDES),
-        "previous_returned": len(REGIONS) * len(SIDES),
-    }
-    layout: dict[str, tuple[int | slice, slice]] = {}
-    start = 0
-    for name, width in widths.items():
-        row: int | slice = 0 if width is None else slice(None)
-        stop = start + (width or 1)
-        layout[name] = (row, slice(start, stop))
-        start = stop
-    return layout, start
-
-
-_BUFFER, _BUFFER_SIZE = _buffer_layout()
-_PATIENT_VALUES_AT = slice(_BUFFER["patient"][1].start, _BUFFER["thickness"][1].stop)
+def _fields(buf: FloatArray) -> dict[str, FloatArray]:
+    """Each float field of ``FeatureInput`` as a view of the (n, size) buffer."""
+    out = {}
+    for name, width in _WIDTHS.items():
+        start = _STARTS[name]
+        out[name] = buf[:, start] if width is None else buf[:, start : start + width]
+    for name in ("previous_days", "previous_returned"):
+        out[name] = out[name].reshape(len(buf), len(REGIONS), len(SIDES))
+    return out
 
 
 def _value(patient: Mapping[str, Any], field: str) -> float:
@@ -114,28 +110,30 @@ def _value(patient: Mapping[str, Any], field: str) -> float:
     return codes[v] if codes is not None else float(v)
 
 
-def _plan(plan: Plan) -> PlanArrays:
-    rows = plan["injections"]
-    # One float array for the whole plan from one flat list (numpy reads None as NaN): a request
-    # is featurised in microseconds, so every separate array construction counts.
+def _plans(plans: Sequence[Plan]) -> PlanArrays:
+    """The injection points of n plans, treatment i's points as treatment i."""
+    # One float array from one flat list (numpy reads None as NaN): a request is featurised in
+    # microseconds, so every separate array construction counts.
     flat: list[Any] = []
-    for r in rows:
-        flat += (
-            MUSCLE_CODE[r["muscle"]],
-            SIDE_CODE[r["side"]],
-            r["units"],
-            r.get("x_mm"),
-            r.get("y_mm"),
-        )
-    table = np.array(flat, dtype=np.float64).reshape(len(rows), 5)
-    codes = table[:, :2].astype(np.int64)
+    for i, plan in enumerate(plans):
+        for r in plan["injections"]:
+            flat += (
+                i,
+                MUSCLE_CODE[r["muscle"]],
+                SIDE_CODE[r["side"]],
+                r["units"],
+                r.get("x_mm"),
+                r.get("y_mm"),
+            )
+    table = np.array(flat, dtype=np.float64).reshape(-1, 6)
+    codes = table[:, :3].astype(np.int64)
     return PlanArrays(
-        treatment=np.zeros(len(rows), dtype=np.int64),
-        muscle=codes[:, 0],
-        side=codes[:, 1],
-        units=table[:, 2],
-        x_mm=table[:, 3],
-        y_mm=table[:, 4],
+        treatment=codes[:, 0],
+        muscle=codes[:, 1],
+        side=codes[:, 2],
+        units=table[:, 3],
+        x_mm=table[:, 4],
+        y_mm=table[:, 5],
     )
 
 
@@ -161,8 +159,65 @@ def _previous(history: Sequence[Earlier]) -> Earlier | None:
     return best
 
 
+def requests_inputs(requests: Sequence[TreatmentRequest]) -> FeatureInput:
+    """Turn n treatment requests into ``FeatureInput``, request i as treatment i.
+
+    Args:
+        requests: Each the patient, plan and earlier treatments, contract field names.
+
+    Returns:
+        The inputs of the n treatments (n may be 0).
+    """
+    n = len(requests)
+    # Every float field is a view of one NaN-filled buffer, filled a column block at a time
+    # from Python lists: one allocation, and a handful of numpy calls whatever n is.
+    buf = np.full((n, _BUFFER_SIZE), _NAN)
+    fields = _fields(buf)
+    plans = [r["plan"] for r in requests]
+    patients = [[_value(r["patient"], f) for f in _PATIENT_VALUES] for r in requests]
+    buf[:, _PATIENT_AT] = np.array(patients).reshape(n, len(_PATIENT_VALUES))  # n may be 0
+    fields["dilution"][:] = [p["dilution_ml_per_100u"] for p in plans]
+    histories = [r.get("history") or [] for r in requests]
+    fields["prior_treatments"][:] = [len(h) for h in histories]
+
+    with_prev, gaps, reviewed, reviews, doses = [], [], [], [], []
+    at: list[tuple[int, int, int]] = []
+    days: list[float] = []
+    returned: list[float] = []
+    for i, history in enumerate(histories):
+        prev = _previous(history)
+        if prev is None:
+            continue
+        with_prev.append(i)
+        gaps.append(prev["days_before"])
+        doses.append(_region_u_eq(prev["plan"]))
+        review = prev.get("review")
+        if review is not None:
+            reviewed.append(i)
+            reviews.append([_value(review, f) for f in REVIEW_FIELDS])
+        for d in prev.get("durations") or []:
+            at.append((i, REGION_CODE[d["region"]], SIDE_CODE[d["side"]]))
+            days.append(d["days"])
+            returned.append(float(d["returned"]))
+    if with_prev:
+        fields["days_since_previous"][with_prev] = gaps
+        fields["previous_region_u_eq"][with_prev] = doses
+    if reviewed:
+        fields["previous_review"][reviewed] = reviews
+    if at:
+        index = tuple(np.array(at).T)
+        fields["previous_days"][index] = days
+        fields["previous_returned"][index] = returned
+
+    return FeatureInput(
+        product=np.array([PRODUCT_CODE[p["product"]] for p in plans], dtype=np.int64),
+        plan=_plans(plans),
+        **fields,
+    )
+
+
 def request_inputs(request: TreatmentRequest) -> FeatureInput:
-    """Turn one treatment request into ``FeatureInput`` with n = 1.
+    """Turn one treatment request into ``FeatureInput`` with n = 1 (``requests_inputs``).
 
     Args:
         request: The patient, plan and earlier treatments, contract field names.
@@ -170,33 +225,4 @@ def request_inputs(request: TreatmentRequest) -> FeatureInput:
     Returns:
         The inputs of that one treatment.
     """
-    patient = request["patient"]
-    plan = request["plan"]
-    history = request.get("history") or []
-
-    # Every float field of the treatment is a view of one NaN-filled buffer (one allocation).
-    buf = np.full((1, _BUFFER_SIZE), _NAN)
-    fields = {name: buf[at] for name, at in _BUFFER.items()}
-    for name in ("previous_days", "previous_returned"):
-        fields[name] = fields[name].reshape(_DURATIONS_SHAPE)
-    buf[0, _PATIENT_VALUES_AT] = [_value(patient, f) for f in _PATIENT_VALUES]
-    fields["dilution"][0] = plan["dilution_ml_per_100u"]
-    fields["prior_treatments"][0] = len(history)
-    prev = _previous(history)
-    if prev is not None:
-        fields["days_since_previous"][0] = prev["days_before"]
-        prev_review = prev.get("review")
-        if prev_review is not None:
-            fields["previous_review"][0] = [_value(prev_review, f) for f in REVIEW_FIELDS]
-        days, returned = fields["previous_days"], fields["previous_returned"]
-        for d in prev.get("durations") or []:
-            at = (0, REGION_CODE[d["region"]], SIDE_CODE[d["side"]])
-            days[at] = d["days"]
-            returned[at] = float(d["returned"])
-        fields["previous_region_u_eq"][0] = _region_u_eq(prev["plan"])
-
-    return FeatureInput(
-        product=np.array([PRODUCT_CODE[plan["product"]]], dtype=np.int64),
-        plan=_plan(plan),
-        **fields,
-    )
+    return requests_inputs([request])

@@ -1,6 +1,6 @@
 """The prediction service: validated requests in, answers out, each logged.
 
-A request becomes features only through ``features`` (``features.request.request_inputs`` and
+A request becomes features only through ``features`` (``features.request.requests_inputs`` and
 ``features.build.build_features``) and answers only through the bundle's ONNX models
 (``serving.predictor.Predictor``): no pandas and no LightGBM on this path.
 
@@ -13,7 +13,6 @@ models carry no per-feature contributions, and this needs nothing but the served
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,9 +30,8 @@ from features.atlas import (
     SAFE_GLABELLA_ABOVE_RIM_MM,
 )
 from features.build import build_features
-from features.inputs import concat_inputs
 from features.longevity import treated_region_sides
-from features.request import TreatmentRequest, request_inputs
+from features.request import TreatmentRequest, requests_inputs
 from features.spec import (
     DIFFS,
     FEATURE_INDEX,
@@ -129,6 +127,26 @@ _POINT_CHECKS: Final = (
 )
 
 
+_LONGEVITY_KEYS: Final = (
+    "region",
+    "side",
+    "median_days",
+    *(f"p_not_returned_{d}" for d in SURVIVAL_DAYS),
+)
+"""Fields of a ``serving.schemas.LongevityRow``, in order."""
+_WARN_ABOVE: Final = np.array([col for _, col in _LABEL_RATIO])
+_WARN_BELOW: Final = np.array([FEATURE_INDEX[f"{c[1]}_{s}"] for c in _POINT_CHECKS for s in SIDES2])
+_WARN_LIMITS: Final = np.array([c[2] for c in _POINT_CHECKS for _ in SIDES2])
+
+
+def _may_warn(x: FloatArray) -> npt.NDArray[np.bool_]:
+    """Rows ``plan_warnings`` has something to say about (the same tests, all rows at once)."""
+    with np.errstate(invalid="ignore"):  # NaN (no such point) compares False, as there
+        below = (x[:, _WARN_BELOW] < _WARN_LIMITS).any(axis=1)
+    out: npt.NDArray[np.bool_] = np.asarray(below | (x[:, _WARN_ABOVE] > 1.0).any(axis=1))
+    return out
+
+
 def canonical_sha256(request: TreatmentRequest) -> str:
     """SHA-256 of a validated request as canonical JSON.
 
@@ -205,52 +223,60 @@ def _check_finite(p: Predictions, occluded: FloatArray) -> None:
 
 
 def _answers(p: Predictions, x: FloatArray, occluded: FloatArray) -> list[dict[str, Any]]:
-    """Turn the predictions of n requests and the risks of their occlusion rows into responses."""
+    """Turn the predictions of n requests and the risks of their occlusion rows into responses.
+
+    Built from plain lists column by column (``tolist`` once per array, rows by ``zip``): a
+    batch of a thousand answers is 7,000 small dicts, and per-item numpy indexing would cost more
+    than the models.
+    """
     _check_finite(p, occluded)
     n = len(x)
-    risk = p.asymmetry_risk
+    risk = p.asymmetry_risk.tolist()
     groups = len(occluded) // n if n else 0
-    delta = risk[:, None] - occluded.reshape(n, groups)
-    top = np.argsort(-np.abs(delta), axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS]
+    delta = p.asymmetry_risk[:, None] - occluded.reshape(n, groups)
+    top = np.argsort(-np.abs(delta), axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS].tolist()
+    deltas = delta.tolist()
     # Longevity rows come sorted by treatment: slice each request's rows.
-    bounds = np.searchsorted(p.treatment, np.arange(n + 1))
-    survival = {d: p.survival[d].tolist() for d in SURVIVAL_DAYS}
-    median = p.median_days.tolist()
-    region, side = p.region.tolist(), p.side.tolist()
+    bounds = np.searchsorted(p.treatment, np.arange(n + 1)).tolist()
+    longevity = [
+        dict(zip(_LONGEVITY_KEYS, values, strict=True))
+        for values in zip(
+            [REGIONS[r] for r in p.region.tolist()],
+            [SIDES[s] for s in p.side.tolist()],
+            p.median_days.tolist(),
+            *(p.survival[d].tolist() for d in SURVIVAL_DAYS),
+            strict=True,
+        )
+    ]
+    differences = {
+        t: [
+            {"expected": q50, "low_10": q10, "high_90": q90}
+            for q10, q50, q90 in zip(
+                q["q10"].tolist(), q["q50"].tolist(), q["q90"].tolist(), strict=True
+            )
+        ]
+        for t, q in p.differences.items()
+    }
     late = p.late_asymmetry_risk.tolist()
     first_region, first_side = p.first_region.tolist(), p.first_side.tolist()
-    diffs = {t: {q: v.tolist() for q, v in by_q.items()} for t, by_q in p.differences.items()}
+    warned = _may_warn(x).tolist()
     out = []
     for i in range(n):
-        r = float(risk[i])
         out.append(
             {
-                "asymmetry_risk": r,
-                "risk_band": risk_band(r),
-                "differences": {
-                    t: {"expected": q["q50"][i], "low_10": q["q10"][i], "high_90": q["q90"][i]}
-                    for t, q in diffs.items()
-                },
-                "longevity": [
-                    {
-                        "region": REGIONS[region[j]],
-                        "side": SIDES[side[j]],
-                        "median_days": median[j],
-                        **{f"p_not_returned_{d}": survival[d][j] for d in SURVIVAL_DAYS},
-                    }
-                    for j in range(bounds[i], bounds[i + 1])
-                ],
+                "asymmetry_risk": risk[i],
+                "risk_band": risk_band(risk[i]),
+                "differences": {t: rows[i] for t, rows in differences.items()},
+                "longevity": longevity[bounds[i] : bounds[i + 1]],
                 "late_asymmetry": {
                     "risk": late[i],
                     "first_region": REGIONS[first_region[i]] if first_region[i] >= 0 else None,
                     "first_side": SIDES[first_side[i]] if first_side[i] >= 0 else None,
                 },
                 "contributions": [
-                    {"group": _GROUP_NAMES[k], "delta_risk": float(delta[i, k])}
-                    for k in top[i]
-                    if math.isfinite(delta[i, k])
+                    {"group": _GROUP_NAMES[k], "delta_risk": deltas[i][k]} for k in top[i]
                 ],
-                "warnings": plan_warnings(x[i]),
+                "warnings": plan_warnings(x[i]) if warned[i] else [],
             }
         )
     return out
@@ -270,7 +296,7 @@ def score(
     Returns:
         The answers, in request order, and the hash of each request.
     """
-    inputs = concat_inputs([request_inputs(r) for r in requests])
+    inputs = requests_inputs(requests)
     x = build_features(inputs)
     x32 = x.astype(np.float32)
     treatment, region, side = treated_region_sides(inputs.plan)

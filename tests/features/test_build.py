@@ -5,8 +5,7 @@ import pandas as pd
 import pytest
 
 from features.build import build_features
-from features.inputs import concat_inputs
-from features.request import request_inputs
+from features.request import request_inputs, requests_inputs
 from features.spec import FEATURE_NAMES
 from features.tables import feature_frame, registry_inputs, registry_requests
 
@@ -47,9 +46,14 @@ def test_request_path_builds_no_dataframe(tables, monkeypatch: pytest.MonkeyPatc
     assert row.shape == (1, len(FEATURE_NAMES))
 
 
-def test_joined_requests_give_each_requests_own_row(tables) -> None:
-    requests = list(registry_requests(tables).values())[:25]
-    alone = np.vstack([build_features(request_inputs(r)) for r in requests])
-    joined = build_features(concat_inputs([request_inputs(r) for r in requests]))
-    # A batch of requests is featurised in one call; each row must be its request's own.
-    np.testing.assert_array_equal(joined, alone)
+def test_requests_together_give_each_requests_own_row(tables) -> None:
+    requests = registry_requests(tables)
+    ids = tables["treatments"]["treatment_id"].tolist()
+    # A batch of requests is featurised in one call; each row must be its request's own, and so
+    # the registry's row of the same treatment.
+    together = build_features(requests_inputs([requests[tid] for tid in ids]))
+    np.testing.assert_array_equal(together, build_features(registry_inputs(tables)))
+    few = [requests[tid] for tid in ids[:25]]
+    alone = np.vstack([build_features(request_inputs(r)) for r in few])
+    np.testing.assert_array_equal(build_features(requests_inputs(few)), alone)
+    assert build_features(requests_inputs([])).shape == (0, len(FEATURE_NAMES))

@@ -9,7 +9,7 @@ import pytest
 
 from features.spec import FEATURE_NAMES
 from serving.predictor import SURVIVAL_DAYS, Predictions
-from serving.service import FEATURE_GROUPS, _answers
+from serving.service import FEATURE_GROUPS, _answers, _may_warn, plan_warnings
 
 
 def _predictions(risk: float) -> Predictions:
@@ -39,3 +39,15 @@ def test_finite_answers_pass_and_non_finite_ones_are_refused() -> None:
     broken = dataclasses.replace(_predictions(0.3), median_days=np.array([np.inf]))
     with pytest.raises(ValueError, match="non-finite"):
         _answers(broken, x, occluded)
+
+
+def test_rows_are_flagged_exactly_when_they_get_warnings() -> None:
+    # _may_warn pre-selects the rows plan_warnings is asked about; it must never miss one.
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-5.0, 25.0, size=(2000, len(FEATURE_NAMES)))
+    x[rng.random(x.shape) < 0.2] = np.nan
+    ratio_cols = [i for i, n in enumerate(FEATURE_NAMES) if n.startswith("region_label_ratio_")]
+    x[:, ratio_cols] = rng.uniform(0.0, 1.02, size=(len(x), len(ratio_cols)))
+    flagged = _may_warn(x)
+    assert flagged.tolist() == [bool(plan_warnings(row)) for row in x]
+    assert 0 < flagged.sum() < len(x)  # both kinds of row occur
