@@ -103,9 +103,17 @@ def _feature_groups() -> dict[str, tuple[str, ...]]:
 FEATURE_GROUPS: Final = _feature_groups()
 """Occlusion groups by name: the feature names each sets to unknown."""
 _GROUP_NAMES: Final = tuple(FEATURE_GROUPS)
-_GROUP_COLUMNS: Final = tuple(
-    np.array([FEATURE_INDEX[n] for n in names], dtype=np.int64) for names in FEATURE_GROUPS.values()
-)
+
+
+def _group_mask() -> npt.NDArray[np.bool_]:
+    """(groups, F): True where occlusion row k sets a column to unknown."""
+    mask = np.zeros((len(FEATURE_GROUPS), len(FEATURE_INDEX)), dtype=np.bool_)
+    for k, names in enumerate(FEATURE_GROUPS.values()):
+        mask[k, [FEATURE_INDEX[n] for n in names]] = True
+    return mask
+
+
+_GROUP_MASK: Final = _group_mask()
 
 _LABEL_RATIO: Final = tuple((r, FEATURE_INDEX[f"region_label_ratio_{r}"]) for r in REGIONS)
 _REGION_DOSE: Final = {r: FEATURE_INDEX[f"region_u_eq_{r}"] for r in REGIONS}
@@ -203,11 +211,8 @@ class Scored:
 
 def _occluded(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Each row repeated once per feature group, that group's columns NaN: (n * groups, F)."""
-    n, g = len(x), len(_GROUP_COLUMNS)
-    rows = np.repeat(x[:, None, :], g, axis=1)
-    for k, cols in enumerate(_GROUP_COLUMNS):
-        rows[:, k, cols] = np.nan
-    return rows.reshape(n * g, x.shape[1])
+    rows = np.where(_GROUP_MASK, np.float32(np.nan), x[:, None, :])  # one broadcast, no loop
+    return rows.reshape(-1, x.shape[1])
 
 
 def _check_finite(p: Predictions, occluded: FloatArray) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from features.spec import FEATURE_NAMES
 from serving.predictor import SURVIVAL_DAYS, Predictions
-from serving.service import FEATURE_GROUPS, _answers, _may_warn, plan_warnings
+from serving.service import FEATURE_GROUPS, _answers, _may_warn, _occluded, plan_warnings
 
 
 def _predictions(risk: float) -> Predictions:
@@ -51,3 +51,14 @@ def test_rows_are_flagged_exactly_when_they_get_warnings() -> None:
     flagged = _may_warn(x)
     assert flagged.tolist() == [bool(plan_warnings(row)) for row in x]
     assert 0 < flagged.sum() < len(x)  # both kinds of row occur
+
+
+def test_occlusion_row_k_hides_exactly_group_k() -> None:
+    x = np.arange(2 * len(FEATURE_NAMES), dtype=np.float32).reshape(2, -1)
+    rows = _occluded(x).reshape(2, len(FEATURE_GROUPS), -1)
+    for k, names in enumerate(FEATURE_GROUPS.values()):
+        hidden = [FEATURE_NAMES.index(n) for n in names]
+        for i in range(2):
+            assert np.flatnonzero(np.isnan(rows[i, k])).tolist() == sorted(hidden)
+            kept = np.setdiff1d(np.arange(len(FEATURE_NAMES)), hidden)
+            np.testing.assert_array_equal(rows[i, k, kept], x[i, kept])
