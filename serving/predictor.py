@@ -298,18 +298,17 @@ class Predictor:
 
         if n:
             raw = self._treatment.run(self._outputs, {self._features_input: x32})
-            out = {
-                name: np.asarray(v, dtype=np.float64)
-                for name, v in zip(self._outputs, raw, strict=True)
-            }
         else:  # onnxruntime rejects an empty batch in some operators; nothing to ask anyway
-            out = {name: np.zeros(0) for name in self._outputs}
-        risk = postprocess.calibrate(out[RISK_OUTPUT], m.calibration.slope, m.calibration.intercept)
+            raw = [np.zeros(0) for _ in self._outputs]
+        # Outputs in manifest order: risk, then target by target its quantiles; one array and
+        # one sort for all targets.
+        stacked = np.stack([np.ravel(v) for v in raw], axis=1).astype(np.float64)
+        risk = postprocess.calibrate(stacked[:, 0], m.calibration.slope, m.calibration.intercept)
+        per_target = postprocess.quantiles(
+            stacked[:, 1:].reshape(n, len(m.diff_targets), len(m.quantiles))
+        )
         differences = {
-            t: postprocess.quantiles(
-                np.stack([out[difference_output(t, q)] for q in m.quantiles], axis=1)
-            )
-            for t in m.diff_targets
+            t: {q: v[:, i] for q, v in per_target.items()} for i, t in enumerate(m.diff_targets)
         }
 
         if r:

@@ -47,9 +47,12 @@ def calibrate(raw: FloatArray, slope: float, intercept: float) -> FloatArray:
 
 
 def quantiles(raw: FloatArray) -> dict[str, FloatArray]:
-    """Columns (q10, q50, q90) of ``raw``, sorted per row so the interval never inverts."""
-    ordered = np.sort(raw, axis=1)
-    return {"q10": ordered[:, 0], "q50": ordered[:, 1], "q90": ordered[:, 2]}
+    """Last-axis entries (q10, q50, q90) of ``raw``, sorted so the interval never inverts.
+
+    ``raw`` is (n, 3) for one target, or (n, targets, 3) for several at once (one sort).
+    """
+    ordered = np.sort(raw, axis=-1)
+    return {"q10": ordered[..., 0], "q50": ordered[..., 1], "q90": ordered[..., 2]}
 
 
 def hazards_from_margin(
