@@ -16,15 +16,16 @@ import logging
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, get_type_hints
 
 import orjson
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -35,7 +36,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -283,6 +284,51 @@ class PredictOptions(BaseModel):
 
 Options = Annotated[PredictOptions, Query()]
 
+
+def _options(request: Request) -> PredictOptions:
+    """The query parameters, validated as FastAPI would (422 naming the parameter)."""
+    try:
+        return PredictOptions.model_validate(dict(request.query_params))
+    except ValidationError as err:
+        raise _request_error(err, "query") from None
+
+
+def _request_error(err: ValidationError, where: str) -> RequestValidationError:
+    """A pydantic error as FastAPI reports it: locations start with body or query."""
+    return RequestValidationError(
+        [{**e, "loc": (where, *e["loc"])} for e in err.errors(include_url=False)]
+    )
+
+
+class _DirectRoute(APIRoute):
+    """The predict routes: the JSON body validated straight from its bytes.
+
+    FastAPI's own handler parses the body with the standard library, validates the result in
+    Python mode and solves the parameters through generic machinery: ~150 us of a ~1 ms answer.
+    This handler does the same for the predict endpoints' one signature (body, call, options):
+    the key first (``_call``: 401, 503), then the query, then the body (pydantic-core's parser
+    and validator in one pass), each error a 422 in FastAPI's shape. Everything else, the
+    OpenAPI document included, is the APIRoute's own.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        body_type = get_type_hints(self.endpoint, include_extras=True)["body"]
+        adapter: TypeAdapter[Any] = TypeAdapter(body_type)
+        endpoint = self.endpoint
+
+        async def handler(request: Request) -> Response:
+            call = await _call(request)
+            options = _options(request)
+            try:
+                body = adapter.validate_json(await request.body())
+            except ValidationError as err:
+                raise _request_error(err, "body") from None
+            response: Response = await endpoint(body=body, call=call, options=options)
+            return response
+
+        return handler
+
+
 _ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     400: {"model": ErrorResponse, "description": "Body is not text (e.g. not UTF-8)."},
     401: {"model": ErrorResponse, "description": "Missing or unknown API key."},
@@ -450,7 +496,9 @@ def create_app(settings: ServingSettings) -> FastAPI:
         k: v for k, v in errors.items() if k in (401, 503)
     }
 
-    @app.post(
+    predict_routes = APIRouter(route_class=_DirectRoute)
+
+    @predict_routes.post(
         "/v1/predict",
         response_model=PredictResponse,
         responses=errors,
@@ -471,7 +519,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
         # it conforms): sent as is, without a second validation of every field.
         return _json(answer)
 
-    @app.post(
+    @predict_routes.post(
         "/v1/predict/batch",
         response_model=BatchResponse,
         responses=errors,
@@ -505,6 +553,8 @@ def create_app(settings: ServingSettings) -> FastAPI:
         return _json(
             {"predictions": answers, "model": answers[0]["model"], "request_id": call.request_id}
         )
+
+    app.include_router(predict_routes)
 
     @app.get("/v1/model", response_model=Manifest, responses=get_errors, tags=["model"])
     async def model(holder: Holder, clinic: CallingClinic) -> Manifest:
