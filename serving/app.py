@@ -249,11 +249,11 @@ class Call:
 async def _call(request: Request) -> Call:
     """Authenticate a predict request and give it an id (401, 503 as the other routes do).
 
-    One dependency without sub-dependencies: FastAPI solves each dependency anew on every
-    request (~15 us each here), and the predict routes answer in well under a millisecond. The
-    routes declare the API-key security scheme for the OpenAPI document themselves
-    (``_KEY_SECURITY``). A dependency, not a call in the route: it runs before the body is
-    validated, so a caller without a key learns nothing about the request schema.
+    The predict routes' handler (``_DirectRoute``) calls it first, before the body is read, so
+    a caller without a key learns nothing about the request schema; as the ``Caller``
+    dependency of the endpoints' signatures it would do the same under FastAPI's own handler.
+    It reads the key itself rather than through ``_api_key``, so the routes declare the API-key
+    security scheme for the OpenAPI document themselves (``_KEY_SECURITY``).
     """
     state: ServingState = request.app.state.serving
     clinic = _authenticate(request, state, request.headers.get(API_KEY_HEADER))
