@@ -25,7 +25,7 @@ def request_bytes(method: str, path: str, body: bytes | None = None) -> bytes:
     return head.encode() + body
 
 
-def _parse(buffer: bytes) -> tuple[int, int] | None:
+def _parse(buffer: bytearray) -> tuple[int, int] | None:
     """(status, total length) of the response at the start of ``buffer``, once its head is in."""
     end = buffer.find(_HEAD_END)
     if end < 0:
@@ -45,7 +45,8 @@ class Connection:
     def __init__(self, port: int, host: str = "127.0.0.1") -> None:
         self._sock = socket.create_connection((host, port))
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._buffer = b""
+        # bytearray: a large response arrives in many chunks, and appending to bytes copies it
+        self._buffer = bytearray()
 
     def send(self, request: bytes) -> bytes:
         """Send a prebuilt request; the response body, after checking the status is 200."""
@@ -59,7 +60,7 @@ class Connection:
         response, self._buffer = self._buffer[:length], self._buffer[length:]
         if status != 200:
             raise RuntimeError(f"HTTP {status}: {response[:500]!r}")
-        return response[response.find(_HEAD_END) + 4 :]
+        return bytes(response[response.find(_HEAD_END) + 4 :])
 
     def close(self) -> None:
         """Close the connection."""
@@ -89,7 +90,7 @@ class _Client(asyncio.Protocol):
         self._request = request
         self._budget = budget  # requests left to send, shared by all connections
         self._done = done
-        self._buffer = b""
+        self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
         self.answered = 0
 
