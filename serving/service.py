@@ -141,7 +141,8 @@ _LONGEVITY_KEYS: Final = (
     "median_days",
     *(f"p_not_returned_{d}" for d in SURVIVAL_DAYS),
 )
-"""Fields of a ``serving.schemas.LongevityRow``, in order."""
+"""Fields of a ``serving.schemas.LongevityRow``, in order (``_answers`` writes its rows as dict
+literals of these six keys: thousands of rows a batch)."""
 _WARN_ABOVE: Final = np.array([col for _, col in _LABEL_RATIO])
 _WARN_BELOW: Final = np.array([FEATURE_INDEX[f"{c[1]}_{s}"] for c in _POINT_CHECKS for s in SIDES2])
 _WARN_LIMITS: Final = np.array([c[2] for c in _POINT_CHECKS for _ in SIDES2])
@@ -243,11 +244,12 @@ def _answers(p: Predictions, x: FloatArray, occluded: FloatArray) -> list[dict[s
     deltas = delta.tolist()
     # Longevity rows come sorted by treatment: slice each request's rows.
     bounds = np.searchsorted(p.treatment, np.arange(n + 1)).tolist()
+    region, side, median, k0, k1, k2 = _LONGEVITY_KEYS
     longevity = [
-        dict(zip(_LONGEVITY_KEYS, values, strict=True))
-        for values in zip(
-            [REGIONS[r] for r in p.region.tolist()],
-            [SIDES[s] for s in p.side.tolist()],
+        {region: REGIONS[r], side: SIDES[s], median: m, k0: p0, k1: p1, k2: p2}
+        for r, s, m, p0, p1, p2 in zip(
+            p.region.tolist(),
+            p.side.tolist(),
             p.median_days.tolist(),
             *(p.survival[d].tolist() for d in SURVIVAL_DAYS),
             strict=True,
