@@ -134,7 +134,7 @@ def _late_asymmetry(
         (n,) late-asymmetry risk per treatment.
     """
     if curves is None:
-        curves = postprocess.survival_curves(hazards, bin_days)
+        curves = postprocess.SurvivalCurves(hazards, bin_days)
     # 1 + row of each (treatment, region, side) in a dense table, 0 if none (the first row if
     # repeated: reversed, the last write wins); pairs come out in (treatment, region) order.
     regions = len(REGIONS)
@@ -318,7 +318,7 @@ class Predictor:
         else:
             hazards = np.zeros((0, m.n_bins))
         # One set of survival curves serves every longevity answer.
-        curves = postprocess.survival_curves(hazards, m.bin_days)
+        curves = postprocess.SurvivalCurves(hazards, m.bin_days)
         median = curves.median_days()
         first_region, first_side = _first_to_wear_off(median, treatment, region, side, n)
         return Predictions(

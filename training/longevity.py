@@ -534,7 +534,7 @@ def evaluate_longevity(
     }
 
     grid = np.arange(0.0, model.bin_days * model.n_bins + 1.0, 5.0)
-    curves = postprocess.survival_curves(hazards, model.bin_days).survival_at(grid.tolist()).T
+    curves = postprocess.SurvivalCurves(hazards, model.bin_days).survival_at(grid.tolist()).T
     predicted_survival: dict[str, FloatArray] = {}
     km_survival: dict[str, FloatArray] = {}
     groups: list[tuple[str, BoolArray]] = [("", np.ones(len(rows.days), dtype=bool))]

@@ -226,19 +226,6 @@ class SurvivalCurves:
         return out
 
 
-def survival_curves(hazards: FloatArray, bin_days: float) -> SurvivalCurves:
-    """The survival curves of (r, n_bins) hazards: ``SurvivalCurves(hazards, bin_days)``.
-
-    Args:
-        hazards: (r, n_bins) hazard of each row in each bin.
-        bin_days: Width of a bin in days.
-
-    Returns:
-        The curves.
-    """
-    return SurvivalCurves(hazards, bin_days)
-
-
 @dataclass(frozen=True)
 class _Columns:
     """Where each of some days falls in the bins (read-only arrays, cached per set of days).
@@ -313,16 +300,16 @@ def _late_plan(n_bins: int, bin_days: float, gap_days: float, step_days: float) 
 def survival_at(hazards: FloatArray, days: float, bin_days: float) -> FloatArray:
     """P(activity not yet returned at ``days``) per row of (r, n_bins) hazards.
 
-    For several days or summaries of the same hazards, ``survival_curves`` computes the curves
+    For several days or summaries of the same hazards, ``SurvivalCurves`` computes the curves
     once.
     """
-    out: FloatArray = survival_curves(hazards, bin_days).survival_at((days,))[0]
+    out: FloatArray = SurvivalCurves(hazards, bin_days).survival_at((days,))[0]
     return out
 
 
 def median_days(hazards: FloatArray, bin_days: float) -> FloatArray:
     """Day at which survival crosses 0.5, per row of (r, n_bins) hazards (at most MAX_DAYS)."""
-    return survival_curves(hazards, bin_days).median_days()
+    return SurvivalCurves(hazards, bin_days).median_days()
 
 
 def late_asymmetry(
@@ -344,6 +331,6 @@ def late_asymmetry(
     ``SurvivalCurves.late_asymmetry`` does the same on curves already computed.
     """
     p = len(hazards_left)
-    curves = survival_curves(np.concatenate([hazards_left, hazards_right]), bin_days)
+    curves = SurvivalCurves(np.concatenate([hazards_left, hazards_right]), bin_days)
     pairs = np.arange(p)
     return curves.late_asymmetry(pairs, pairs + p, gap_days, step_days)

@@ -73,7 +73,7 @@ DAYS = (0.0, 1.0, 29.5, 30.0, 45.0, 90, 120, 150, 359.0, 360.0, 361.0, 500.0, 50
 @pytest.mark.parametrize(("bins", "bin_days"), [(12, 30.0), (5, 7.0), (1, 30.0)])
 def test_curves_summaries_equal_the_functions_and_the_reference(bins: int, bin_days: float) -> None:
     h = _hazards(400, bins, seed=bins)
-    curves = postprocess.survival_curves(h, bin_days)
+    curves = postprocess.SurvivalCurves(h, bin_days)
     median = curves.median_days()
     np.testing.assert_array_equal(median, postprocess.median_days(h, bin_days))
     np.testing.assert_array_equal(median, _reference_median(h, bin_days))
@@ -105,7 +105,7 @@ def test_late_asymmetry_on_any_grid_is_the_reference(gap: float, step: float) ->
 
 def test_a_pair_alone_equals_its_value_among_many(monkeypatch: pytest.MonkeyPatch) -> None:
     h = _hazards(2 * 300, 12, seed=4)
-    curves = postprocess.survival_curves(h, W)
+    curves = postprocess.SurvivalCurves(h, W)
     left, right = np.arange(300), np.arange(300, 600)
     many = curves.late_asymmetry(left, right)  # more than _FEW_PAIRS: no rows repeated
     alone = np.array(
@@ -133,7 +133,7 @@ def test_curves_of_constant_hazards_are_exponentials() -> None:
 
 
 def test_cached_day_columns_are_not_changed_by_callers() -> None:
-    curves = postprocess.survival_curves(_hazards(5, 12, seed=5), W)
+    curves = postprocess.SurvivalCurves(_hazards(5, 12, seed=5), W)
     first = curves.survival_at((90, 120))
     first[:] = -1.0  # a fresh array: the caches behind it are read-only and untouched
     np.testing.assert_array_equal(curves.survival_at((90.0, 120.0)), curves.survival_at((90, 120)))
@@ -141,7 +141,7 @@ def test_cached_day_columns_are_not_changed_by_callers() -> None:
 
 
 def test_empty_rows_and_pairs() -> None:
-    curves = postprocess.survival_curves(np.zeros((0, 12)), W)
+    curves = postprocess.SurvivalCurves(np.zeros((0, 12)), W)
     assert curves.median_days().shape == (0,)
     assert curves.survival_at((90, 120)).shape == (2, 0)
     none = np.zeros(0, dtype=np.int64)
