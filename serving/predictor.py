@@ -101,7 +101,16 @@ def _risk_only(data: bytes) -> bytes:
     return out
 
 
-def _session(data: bytes, intra_op_threads: int) -> ort.InferenceSession:
+def open_session(data: bytes, intra_op_threads: int = 0) -> ort.InferenceSession:
+    """An onnxruntime CPU session on an ONNX model's bytes, logging errors only.
+
+    Args:
+        data: The serialised model.
+        intra_op_threads: Threads per session call; 0 lets onnxruntime use every core.
+
+    Returns:
+        The session.
+    """
     options = ort.SessionOptions()
     options.intra_op_num_threads = intra_op_threads
     options.inter_op_num_threads = 1
@@ -217,9 +226,9 @@ class Predictor:
         blobs = {role: read_onnx(bundle_dir, spec) for role, spec in manifest.files.items()}
         return cls(
             manifest,
-            _session(blobs[TREATMENT_FILE], intra_op_threads),
-            _session(blobs[LONGEVITY_FILE], intra_op_threads),
-            _session(_risk_only(blobs[TREATMENT_FILE]), intra_op_threads),
+            open_session(blobs[TREATMENT_FILE], intra_op_threads),
+            open_session(blobs[LONGEVITY_FILE], intra_op_threads),
+            open_session(_risk_only(blobs[TREATMENT_FILE]), intra_op_threads),
         )
 
     @property

@@ -42,7 +42,7 @@ from features.spec import (
 )
 from serving.log import LogEntry, PredictionLog
 from serving.predictor import SURVIVAL_DAYS, Predictions, Predictor
-from serving.schemas import TOP_CONTRIBUTIONS, risk_band
+from serving.schemas import TOP_CONTRIBUTIONS, LongevityRow, risk_band
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -135,12 +135,7 @@ _POINT_CHECKS: Final = (
 )
 
 
-_LONGEVITY_KEYS: Final = (
-    "region",
-    "side",
-    "median_days",
-    *(f"p_not_returned_{d}" for d in SURVIVAL_DAYS),
-)
+_LONGEVITY_KEYS: Final = tuple(LongevityRow.model_fields)
 """Fields of a ``serving.schemas.LongevityRow``, in order (``_answers`` writes its rows as dict
 literals of these six keys: thousands of rows a batch)."""
 _WARN_ABOVE: Final = np.array([col for _, col in _LABEL_RATIO])

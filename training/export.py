@@ -32,7 +32,6 @@ import numpy.typing as npt
 import onnx
 import onnx.compose
 import onnxmltools
-import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 from onnxmltools.convert.common.data_types import (
     FloatTensorType,
@@ -57,6 +56,7 @@ from serving.bundle import (
     difference_output,
     sha256_bytes,
 )
+from serving.predictor import open_session
 from training import postprocess
 from training.dataset import TrainingData
 from training.models import DIFF_TARGETS, QUANTILES, FittedModels, LongevityModel
@@ -256,9 +256,7 @@ def _treatment_heads(models: FittedModels) -> list[_Head]:
 
 
 def _run(model: bytes, input_name: str, x: Float32Array) -> dict[str, FloatArray]:
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    session = open_session(model)
     names = [o.name for o in session.get_outputs()]
     values = session.run(names, {input_name: x})
     return {n: np.asarray(v, dtype=np.float64) for n, v in zip(names, values, strict=True)}

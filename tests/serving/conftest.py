@@ -1,4 +1,4 @@
-"""A small simulated registry, tiny real models fitted on it and their exported bundle."""
+"""The exported bundle of the tiny models (``data`` and ``models``: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,9 @@ from pathlib import Path
 import pytest
 
 from serving.bundle import MANIFEST_FILE
-from tests.serving.tiny import fit_tiny, simulated_data
 from training.dataset import TrainingData
 from training.export import export_bundle
 from training.models import FittedModels
-
-
-@pytest.fixture(scope="session")
-def data(tmp_path_factory: pytest.TempPathFactory) -> TrainingData:
-    return simulated_data(tmp_path_factory.mktemp("registry"))
-
-
-@pytest.fixture(scope="session")
-def models(data: TrainingData) -> FittedModels:
-    return fit_tiny(data)
 
 
 @pytest.fixture(scope="session")

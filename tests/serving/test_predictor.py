@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -210,12 +208,3 @@ def test_resolve_model_takes_a_folder_as_is(bundle: Path, tmp_path: Path) -> Non
     assert resolve_model(str(bundle), None) == bundle
     with pytest.raises(BundleError, match="no such bundle folder"):
         resolve_model(str(tmp_path / "nope"), None)
-
-
-def test_the_request_path_imports_neither_lightgbm_nor_pandas() -> None:
-    code = (
-        "import sys, serving.predictor, serving.bundle, serving.resolve; "
-        "print(sorted(m for m in ('lightgbm', 'pandas', 'mlflow') if m in sys.modules))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"

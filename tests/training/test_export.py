@@ -16,22 +16,12 @@ from onnxmltools.convert.common.data_types import FloatTensorType
 from features.longevity import LONGEVITY_INDEX, LONGEVITY_NAMES
 from features.spec import FEATURE_DTYPE, FEATURE_NAMES
 from serving.bundle import MANIFEST_FILE, load_manifest, sha256_bytes
-from tests.serving.tiny import CALIBRATION, fit_tiny, longevity_rows, simulated_data
+from tests.serving.tiny import CALIBRATION, longevity_rows
 from training import export, postprocess
 from training.dataset import TrainingData
 from training.models import DIFF_TARGETS, QUANTILES, FittedModels
 
 OUTPUTS = ["risk_raw"] + [f"{t}_{q}" for t in DIFF_TARGETS for q, _ in QUANTILES]
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> TrainingData:
-    return simulated_data(tmp_path_factory.mktemp("registry"))
-
-
-@pytest.fixture(scope="module")
-def models(data: TrainingData) -> FittedModels:
-    return fit_tiny(data)
 
 
 @pytest.fixture(scope="module")
