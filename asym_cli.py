@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 # LightGBM's OpenMP threads busy-wait by default, which on a small shared machine starves every
 # other process; it must be set before lightgbm is first imported.
@@ -76,7 +77,11 @@ def demo_cmd(
         f"{1 - d['returned'].mean():.1%} of {len(d):,} durations censored"
     )
     typer.echo("")
-    train_cmd(registry=registry_dir, out=out / "bundle", tracking_uri=tracking_uri)
+    bundle = out / "bundle"
+    if bundle.is_dir():  # the demo's own folder: a run again replaces its previous bundle
+        typer.echo(f"replacing the bundle of the previous demo run in {bundle}")
+        shutil.rmtree(bundle)
+    train_cmd(registry=registry_dir, out=bundle, tracking_uri=tracking_uri)
 
     # One real request a clinic could send: the latest treatment of the registry, with history.
     last = reg.treatments.iloc[-1]
@@ -94,4 +99,4 @@ def demo_cmd(
     )
     if serve:
         typer.echo("serving the champion on http://127.0.0.1:8000 (docs at /docs); Ctrl-C stops")
-        serve_cmd(model=str(out / "bundle"), no_auth=True, tracking_uri=tracking_uri)
+        serve_cmd(model=str(bundle), no_auth=True, tracking_uri=tracking_uri)

@@ -38,7 +38,7 @@ def train_cmd(
     )
     try:
         result = train(settings, echo=typer.echo)
-    except ExportError as err:
+    except (ExportError, FileExistsError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
     except ParityError as err:

@@ -338,9 +338,21 @@ def _spec(stem: str, data: bytes, inp: TensorSpec, outputs: Sequence[TensorSpec]
     )
 
 
-def _prepare_out(out: Path) -> None:
+def check_out(out: Path) -> None:
+    """Refuse a bundle folder that exists and is not empty (a bundle is never overwritten).
+
+    Args:
+        out: The bundle folder to be.
+
+    Raises:
+        FileExistsError: It is a file, or a folder with something in it.
+    """
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out}: exists and is not an empty folder; export to a new one")
+
+
+def _prepare_out(out: Path) -> None:
+    check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
 
 

@@ -16,7 +16,7 @@ from features.spec import FEATURE_NAMES
 from training import plots
 from training.dataset import TrainingData, load_training_data
 from training.differences import evaluate_differences, fit_differences
-from training.export import export_bundle
+from training.export import check_out, export_bundle
 from training.longevity import evaluate_longevity, fit_longevity, fit_naive_longevity
 from training.models import FittedModels
 from training.risk import RiskReport, evaluate_risk, fit_risk
@@ -104,7 +104,9 @@ def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
         data.registry.ExportError: The export cannot be used.
         training.export.ParityError: The ONNX models disagree with LightGBM; the run is marked
             failed and no bundle is registered.
+        FileExistsError: ``settings.out`` is not empty (checked before anything is fitted).
     """
+    check_out(settings.out)  # now, not after minutes of fitting
     stages = _Stages(7, echo)
     with stages("read, validate and featurise the registry"):
         data = load_training_data(settings.registry, settings.test_fraction)

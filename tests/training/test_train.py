@@ -1,6 +1,8 @@
 """`train` end to end on the embedded default store: run, metrics, provenance, plots, registry."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,30 @@ def test_first_version_becomes_champion_with_its_bundle(trained) -> None:
     manifest = json.loads((settings.out / "manifest.json").read_text())
     assert manifest["model_name"] == "asym-test"
     assert manifest["run_id"] == result.run_id
+
+
+def test_train_refuses_a_used_bundle_folder_before_fitting(tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    out.mkdir()
+    (out / "manifest.json").write_text("{}")  # an earlier bundle: never overwritten
+    asym = Path(sys.executable).with_name("asym")
+    result = subprocess.run(
+        [
+            str(asym),
+            "train",
+            "--registry",
+            str(tmp_path / "none"),
+            "--out",
+            str(out),
+            "--tracking-uri",
+            f"sqlite:///{tmp_path / 'mlflow.db'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert f"error: {out}: exists and is not an empty folder" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert [p.name for p in out.iterdir()] == ["manifest.json"]
+    assert not (tmp_path / "mlflow.db").exists()  # refused before any run was started
