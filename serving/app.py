@@ -279,8 +279,8 @@ class PredictOptions(BaseModel):
 
     contributions: bool = Field(
         default=True,
-        description=f"Compute the contributions (occlusion: {len(FEATURE_GROUPS)} more risk-model "
-        "rows per treatment); false answers faster with an empty list.",
+        description=f"List the top contributions of the {len(FEATURE_GROUPS)} feature groups; "
+        "false answers with an empty list.",
     )
 
 

@@ -3,7 +3,8 @@
 A bundle is a folder written by ``training.export.export_bundle``::
 
     manifest.json     what is below, and everything needed to use it
-    treatment.onnx    input ``features`` (n, F): risk + difference quantiles, one output each
+    treatment.onnx    input ``features`` (n, F): risk + difference quantiles, one output each,
+                      and the risk's per-feature contributions (n, F)
     longevity.onnx    input ``longevity`` (r, L): the raw margin f(x) of the discrete-time
                       hazard per treated (region, side); with the manifest's baseline alpha,
                       hazard[k] = sigmoid(alpha[region, k] + f(x))
@@ -30,11 +31,13 @@ from data.contract import REGIONS
 from features.longevity import LONGEVITY_NAMES
 from features.spec import FEATURE_DTYPE, FEATURE_NAMES
 
-FORMAT_VERSION: Final = 2
+FORMAT_VERSION: Final = 3
 """Layout of the bundle and its manifest; a server reads exactly this version.
 
 2: the longevity graph takes one row per (region, side), no bin column, and outputs the hazard
-booster's raw margin; the manifest's ``hazard_baseline`` turns it into hazards."""
+booster's raw margin; the manifest's ``hazard_baseline`` turns it into hazards.
+3: the treatment graph also outputs ``risk_contributions``, and the manifest has
+``risk_contribution_base``."""
 MANIFEST_FILE: Final = "manifest.json"
 TREATMENT_FILE: Final = "treatment"
 """Key (and file stem) of the per-treatment model: risk and difference quantiles."""
@@ -43,6 +46,8 @@ LONGEVITY_FILE: Final = "longevity"
 INPUT_DTYPE: Final = "float32"
 """dtype of every ONNX input (the features are computed in float64 and cast once)."""
 RISK_OUTPUT: Final = "risk_raw"
+CONTRIBUTIONS_OUTPUT: Final = "risk_contributions"
+"""(n, F) per-feature path contributions to the risk model's raw margin (``Manifest``)."""
 HAZARD_MARGIN_OUTPUT: Final = "hazard_margin"
 
 
@@ -132,6 +137,12 @@ class Manifest(_Frozen):
         quantiles: Quantile keys of each difference (outputs ``<target>_<key>``).
         files: ONNX files by role (``treatment``, ``longevity``).
         calibration: Platt scaling of ``risk_raw``.
+        risk_contribution_base: The risk model's raw margin (log-odds before calibration) with
+            nothing known of a row: per tree, the mean of its leaves weighted by their training
+            rows (LightGBM's TreeSHAP expected value). Base plus the sum of a row's
+            ``risk_contributions`` is its margin, logit(``risk_raw``): the contributions split
+            the margin exactly, feature by feature (path attribution, see
+            ``training.export``).
         bin_days: Width of a hazard bin, days.
         n_bins: Number of hazard bins.
         hazard_baseline: (g, n_bins) log-odds baseline of the hazard per bin: one row for every
@@ -156,6 +167,7 @@ class Manifest(_Frozen):
     quantiles: tuple[str, ...]
     files: Mapping[str, OnnxFile]
     calibration: Calibration
+    risk_contribution_base: float
     bin_days: float
     n_bins: int
     hazard_baseline: tuple[tuple[float, ...], ...]
@@ -272,7 +284,7 @@ def _structure_problems(manifest: Manifest) -> list[str]:
         return problems
     treatment = manifest.files[TREATMENT_FILE]
     have = {o.name for o in treatment.outputs}
-    need = [RISK_OUTPUT] + [
+    need = [RISK_OUTPUT, CONTRIBUTIONS_OUTPUT] + [
         difference_output(t, q) for t in manifest.diff_targets for q in manifest.quantiles
     ]
     problems += [f"{treatment.file} has no output {n!r}" for n in need if n not in have]

@@ -17,7 +17,6 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-import onnx
 import onnxruntime as ort
 
 from data.contract import REGIONS, SIDES
@@ -25,6 +24,7 @@ from features.build import build_features
 from features.inputs import LEFT, RIGHT, FeatureInput
 from features.longevity import longevity_matrix, treated_region_sides
 from serving.bundle import (
+    CONTRIBUTIONS_OUTPUT,
     HAZARD_MARGIN_OUTPUT,
     LONGEVITY_FILE,
     RISK_OUTPUT,
@@ -51,6 +51,9 @@ class Predictions:
 
     Attributes:
         asymmetry_risk: (n,) calibrated P(visible asymmetry at review).
+        contributions: (n, F) per feature, its share of logit(asymmetry_risk): with
+            ``Predictor.contribution_base``, base + a row's sum = logit(asymmetry_risk) (path
+            attribution of the risk trees, see ``serving.bundle.Manifest``).
         differences: ``differences[target][q]``, (n,) post-treatment left-minus-right difference
             quantiles in mm, q in q10/q50/q90 (sorted per row).
         treatment: (r,) row in the n treatments of each longevity row.
@@ -67,6 +70,7 @@ class Predictions:
     """
 
     asymmetry_risk: FloatArray
+    contributions: FloatArray
     differences: Mapping[str, Mapping[str, FloatArray]]
     treatment: IntArray
     region: IntArray
@@ -76,29 +80,6 @@ class Predictions:
     late_asymmetry_risk: FloatArray
     first_region: IntArray
     first_side: IntArray
-
-
-def _risk_only(data: bytes) -> bytes:
-    """The treatment model cut down to the nodes that compute ``RISK_OUTPUT``.
-
-    onnxruntime runs every node of a graph whatever outputs are asked for; the risk ensemble is
-    about a fifth of the treatment model's trees, and occlusion rows need nothing else.
-    """
-    model = onnx.load_from_string(data)
-    graph = model.graph
-    needed, keep = {RISK_OUTPUT}, []
-    for node in reversed(graph.node):  # a valid graph lists nodes in topological order
-        if needed.intersection(node.output):
-            keep.append(node)
-            needed.update(node.input)
-    initializers = [i for i in graph.initializer if i.name in needed]
-    outputs = [o for o in graph.output if o.name == RISK_OUTPUT]
-    del graph.node[:], graph.initializer[:], graph.output[:]
-    graph.node.extend(reversed(keep))
-    graph.initializer.extend(initializers)
-    graph.output.extend(outputs)
-    out: bytes = model.SerializeToString()
-    return out
 
 
 def open_session(data: bytes, intra_op_threads: int = 0) -> ort.InferenceSession:
@@ -188,20 +169,21 @@ class Predictor:
         manifest: Manifest,
         treatment: ort.InferenceSession,
         longevity: ort.InferenceSession,
-        risk: ort.InferenceSession,
     ) -> None:
         """Wrap sessions already opened on the manifest's files (use ``Predictor.load``)."""
         self._manifest = manifest
         self._treatment = treatment
         self._longevity = longevity
-        self._risk = risk
         spec = manifest.files[TREATMENT_FILE]
         self._features_input = spec.input.name
         self._longevity_input = manifest.files[LONGEVITY_FILE].input.name
         self._diff_outputs = [
             difference_output(t, q) for t in manifest.diff_targets for q in manifest.quantiles
         ]
-        self._outputs = [RISK_OUTPUT, *self._diff_outputs]
+        # The contributions last: ``predict`` pops them off.
+        self._outputs = [RISK_OUTPUT, *self._diff_outputs, CONTRIBUTIONS_OUTPUT]
+        c = manifest.calibration
+        self._contribution_base = c.intercept + c.slope * manifest.risk_contribution_base
         self._baseline = np.asarray(manifest.hazard_baseline, dtype=np.float64)
 
     @classmethod
@@ -228,7 +210,6 @@ class Predictor:
             manifest,
             open_session(blobs[TREATMENT_FILE], intra_op_threads),
             open_session(blobs[LONGEVITY_FILE], intra_op_threads),
-            open_session(_risk_only(blobs[TREATMENT_FILE]), intra_op_threads),
         )
 
     @property
@@ -246,27 +227,10 @@ class Predictor:
         """Model version."""
         return self._manifest.model_version
 
-    def risk(self, x: npt.NDArray[np.floating]) -> FloatArray:
-        """Only the calibrated asymmetry risk of n rows (one session call, risk trees only).
-
-        The same numbers as ``predict(...).asymmetry_risk``, at a fraction of the cost: for rows
-        that need nothing else, such as the occlusion rows of the contributions.
-
-        Args:
-            x: (n, F) feature matrix, columns in the manifest's order (cast to float32).
-
-        Returns:
-            (n,) calibrated P(visible asymmetry at review).
-
-        Raises:
-            ValueError: ``x`` has the wrong number of columns.
-        """
-        x32 = self._features(x)
-        if not len(x32):
-            return np.zeros(0)
-        (raw,) = self._risk.run([RISK_OUTPUT], {self._features_input: x32})
-        c = self._manifest.calibration
-        return postprocess.calibrate(np.asarray(raw, dtype=np.float64), c.slope, c.intercept)
+    @property
+    def contribution_base(self) -> float:
+        """logit(asymmetry_risk) with nothing known of a treatment (see ``Predictions``)."""
+        return self._contribution_base
 
     def _features(self, x: npt.NDArray[np.floating]) -> Float32Array:
         x32 = np.ascontiguousarray(x, dtype=np.float32)
@@ -305,10 +269,12 @@ class Predictor:
             raise ValueError("treatment, region and side must have the same length")
         n, r = len(x32), len(treatment)
 
+        width = x32.shape[1]
         if n:
             raw = self._treatment.run(self._outputs, {self._features_input: x32})
         else:  # onnxruntime rejects an empty batch in some operators; nothing to ask anyway
-            raw = [np.zeros(0) for _ in self._outputs]
+            raw = [np.zeros(0) for _ in self._outputs[:-1]] + [np.zeros((0, width))]
+        contributions = np.multiply(raw.pop(), m.calibration.slope, dtype=np.float64)
         # Outputs in manifest order: risk, then target by target its quantiles; one array and
         # one sort for all targets.
         stacked = np.stack([np.ravel(v) for v in raw], axis=1).astype(np.float64)
@@ -332,6 +298,7 @@ class Predictor:
         first_region, first_side = _first_to_wear_off(median, treatment, region, side, n)
         return Predictions(
             asymmetry_risk=risk,
+            contributions=contributions,
             differences=differences,
             treatment=treatment,
             region=region,

@@ -47,7 +47,7 @@ A product decision, not a fitted value: about 2/3 and 1.75 times the visible-asy
 review of the simulated demo registry (~23%); clinics may read the number itself instead."""
 HIGH_RISK: Final = 0.40
 TOP_CONTRIBUTIONS: Final = 5
-"""Contributions listed per answer, largest |delta_risk| first."""
+"""Contributions listed per answer, largest |log_odds| first."""
 
 
 _STRICT: Final = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
@@ -300,11 +300,11 @@ class LateAsymmetry(BaseModel):
 
 
 class Contribution(BaseModel):
-    """How much a group of features moves this prediction (occlusion, see PredictResponse)."""
+    """How much a group of features moves this prediction (see PredictResponse)."""
 
     group: str = Field(description="Feature group (e.g. placement:frontalis, history).")
-    delta_risk: float = Field(
-        ge=-1, le=1, description="risk(full request) - risk(this group unknown)."
+    log_odds: float = Field(
+        description="What this group adds to the log-odds of asymmetry_risk (> 0: raises it)."
     )
 
 
@@ -320,10 +320,11 @@ class PlanWarning(BaseModel):
 class PredictResponse(BaseModel):
     """Every answer for one treatment.
 
-    ``contributions`` are computed by occlusion: the request is re-scored by the risk model with
-    each feature group set to unknown (NaN, the models' learnt missing-value path) and
-    ``delta_risk`` = risk(full) - risk(group unknown); the largest in absolute value are listed.
-    They explain this model's answer, not the patient's physiology.
+    ``contributions`` split the log-odds of ``asymmetry_risk`` between feature groups, exported
+    with the model (a path attribution of the risk trees): over all groups they add up, with the
+    model's base, to logit(asymmetry_risk), where the base is calibration.intercept +
+    calibration.slope * risk_contribution_base of ``GET /v1/model``; the largest in absolute
+    value are listed. They explain this model's answer, not the patient's physiology.
     """
 
     asymmetry_risk: float = Field(
@@ -339,7 +340,7 @@ class PredictResponse(BaseModel):
     late_asymmetry: LateAsymmetry
     contributions: list[Contribution] = Field(
         max_length=TOP_CONTRIBUTIONS,
-        description=f"Top {TOP_CONTRIBUTIONS} feature groups by |delta_risk|; [] if not asked for.",
+        description=f"Top {TOP_CONTRIBUTIONS} feature groups by |log_odds|; [] if not asked for.",
     )
     warnings: list[PlanWarning]
     model: ModelInfo

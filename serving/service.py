@@ -4,10 +4,10 @@ A request becomes features only through ``features`` (``features.request.request
 ``features.build.build_features``) and answers only through the bundle's ONNX models
 (``serving.predictor.Predictor``): no pandas and no LightGBM on this path.
 
-Contributions are computed by occlusion: each request's feature row is repeated once per feature
-group with that group set to NaN (the models' learnt "unknown" path) and scored by the risk trees
-alone (``Predictor.risk``); a group's contribution is risk(full) - risk(group unknown). ONNX
-models carry no per-feature contributions, and this needs nothing but the served models.
+Contributions come with the model: the bundle's treatment graph gives, per feature, its share of
+the risk's log-odds (a path attribution of the risk trees, ``training.export``), and a feature
+group's contribution is the sum over its features: the groups' contributions and the model's base
+add up to logit(asymmetry_risk).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ _GEOMETRY_MUSCLE: Final = {
 
 
 def _feature_groups() -> dict[str, tuple[str, ...]]:
-    """Occlusion groups: every feature of ``features.spec`` in exactly one group.
+    """Contribution groups: every feature of ``features.spec`` in exactly one group.
 
     Per muscle, everything its points decide (dose, points, effective dose, point geometry);
     the off-target structures; the physics estimates; the session totals; then the patient's
@@ -101,19 +101,19 @@ def _feature_groups() -> dict[str, tuple[str, ...]]:
 
 
 FEATURE_GROUPS: Final = _feature_groups()
-"""Occlusion groups by name: the feature names each sets to unknown."""
+"""Contribution groups by name: the feature names whose contributions each adds up."""
 _GROUP_NAMES: Final = tuple(FEATURE_GROUPS)
 
 
-def _group_mask() -> npt.NDArray[np.bool_]:
-    """(groups, F): True where occlusion row k sets a column to unknown."""
-    mask = np.zeros((len(FEATURE_GROUPS), len(FEATURE_INDEX)), dtype=np.bool_)
+def _group_matrix() -> FloatArray:
+    """(F, groups): 1 where feature f is in group k, so contributions @ it sums by group."""
+    matrix = np.zeros((len(FEATURE_INDEX), len(FEATURE_GROUPS)))
     for k, names in enumerate(FEATURE_GROUPS.values()):
-        mask[k, [FEATURE_INDEX[n] for n in names]] = True
-    return mask
+        matrix[[FEATURE_INDEX[n] for n in names], k] = 1.0
+    return matrix
 
 
-_GROUP_MASK: Final = _group_mask()
+_GROUP_MATRIX: Final = _group_matrix()
 
 _LABEL_RATIO: Final = tuple((r, FEATURE_INDEX[f"region_label_ratio_{r}"]) for r in REGIONS)
 _REGION_DOSE: Final = {r: FEATURE_INDEX[f"region_u_eq_{r}"] for r in REGIONS}
@@ -205,15 +205,9 @@ class Scored:
     input_sha256: list[str]
 
 
-def _occluded(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Each row repeated once per feature group, that group's columns NaN: (n * groups, F)."""
-    rows = np.where(_GROUP_MASK, np.float32(np.nan), x[:, None, :])  # one broadcast, no loop
-    return rows.reshape(-1, x.shape[1])
-
-
-def _check_finite(p: Predictions, occluded: FloatArray) -> None:
+def _check_finite(p: Predictions, contributions: FloatArray) -> None:
     """Refuse to answer with NaN or infinity (JSON has neither; orjson would write null)."""
-    arrays = [p.asymmetry_risk, p.median_days, p.late_asymmetry_risk, occluded]
+    arrays = [p.asymmetry_risk, p.median_days, p.late_asymmetry_risk, contributions.ravel()]
     arrays += [v for by_q in p.differences.values() for v in by_q.values()]
     arrays += list(p.survival.values())
     # One concatenation and one test: a request is answered in well under a millisecond.
@@ -223,20 +217,18 @@ def _check_finite(p: Predictions, occluded: FloatArray) -> None:
         raise ValueError(f"the model produced non-finite outputs (arrays {bad})")
 
 
-def _answers(p: Predictions, x: FloatArray, occluded: FloatArray) -> list[dict[str, Any]]:
-    """Turn the predictions of n requests and the risks of their occlusion rows into responses.
+def _answers(p: Predictions, x: FloatArray, groups: FloatArray) -> list[dict[str, Any]]:
+    """Turn the predictions of n requests and their groups' contributions into responses.
 
     Built from plain lists column by column (``tolist`` once per array, rows by ``zip``): a
     batch of a thousand answers is 7,000 small dicts, and per-item numpy indexing would cost more
     than the models.
     """
-    _check_finite(p, occluded)
+    _check_finite(p, groups)
     n = len(x)
     risk = p.asymmetry_risk.tolist()
-    groups = len(occluded) // n if n else 0
-    delta = p.asymmetry_risk[:, None] - occluded.reshape(n, groups)
-    top = np.argsort(-np.abs(delta), axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS].tolist()
-    deltas = delta.tolist()
+    top = np.argsort(-np.abs(groups), axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS].tolist()
+    by_group = groups.tolist()
     # Longevity rows come sorted by treatment: slice each request's rows.
     bounds = np.searchsorted(p.treatment, np.arange(n + 1)).tolist()
     region, side, median, k0, k1, k2 = _LONGEVITY_KEYS
@@ -276,7 +268,7 @@ def _answers(p: Predictions, x: FloatArray, occluded: FloatArray) -> list[dict[s
                     "first_side": SIDES[first_side[i]] if first_side[i] >= 0 else None,
                 },
                 "contributions": [
-                    {"group": _GROUP_NAMES[k], "delta_risk": deltas[i][k]} for k in top[i]
+                    {"group": _GROUP_NAMES[k], "log_odds": by_group[i][k]} for k in top[i]
                 ],
                 "warnings": plan_warnings(x[i]) if warned[i] else [],
             }
@@ -292,8 +284,7 @@ def score(
     Args:
         predictor: The loaded bundle.
         requests: Validated requests (``serving.schemas.PredictRequest``: plain dicts).
-        contributions: Compute the occlusion contributions (one risk-model row per feature group);
-            False leaves them empty.
+        contributions: List the top contributions; False leaves them empty.
 
     Returns:
         The answers, in request order, and the hash of each request.
@@ -303,8 +294,8 @@ def score(
     x32 = x.astype(np.float32)
     treatment, region, side = treated_region_sides(inputs.plan)
     p = predictor.predict(x32, treatment, region, side)
-    occluded = predictor.risk(_occluded(x32)) if contributions else np.zeros(0)
-    return Scored(_answers(p, x, occluded), [canonical_sha256(r) for r in requests])
+    groups = p.contributions @ _GROUP_MATRIX if contributions else np.zeros((len(x), 0))
+    return Scored(_answers(p, x, groups), [canonical_sha256(r) for r in requests])
 
 
 class PredictionService:
@@ -341,7 +332,7 @@ class PredictionService:
             clinic: Calling clinic (for the log).
             request_id: Id of the HTTP request.
             batch: Give item i the request id ``<request_id>.<i>``.
-            contributions: Compute the occlusion contributions (see ``score``).
+            contributions: List the top contributions (see ``score``).
 
         Returns:
             One ``PredictResponse``-shaped dict per request.

@@ -3,11 +3,22 @@
 Two ONNX files, so that a request costs two session calls whatever it asks:
 
 - ``treatment.onnx``: the risk classifier and the nine difference quantile regressors merged into
-  one graph over one ``features`` input, one named output per model;
+  one graph over one ``features`` input, one named output per model, and the risk model's
+  per-feature contributions (``risk_contributions``, below);
 - ``longevity.onnx``: the raw margin f(x) of the proportional-odds hazard booster over
   ``longevity`` rows (one per treated (region, side)); the hazard of bin k is
   sigmoid(baseline[region, k] + f(x)) with the manifest's ``hazard_baseline``
   (``training.postprocess.hazards_from_margin``).
+
+The contributions are a path (Saabas) attribution exported as one more tree ensemble: the risk
+trees with, at each leaf, instead of its value, the vector of what each feature's splits added on
+the way from the root to that leaf. A node's value is the mean of its leaves weighted by their
+training rows (the root's is LightGBM's TreeSHAP expected value), and each split hands the change
+from a node's value to its child's to the split feature; per tree these add up to leaf - root,
+so ``risk_contribution_base`` + a row's contributions = its raw margin, exactly. One traversal of
+the risk trees answers every feature, where occluding groups of features would cost a traversal
+per group. For trees of one split it equals LightGBM's TreeSHAP (``pred_contrib``); deeper, it
+differs from TreeSHAP in how it shares the credit of interacting splits.
 
 Before anything is published the ONNX graphs are run with onnxruntime on the held-out rows and
 compared with LightGBM; a deviation beyond tolerance raises ``ParityError`` and leaves nothing
@@ -19,12 +30,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import lightgbm as lgb
 import numpy as np
@@ -40,6 +51,7 @@ from onnxmltools.convert.common.data_types import (
 from features.longevity import LONGEVITY_INDEX, LONGEVITY_NAMES, longevity_matrix
 from features.spec import FEATURE_DTYPE, FEATURE_NAMES
 from serving.bundle import (
+    CONTRIBUTIONS_OUTPUT,
     FORMAT_VERSION,
     HAZARD_MARGIN_OUTPUT,
     INPUT_DTYPE,
@@ -160,6 +172,136 @@ def _convert(booster: lgb.Booster, input_name: str, width: int) -> onnx.ModelPro
     return model
 
 
+@dataclass(frozen=True)
+class PathContributions:
+    """A booster's path attribution: per tree, per leaf, what each feature's splits add.
+
+    Attributes:
+        tables: Per tree, (leaves, F): row k is the contribution of each feature to the margin
+            of a row that lands in leaf k.
+        base: Margin with nothing known: the sum over trees of the root's value.
+    """
+
+    tables: tuple[FloatArray, ...]
+    base: float
+
+    def of(self, leaves: npt.NDArray[np.integer]) -> FloatArray:
+        """(n, F) contributions of rows given their leaf in each tree, (n, trees)."""
+        width = self.tables[0].shape[1] if self.tables else 0
+        out = np.zeros((len(leaves), width))
+        for t, table in enumerate(self.tables):
+            out += table[leaves[:, t]]
+        return out
+
+
+def _subtree(node: dict[str, Any]) -> tuple[float, float, list[tuple[int, dict[int, float]]]]:
+    """(value, training rows, per leaf the feature -> contribution from this node down).
+
+    A leaf's value is its output; a split's is the mean of its children's weighted by rows (both
+    children without rows, which LightGBM never grows: their plain mean).
+    """
+    if "split_feature" not in node:
+        return (
+            float(node["leaf_value"]),
+            float(node.get("leaf_count", 0)),
+            [(int(node.get("leaf_index", 0)), {})],
+        )
+    children = [_subtree(node["left_child"]), _subtree(node["right_child"])]
+    rows = children[0][1] + children[1][1]
+    if rows > 0:
+        value = sum(v * c for v, c, _ in children) / rows
+    else:
+        value = 0.5 * (children[0][0] + children[1][0])
+    feature = int(node["split_feature"])
+    leaves = []
+    for child_value, _, paths in children:
+        for leaf, path in paths:
+            path[feature] = path.get(feature, 0.0) + (child_value - value)
+            leaves.append((leaf, path))
+    return value, rows, leaves
+
+
+def path_contributions(booster: lgb.Booster) -> PathContributions:
+    """The path (Saabas) attribution of a booster's raw margin, per tree and leaf.
+
+    Args:
+        booster: A fitted booster (one output per row).
+
+    Returns:
+        The tables and base: base + ``of(leaves).sum(axis=1)`` is the raw margin.
+    """
+    width = booster.num_feature()
+    tables, base = [], 0.0
+    for tree in booster.dump_model()["tree_info"]:
+        root_value, _, leaves = _subtree(tree["tree_structure"])
+        table = np.zeros((int(tree["num_leaves"]), width))
+        for leaf, path in leaves:
+            for feature, value in path.items():
+                table[leaf, feature] = value
+        tables.append(table)
+        base += root_value
+    return PathContributions(tuple(tables), base)
+
+
+def _leaf_indexed(booster: lgb.Booster) -> lgb.Booster:
+    """The same trees with each leaf's value replaced by its index in its tree.
+
+    Converted, the ONNX ensemble's leaf weights then say which LightGBM leaf each ONNX leaf is,
+    whatever node numbering the converter chose (small integers are exact in float32).
+    """
+    lines = booster.model_to_string().split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("tree_sizes="):
+            lines[i] = ""  # byte sizes of the tree blocks, which change
+        elif line.startswith("leaf_value="):
+            count = len(line.removeprefix("leaf_value=").split())
+            lines[i] = "leaf_value=" + " ".join(str(k) for k in range(count))
+    return lgb.Booster(model_str="\n".join(lines))
+
+
+def _contributions_node(
+    booster: lgb.Booster, paths: PathContributions, input_name: str, width: int
+) -> onnx.NodeProto:
+    """A tree ensemble with the booster's splits whose output is (n, F) path contributions."""
+    converted = _convert(_leaf_indexed(_as_regression(booster)), input_name, width)
+    trees = [n for n in converted.graph.node if n.op_type == "TreeEnsembleRegressor"]
+    if len(trees) != 1 or list(trees[0].input) != [input_name]:
+        found = [(n.op_type, list(n.input)) for n in converted.graph.node]
+        raise RuntimeError(f"onnxmltools gave nodes {found}, expected one TreeEnsembleRegressor")
+    attrs = {a.name: helper.get_attribute_value(a) for a in trees[0].attribute}
+    tree_ids: list[int] = []
+    node_ids: list[int] = []
+    targets: list[int] = []
+    weights: list[float] = []
+    for tree, node, weight in zip(
+        attrs["target_treeids"], attrs["target_nodeids"], attrs["target_weights"], strict=True
+    ):
+        leaf = int(weight)
+        if leaf != weight or not 0 <= leaf < len(paths.tables[tree]):
+            raise RuntimeError(f"tree {tree} node {node}: weight {weight} is not a leaf index")
+        row = paths.tables[tree][leaf]
+        features = np.flatnonzero(row).tolist() or [0]  # a leaf no split leads to: one zero
+        tree_ids += [tree] * len(features)
+        node_ids += [node] * len(features)
+        targets += features
+        weights += row[features].tolist()
+    return helper.make_node(
+        "TreeEnsembleRegressor",
+        [input_name],
+        [CONTRIBUTIONS_OUTPUT],
+        name=CONTRIBUTIONS_OUTPUT,
+        domain="ai.onnx.ml",
+        n_targets=width,
+        aggregate_function="SUM",
+        post_transform="NONE",
+        target_treeids=tree_ids,
+        target_nodeids=node_ids,
+        target_ids=targets,
+        target_weights=weights,
+        **{k: v for k, v in attrs.items() if k.startswith("nodes_")},
+    )
+
+
 def _needed(nodes: Sequence[onnx.NodeProto], outputs: set[str]) -> list[onnx.NodeProto]:
     """The nodes the given outputs depend on, in their original (topological) order."""
     wanted = set(outputs)
@@ -171,12 +313,18 @@ def _needed(nodes: Sequence[onnx.NodeProto], outputs: set[str]) -> list[onnx.Nod
     return keep[::-1]
 
 
-def _merge(heads: Sequence[_Head], input_name: str, width: int) -> onnx.ModelProto:
+def _merge(
+    heads: Sequence[_Head],
+    input_name: str,
+    width: int,
+    extra: Sequence[tuple[onnx.NodeProto, onnx.ValueInfoProto]] = (),
+) -> onnx.ModelProto:
     """Convert each booster and merge them into one graph over one input, one output per head.
 
     Each converted graph gets its head's name as a prefix on every node, edge and initializer
     (not on the shared input), ends in a 1-D output (class-1 probability of a classifier, the
-    value of a regressor), and loses the converter's unused tail (label, identities).
+    value of a regressor), and loses the converter's unused tail (label, identities). ``extra``
+    nodes over the same input come last, each with its output.
     """
     nodes: list[onnx.NodeProto] = []
     initializers: list[onnx.TensorProto] = [
@@ -212,6 +360,9 @@ def _merge(heads: Sequence[_Head], input_name: str, width: int) -> onnx.ModelPro
         nodes += [*part, tail]
         initializers += [t for t in graph.initializer if t.name in used]
         outputs.append(helper.make_tensor_value_info(head.output, TensorProto.FLOAT, ["N"]))
+    for node, output in extra:
+        nodes.append(node)
+        outputs.append(output)
     graph = helper.make_graph(
         nodes,
         "asym",
@@ -303,23 +454,66 @@ def _compare(
     return deviations
 
 
-def _compare_hazards(lon: LongevityModel, onnx_margin: FloatArray, rows: Float32Array) -> float:
-    """Max |hazard from the ONNX margin - LightGBM hazard|; ParityError beyond PROBABILITY_ATOL."""
-    expected = lon.hazards(rows)
-    region = rows[:, LONGEVITY_INDEX["region"]].astype(np.int64)
-    got = postprocess.hazards_from_margin(onnx_margin, lon.baseline, region)
+def _refuse_beyond(
+    what: str,
+    got: FloatArray,
+    expected: FloatArray,
+    limit: FloatArray | float,
+    tolerance: str,
+    column: Callable[[int], str],
+) -> float:
+    """Max |got - expected| of a (rows, columns) output; ParityError if one exceeds ``limit``.
+
+    The error starts with ``what`` and names the worst cell (``column`` names its column).
+    """
     dev = np.abs(got - expected)
     worst = float(dev.max()) if dev.size else 0.0
-    bad = dev > PROBABILITY_ATOL
+    bad = dev > limit
     if bad.any() or not np.isfinite(got).all():
         i, k = np.unravel_index(int(np.argmax(dev)), dev.shape)
         raise ParityError(
-            f"hazards from the ONNX output {HAZARD_MARGIN_OUTPUT!r} deviate from LightGBM by up "
-            f"to {worst:.3g} (row {i}, bin {k}: ONNX {got[i, k]:.6g}, LightGBM "
-            f"{expected[i, k]:.6g}; {int(bad.sum())} of {dev.size} beyond the tolerance "
-            f"{PROBABILITY_ATOL:g} absolute)"
+            f"{what} by up to {worst:.3g} (row {i}, {column(int(k))}: ONNX {got[i, k]:.6g}, "
+            f"LightGBM {expected[i, k]:.6g}; {int(bad.sum())} of {dev.size} beyond the "
+            f"tolerance {tolerance})"
         )
     return worst
+
+
+def _compare_contributions(
+    booster: lgb.Booster, paths: PathContributions, got: FloatArray, x: Float32Array
+) -> float:
+    """Max |ONNX - path contributions of the LightGBM leaves|; ParityError beyond tolerance.
+
+    The regression tolerance: both are sums over the trees, ONNX's in float32.
+    """
+    margin = np.asarray(booster.predict(x, raw_score=True), dtype=np.float64)
+    expected = paths.of(np.asarray(booster.predict(x, pred_leaf=True), dtype=np.int64))
+    # By construction the contributions split the margin exactly (up to float64 rounding).
+    gap = np.abs(paths.base + expected.sum(axis=1) - margin)
+    if len(gap) and gap.max() > 1e-6:
+        raise RuntimeError(f"path contributions miss the margin by up to {gap.max():.3g}")
+    return _refuse_beyond(
+        f"ONNX output {CONTRIBUTIONS_OUTPUT!r} deviates from the LightGBM leaves' path "
+        "contributions",
+        got,
+        expected,
+        REGRESSION_ATOL + REGRESSION_RTOL * np.abs(expected),
+        f"{REGRESSION_RTOL:g} relative + {REGRESSION_ATOL:g} absolute",
+        lambda f: f"feature {FEATURE_NAMES[f]}",
+    )
+
+
+def _compare_hazards(lon: LongevityModel, onnx_margin: FloatArray, rows: Float32Array) -> float:
+    """Max |hazard from the ONNX margin - LightGBM hazard|; ParityError beyond PROBABILITY_ATOL."""
+    region = rows[:, LONGEVITY_INDEX["region"]].astype(np.int64)
+    return _refuse_beyond(
+        f"hazards from the ONNX output {HAZARD_MARGIN_OUTPUT!r} deviate from LightGBM",
+        postprocess.hazards_from_margin(onnx_margin, lon.baseline, region),
+        lon.hazards(rows),
+        PROBABILITY_ATOL,
+        f"{PROBABILITY_ATOL:g} absolute",
+        lambda k: f"bin {k}",
+    )
 
 
 def _libraries() -> dict[str, str]:
@@ -401,10 +595,20 @@ def export_bundle(
         "(training.postprocess.hazards_from_margin)",
         probability=False,
     )
-    treatment_bytes = _merge(heads, FEATURES_INPUT, width).SerializeToString()
+    risk = models.risk.booster
+    paths = path_contributions(risk)
+    contributions = (
+        _contributions_node(risk, paths, FEATURES_INPUT, width),
+        helper.make_tensor_value_info(CONTRIBUTIONS_OUTPUT, TensorProto.FLOAT, ["N", width]),
+    )
+    treatment_bytes = _merge(heads, FEATURES_INPUT, width, [contributions]).SerializeToString()
     longevity_bytes = _merge([hazard], LONGEVITY_INPUT, rows.shape[1]).SerializeToString()
 
-    deviations = _compare(heads, _run(treatment_bytes, FEATURES_INPUT, x), x)
+    treatment_out = _run(treatment_bytes, FEATURES_INPUT, x)
+    deviations = _compare(heads, treatment_out, x)
+    deviations[CONTRIBUTIONS_OUTPUT] = _compare_contributions(
+        risk, paths, treatment_out[CONTRIBUTIONS_OUTPUT], x
+    )
     margin = _run(longevity_bytes, LONGEVITY_INPUT, rows)
     deviations |= _compare([hazard], margin, rows)
     deviations[HAZARD_PARITY] = _compare_hazards(lon, margin[HAZARD_MARGIN_OUTPUT], rows)
@@ -422,7 +626,17 @@ def export_bundle(
                 shape=(None, width),
                 meaning="treatment features in feature_names order (NaN = missing)",
             ),
-            [output(h) for h in heads],
+            [
+                *(output(h) for h in heads),
+                TensorSpec(
+                    name=CONTRIBUTIONS_OUTPUT,
+                    dtype=INPUT_DTYPE,
+                    shape=(None, width),
+                    meaning="per feature (feature_names order), its path contribution to the "
+                    "risk model's raw margin (log-odds before calibration): "
+                    "risk_contribution_base + the row's sum = logit(risk_raw)",
+                ),
+            ],
         ),
         LONGEVITY_FILE: _spec(
             LONGEVITY_FILE,
@@ -453,6 +667,7 @@ def export_bundle(
         calibration=Calibration(
             slope=models.risk.calibration[0], intercept=models.risk.calibration[1]
         ),
+        risk_contribution_base=paths.base,
         bin_days=float(lon.bin_days),
         n_bins=int(lon.n_bins),
         hazard_baseline=tuple(tuple(float(a) for a in row) for row in lon.baseline),

@@ -22,6 +22,7 @@ from serving.app import create_app
 from serving.keys import create_key
 from serving.predict import predict_registry
 from serving.predictor import SURVIVAL_DAYS, Predictor
+from serving.service import _GROUP_MATRIX, FEATURE_GROUPS
 from serving.settings import serving_settings
 from tests.serving.live import live_server
 from training.dataset import TrainingData
@@ -119,13 +120,19 @@ def test_predict_equals_predictor(
         r = client.post("/v1/predict", json=request)
         assert r.status_code == 200, r.text
         body = r.json()
-        _assert_answer_equals(body, predictor.predict_treatments(request_inputs(request)))
+        expected = predictor.predict_treatments(request_inputs(request))
+        _assert_answer_equals(body, expected)
         assert body["model"] == {"name": "asym-test", "version": "1"}
         assert body["risk_band"] in ("low", "moderate", "high")
         assert len(body["request_id"]) == 32
-        assert 1 <= len(body["contributions"]) <= 5
-        deltas = [abs(c["delta_risk"]) for c in body["contributions"]]
-        assert deltas == sorted(deltas, reverse=True)
+        # The listed groups: the five largest |sums| of their features' contributions.
+        by_group = dict(
+            zip(FEATURE_GROUPS, (expected.contributions @ _GROUP_MATRIX)[0], strict=True)
+        )
+        largest = sorted(by_group, key=lambda g: -abs(by_group[g]))[:5]
+        assert [c["group"] for c in body["contributions"]] == largest
+        for c in body["contributions"]:
+            assert c["log_odds"] == pytest.approx(by_group[c["group"]], abs=1e-12)
 
 
 def test_predict_equals_batch_scoring(

@@ -138,17 +138,21 @@ def test_predict_checks_the_matrix_and_answers_an_empty_batch(predictor: Predict
     assert p.asymmetry_risk.shape == (0,) and p.median_days.shape == (0,)
 
 
-def test_risk_alone_equals_the_full_prediction(predictor: Predictor, data: TrainingData) -> None:
-    # The risk-only session is the treatment graph cut down to the risk trees: the same nodes on
-    # the same input, so bit-identical risks, NaN rows (occlusion) included.
+def test_contributions_and_base_add_up_to_the_risk_log_odds(
+    predictor: Predictor, data: TrainingData
+) -> None:
     x = data.features[:300].astype(np.float32)
-    x[100:200, :40] = np.nan
+    x[100:200, :40] = np.nan  # unknown values take the trees' missing-value branches
     empty = np.zeros(0, dtype=np.int64)
-    full = predictor.predict(x, empty, empty, empty).asymmetry_risk
-    np.testing.assert_array_equal(predictor.risk(x), full)
-    assert predictor.risk(x[:0]).shape == (0,)
-    with pytest.raises(ValueError, match="expected"):
-        predictor.risk(x[:, 1:])
+    p = predictor.predict(x, empty, empty, empty)
+    logit = np.log(p.asymmetry_risk / (1 - p.asymmetry_risk))
+    # The risk comes from the classifier's float32 probability, the contributions from float32
+    # sums over the trees: they agree to float32 precision of log-odds of a few units.
+    np.testing.assert_allclose(
+        predictor.contribution_base + p.contributions.sum(axis=1), logit, atol=1e-4
+    )
+    assert p.contributions.shape == x.shape
+    assert (np.abs(p.contributions) > 1e-6).sum(axis=1).min() > 0  # every row is explained
 
 
 def test_predict_treatments_builds_features_itself(

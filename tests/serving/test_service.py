@@ -1,4 +1,4 @@
-"""The service refuses to answer with values JSON cannot carry."""
+"""The service: contributions summed by group, and no answer with values JSON cannot carry."""
 
 from __future__ import annotations
 
@@ -9,13 +9,20 @@ import pytest
 
 from features.spec import FEATURE_NAMES
 from serving.predictor import SURVIVAL_DAYS, Predictions
-from serving.service import FEATURE_GROUPS, _answers, _may_warn, _occluded, plan_warnings
+from serving.service import (
+    _GROUP_MATRIX,
+    FEATURE_GROUPS,
+    _answers,
+    _may_warn,
+    plan_warnings,
+)
 
 
 def _predictions(risk: float) -> Predictions:
     one = np.array([0.0])
     return Predictions(
         asymmetry_risk=np.array([risk]),
+        contributions=np.zeros((1, len(FEATURE_NAMES))),
         differences={"brow_height_diff_mm": {"q10": one - 1, "q50": one, "q90": one + 1}},
         treatment=np.array([0]),
         region=np.array([0]),
@@ -30,15 +37,26 @@ def _predictions(risk: float) -> Predictions:
 
 def test_finite_answers_pass_and_non_finite_ones_are_refused() -> None:
     x = np.zeros((1, len(FEATURE_NAMES)))
-    occluded = np.full(len(FEATURE_GROUPS), 0.2)
-    (answer,) = _answers(_predictions(0.3), x, occluded)
+    groups = np.zeros((1, len(FEATURE_GROUPS)))
+    groups[0, [0, 2, -1]] = -0.5, 0.1, 0.8
+    (answer,) = _answers(_predictions(0.3), x, groups)
     assert answer["asymmetry_risk"] == 0.3
-    assert answer["contributions"][0]["delta_risk"] == pytest.approx(0.1)
+    # Largest |log_odds| first, then ties (zeros) in group order.
+    names = list(FEATURE_GROUPS)
+    assert [(c["group"], c["log_odds"]) for c in answer["contributions"]] == [
+        (names[-1], 0.8),
+        (names[0], -0.5),
+        (names[2], 0.1),
+        (names[1], 0.0),
+        (names[3], 0.0),
+    ]
     with pytest.raises(ValueError, match="non-finite"):
-        _answers(_predictions(float("nan")), x, occluded)
+        _answers(_predictions(float("nan")), x, groups)
     broken = dataclasses.replace(_predictions(0.3), median_days=np.array([np.inf]))
     with pytest.raises(ValueError, match="non-finite"):
-        _answers(broken, x, occluded)
+        _answers(broken, x, groups)
+    with pytest.raises(ValueError, match="non-finite"):
+        _answers(_predictions(0.3), x, np.where(groups > 0, np.nan, groups))
 
 
 def test_rows_are_flagged_exactly_when_they_get_warnings() -> None:
@@ -53,12 +71,11 @@ def test_rows_are_flagged_exactly_when_they_get_warnings() -> None:
     assert 0 < flagged.sum() < len(x)  # both kinds of row occur
 
 
-def test_occlusion_row_k_hides_exactly_group_k() -> None:
-    x = np.arange(2 * len(FEATURE_NAMES), dtype=np.float32).reshape(2, -1)
-    rows = _occluded(x).reshape(2, len(FEATURE_GROUPS), -1)
+def test_group_matrix_sums_exactly_each_groups_features() -> None:
+    per_feature = np.random.default_rng(5).normal(size=(3, len(FEATURE_NAMES)))
+    by_group = per_feature @ _GROUP_MATRIX
     for k, names in enumerate(FEATURE_GROUPS.values()):
-        hidden = [FEATURE_NAMES.index(n) for n in names]
-        for i in range(2):
-            assert np.flatnonzero(np.isnan(rows[i, k])).tolist() == sorted(hidden)
-            kept = np.setdiff1d(np.arange(len(FEATURE_NAMES)), hidden)
-            np.testing.assert_array_equal(rows[i, k, kept], x[i, kept])
+        columns = [FEATURE_NAMES.index(n) for n in names]
+        np.testing.assert_allclose(by_group[:, k], per_feature[:, columns].sum(axis=1))
+    # Every feature in exactly one group: the groups add up to the whole.
+    np.testing.assert_allclose(by_group.sum(axis=1), per_feature.sum(axis=1))

@@ -11,6 +11,7 @@ import numpy as np
 import onnxmltools
 import onnxruntime as ort
 import pytest
+from onnx import TensorProto, helper
 from onnxmltools.convert.common.data_types import FloatTensorType
 
 from features.longevity import LONGEVITY_INDEX, LONGEVITY_NAMES
@@ -48,7 +49,8 @@ def test_bundle_has_files_and_documented_manifest(
     raw = json.loads((bundle / MANIFEST_FILE).read_text())
     for field in (
         "format_version", "model_name", "model_version", "run_id", "created", "feature_names",
-        "feature_dtype", "longevity_features", "files", "calibration", "bin_days", "n_bins",
+        "feature_dtype", "longevity_features", "files", "calibration", "risk_contribution_base",
+        "bin_days", "n_bins",
         "hazard_baseline", "libraries", "data_fingerprint", "parity",
     ):  # fmt: skip
         assert field in raw
@@ -63,7 +65,7 @@ def test_bundle_has_files_and_documented_manifest(
     assert m.data_fingerprint == data.fingerprint
     assert {"lightgbm", "onnx", "onnxmltools", "onnxruntime", "numpy", "asym"} <= set(m.libraries)
     treatment, longevity = m.files["treatment"], m.files["longevity"]
-    assert [o.name for o in treatment.outputs] == OUTPUTS
+    assert [o.name for o in treatment.outputs] == [*OUTPUTS, "risk_contributions"]
     assert treatment.input.name == "features" and treatment.input.shape == (
         None,
         len(FEATURE_NAMES),
@@ -76,7 +78,12 @@ def test_bundle_has_files_and_documented_manifest(
         session = _session(bundle / spec.file)
         assert [i.name for i in session.get_inputs()] == [spec.input.name]
         assert [o.name for o in session.get_outputs()] == [o.name for o in spec.outputs]
-    assert set(m.parity.max_abs_deviation) == {*OUTPUTS, "hazard_margin", "hazard"}
+    assert set(m.parity.max_abs_deviation) == {
+        *OUTPUTS,
+        "risk_contributions",
+        "hazard_margin",
+        "hazard",
+    }
     assert m.parity.rows["treatment"] == int(data.test.sum())
     assert m.parity.rows["longevity"] == len(longevity_rows(data, data.test)[0])
 
@@ -105,6 +112,73 @@ def test_onnx_equals_lightgbm_on_held_out_rows(
     # The manifest records what was measured, within the documented tolerances.
     m = load_manifest(bundle)
     assert max(m.parity.max_abs_deviation.values()) < 1e-4
+
+
+def test_risk_contributions_split_the_margin(
+    bundle: Path, data: TrainingData, models: FittedModels
+) -> None:
+    x = data.features[data.test].astype(np.float32)
+    x[::3, :60] = np.nan  # missing values follow the trees' default branches, as the margin does
+    (got,) = _session(bundle / "treatment.onnx").run(["risk_contributions"], {"features": x})
+    booster = models.risk.booster
+    assert got.shape == x.shape
+    base = load_manifest(bundle).risk_contribution_base
+    # float32 sums over the trees of a margin of a few units: 1e-4 is ~100 float32 ulps.
+    margin = booster.predict(x, raw_score=True)
+    np.testing.assert_allclose(base + got.sum(axis=1, dtype=np.float64), margin, atol=1e-4)
+    # The base is what LightGBM's TreeSHAP takes as the expected margin.
+    assert base == pytest.approx(booster.predict(x[:1], pred_contrib=True)[0, -1], abs=1e-9)
+    # A feature the trees never split on gets nothing; the ones they use, something.
+    used = booster.feature_importance("split") > 0
+    assert not got[:, ~used].any() and np.abs(got[:, used]).sum(axis=0).min() > 0
+
+
+def test_stump_contributions_equal_lightgbm_treeshap() -> None:
+    # With one split per tree, a path attribution and TreeSHAP give each tree's
+    # leaf - mean to its split feature: LightGBM's pred_contrib is an independent reference.
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(3000, 4)).astype(np.float32)
+    x[rng.random(x.shape) < 0.15] = np.nan
+    y = np.nan_to_num(x[:, 0]) + 2 * (np.nan_to_num(x[:, 1]) > 0.5) + rng.normal(size=len(x))
+    booster = lgb.train(
+        {"objective": "regression", "num_leaves": 2, "verbose": -1, "num_threads": 1},
+        lgb.Dataset(x, y),
+        num_boost_round=40,
+    )
+    paths = export.path_contributions(booster)
+    node = export._contributions_node(booster, paths, "x", 4)
+    value = helper.make_tensor_value_info("risk_contributions", TensorProto.FLOAT, ["N", 4])
+    head = export._Head(booster, "margin", "the booster", probability=False)
+    model = export._merge([head], "x", 4, [(node, value)])
+    got = export._run(model.SerializeToString(), "x", x)["risk_contributions"]
+    shap = booster.predict(x, pred_contrib=True)
+    np.testing.assert_allclose(got, shap[:, :-1], atol=1e-5)  # float32 sums of 40 trees
+    assert paths.base == pytest.approx(shap[0, -1], abs=1e-12)
+
+
+def _shift_output(monkeypatch: pytest.MonkeyPatch, name: str, change: float) -> None:
+    """Make the export's ONNX runs return every value of output ``name`` moved by ``change``."""
+    run = export._run
+
+    def shifted(model: bytes, input_name: str, x: np.ndarray) -> dict[str, np.ndarray]:
+        out = run(model, input_name, x)
+        if name in out:
+            out[name] = out[name] + change
+        return out
+
+    monkeypatch.setattr(export, "_run", shifted)
+
+
+def test_contribution_parity_failure_raises(
+    models: FittedModels, data: TrainingData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _shift_output(monkeypatch, "risk_contributions", 1e-3)
+    out = tmp_path / "bundle"
+    with pytest.raises(
+        export.ParityError, match=r"'risk_contributions' deviates .* by up to 0\.001 "
+    ):
+        export.export_bundle(models, data, out, model_name="m", model_version="1")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_threshold_between_adjacent_float32_values_converts_exactly() -> None:
@@ -150,14 +224,7 @@ def test_hazard_parity_failure_raises(
     models: FittedModels, data: TrainingData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A margin within the regression tolerance can still move the hazards too far: checked too.
-    def shifted(model: bytes, input_name: str, x: np.ndarray) -> dict[str, np.ndarray]:
-        out = run(model, input_name, x)
-        if "hazard_margin" in out:
-            out["hazard_margin"] = out["hazard_margin"] + 5e-5
-        return out
-
-    run = export._run
-    monkeypatch.setattr(export, "_run", shifted)
+    _shift_output(monkeypatch, "hazard_margin", 5e-5)
     monkeypatch.setattr(export, "PROBABILITY_ATOL", 1e-6)
     monkeypatch.setattr(export, "_compare", lambda heads, out, x: {})
     out = tmp_path / "bundle"
