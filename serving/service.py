@@ -40,7 +40,7 @@ from features.spec import (
     MUSCLE_TARGETS,
     SIDES2,
 )
-from serving.log import LogEntry, PredictionLog
+from serving.log import LogBatch, PredictionLog
 from serving.predictor import SURVIVAL_DAYS, Predictions, Predictor
 from serving.schemas import TOP_CONTRIBUTIONS, LongevityRow, risk_band
 
@@ -340,21 +340,23 @@ class PredictionService:
         predictor = self.predictor
         scored = score(predictor, requests, contributions=contributions)
         model = {"name": predictor.model_name, "version": predictor.model_version}
-        now = datetime.now(UTC)
-        out = []
-        for i, (outputs, sha) in enumerate(zip(scored.outputs, scored.input_sha256, strict=True)):
-            rid = f"{request_id}.{i}" if batch else request_id
-            self._log.record(
-                LogEntry(
-                    request_id=rid,
-                    clinic=clinic,
-                    time=now,
-                    model_name=predictor.model_name,
-                    model_version=predictor.model_version,
-                    input_sha256=sha,
-                    # Serialised here, where orjson is cheap, not by the writer with the GIL.
-                    outputs=orjson.dumps(outputs),
-                )
+        n = len(scored.outputs)
+        rids = [f"{request_id}.{i}" for i in range(n)] if batch else [request_id] * n
+        # The whole call is one log item (columns, one time stamp): one queue put per call, not
+        # an entry object and a put per answer (benchmarks/bench_log.py).
+        self._log.record_many(
+            LogBatch(
+                request_ids=rids,
+                clinic=clinic,
+                time=datetime.now(UTC),
+                model_name=predictor.model_name,
+                model_version=predictor.model_version,
+                input_sha256=scored.input_sha256,
+                # Serialised here, where orjson is cheap, not by the writer with the GIL.
+                outputs=[orjson.dumps(o) for o in scored.outputs],
             )
-            out.append({**outputs, "model": model, "request_id": rid})
-        return out
+        )
+        return [
+            {**outputs, "model": model, "request_id": rid}
+            for outputs, rid in zip(scored.outputs, rids, strict=True)
+        ]

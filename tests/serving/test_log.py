@@ -21,14 +21,16 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 import sqlalchemy as sa
 
-from serving.log import TABLE, LogEntry, PredictionLog, predictions
+import serving.log
+from serving.log import TABLE, LogBatch, LogEntry, PredictionLog, predictions
 
 # --- a throwaway PostgreSQL server --------------------------------------------------------------
 
@@ -148,6 +150,20 @@ def _entry(i: int, **outputs: object) -> LogEntry:
         model_version="3",
         input_sha256=f"{i:064x}",
         outputs=outputs or {"asymmetry_risk": 0.125, "median_days": {"forehead/left": 101.5}},
+    )
+
+
+def _batch(start: int, n: int, time: datetime = T0, **outputs: object) -> LogBatch:
+    """Answers start .. start + n - 1 of one call, as ``PredictionService.predict`` logs them."""
+    answer = outputs or {"asymmetry_risk": 0.125, "median_days": {"forehead/left": 101.5}}
+    return LogBatch(
+        request_ids=[f"req-{i}" for i in range(start, start + n)],
+        clinic="south",
+        time=time,
+        model_name="asym",
+        model_version="4",
+        input_sha256=[f"{i:064x}" for i in range(start, start + n)],
+        outputs=[orjson.dumps({**answer, "i": i}) for i in range(start, start + n)],
     )
 
 
@@ -283,9 +299,10 @@ def test_unreachable_database_counts_failures_and_never_raises(
         t = time.perf_counter()
         for i in range(5):
             log.record(_entry(i))
+        log.record_many(_batch(5, 1000))
         assert time.perf_counter() - t < 0.5
         log.close()
-    assert (log.written, log.failures) == (0, 5)
+    assert (log.written, log.failures) == (0, 1005)
     text = caplog.text
     assert "prediction log" in text
     # What is logged names the problem, never the requests' data.
@@ -367,3 +384,233 @@ def test_password_is_masked_in_the_url() -> None:
     log = PredictionLog("postgresql+psycopg://asym:secret@db.example:5432/asym")
     assert "secret" not in log.url
     log.close()
+
+
+# --- record_many: the answers of one call as one item ---------------------------------------------
+
+
+def _write_a_mix(log: PredictionLog) -> None:
+    log.start()
+    log.record(_entry(0))
+    log.record_many(_batch(1, 20))
+    # Any time zone is stored as UTC; a naive time is taken as UTC.
+    log.record_many(_batch(21, 3, time=T0.astimezone(timezone(timedelta(hours=2)))))
+    log.record(_entry(24))
+    log.record_many(_batch(25, 2, time=T0.replace(tzinfo=None)))
+    log.record_many(_batch(27, 0))  # nothing to log: nothing happens
+    log.close()
+    assert (log.written, log.failures) == (27, 0)
+
+
+def _check_the_mix(url: str) -> None:
+    rows = _rows(url)
+    assert len(rows) == 27
+    # Rows land in the order they were recorded (the surrogate key counts up).
+    by_key = sorted(rows, key=lambda r: r.id)
+    assert [r.request_id for r in by_key] == [f"req-{i}" for i in range(27)]
+    for r in by_key:
+        i = int(r.request_id.removeprefix("req-"))
+        single = i in (0, 24)
+        assert (r.clinic, r.model_name, r.model_version) == (
+            ("north", "asym", "3") if single else ("south", "asym", "4")
+        )
+        assert r.input_sha256 == f"{i:064x}"
+        stamp = r.time if isinstance(r.time, datetime) else datetime.fromisoformat(r.time)
+        expected = T0 + timedelta(seconds=i) if single else T0
+        assert stamp.replace(tzinfo=stamp.tzinfo or UTC) == expected
+        expected_outputs = {"asymmetry_risk": 0.125, "median_days": {"forehead/left": 101.5}}
+        assert r.outputs == (expected_outputs if single else {**expected_outputs, "i": i})
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if url.startswith("postgresql"):
+                # Still JSONB there, and JSON objects, not JSON strings of their text.
+                kind = conn.execute(
+                    sa.text(f"SELECT DISTINCT jsonb_typeof(outputs) FROM {TABLE}")
+                ).scalar_one()
+                assert kind == "object"
+                i = f"SELECT (outputs->>'i')::int FROM {TABLE} WHERE request_id = 'req-5'"
+            else:
+                # Text, not a blob: SQLite's JSON functions read it.
+                kind = conn.execute(
+                    sa.text(f"SELECT DISTINCT typeof(outputs) FROM {TABLE}")
+                ).scalar_one()
+                assert kind == "text"
+                i = f"SELECT json_extract(outputs, '$.i') FROM {TABLE} WHERE request_id = 'req-5'"
+            assert conn.execute(sa.text(i)).scalar_one() == 5
+    finally:
+        engine.dispose()
+
+
+def test_batches_are_written_as_rows(url: str) -> None:
+    log = PredictionLog(url, batch_size=7)  # the batches below are split across inserts
+    # The driver's own executemany, not Core's insert: a SQLAlchemy that compiled the insert
+    # otherwise would silently lose the fast path (this says so).
+    assert log._driver is not None
+    _write_a_mix(log)
+    _check_the_mix(url)
+
+
+def test_cores_insert_writes_the_same_rows(url: str) -> None:
+    # Databases without the driver path (any but SQLite and psycopg) take Core's insert.
+    log = PredictionLog(url, batch_size=7)
+    log._driver = None
+    _write_a_mix(log)
+    _check_the_mix(url)
+
+
+def test_batch_on_a_full_queue_keeps_what_fits(url: str) -> None:
+    log = PredictionLog(url, queue_size=5)
+    t = time.perf_counter()
+    # Before start: nothing drains the queue.
+    log.record(_entry(0))
+    log.record_many(_batch(1, 6))  # the first 4 fit (req-1 .. req-4), the last 2 are dropped
+    assert (log.pending, log.failures) == (5, 2)
+    log.record_many(_batch(7, 2))  # the queue is full: both dropped
+    log.record(_entry(9))
+    assert time.perf_counter() - t < 0.5
+    assert (log.pending, log.failures) == (5, 5)
+    log.start()
+    log.close()
+    assert (log.written, log.failures) == (5, 5)
+    assert [r.request_id for r in _rows(url)] == [f"req-{i}" for i in range(5)]
+
+
+def test_record_many_does_not_wait_for_a_slow_database(url: str) -> None:
+    log = PredictionLog(url)
+    log.start()
+    log.record(_entry(0))
+    _wait(lambda: log.written == 1)  # the table exists and the writer is idle
+    with _locked(url):
+        t = time.perf_counter()
+        for k in range(5):
+            log.record_many(_batch(1 + 1000 * k, 1000))
+        elapsed = time.perf_counter() - t
+        time.sleep(0.3)
+        assert log.written == 1  # the writer is indeed stuck on the lock
+    assert elapsed < 0.25  # five puts; the lock is held far longer
+    log.close()
+    assert (log.written, log.failures) == (5001, 0)
+
+
+def test_a_full_batch_is_written_without_lingering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(serving.log, "LINGER_SECONDS", 30.0)
+    log = PredictionLog(f"sqlite:///{tmp_path / 'p.db'}", batch_size=100)
+    log.start()
+    log.record(_entry(0))
+    time.sleep(0.3)
+    assert log.written == 0  # one entry: the writer lingers for more
+    log.record_many(_batch(1, 199))  # two batches' worth waiting: no more lingering
+    _wait(lambda: log.written == 200, seconds=10.0)
+    log.record(_entry(200))
+    t = time.perf_counter()
+    log.close()  # ends the linger at once, and writes what waits
+    assert time.perf_counter() - t < 5.0
+    assert (log.written, log.failures) == (201, 0)
+
+
+def test_batch_outputs_not_utf8_cost_only_themselves(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    log = PredictionLog(url)
+    log.start()
+    good = _batch(0, 4)
+    outputs = list(good.outputs)
+    outputs[1] = b'{"risk":"\xff"}'  # not UTF-8
+    log.record_many(dataclasses.replace(good, outputs=outputs))
+    log.close()
+    assert (log.written, log.failures) == (3, 1)
+    assert [r.request_id for r in _rows(url)] == ["req-0", "req-2", "req-3"]
+
+
+def test_batch_after_close_is_counted(tmp_path: Path) -> None:
+    log = PredictionLog(f"sqlite:///{tmp_path / 'p.db'}")
+    log.start()
+    log.close()
+    log.record_many(_batch(0, 10))
+    assert (log.written, log.failures, log.pending) == (0, 10, 0)
+
+
+def test_batch_never_started_is_counted_at_close(tmp_path: Path) -> None:
+    log = PredictionLog(f"sqlite:///{tmp_path / 'p.db'}")
+    log.record_many(_batch(0, 10))
+    log.close()
+    assert (log.written, log.failures) == (0, 10)
+
+
+def test_batch_columns_must_have_one_length() -> None:
+    good = _batch(0, 3)
+    with pytest.raises(ValueError, match="differ in length"):
+        dataclasses.replace(good, input_sha256=good.input_sha256[:2])
+
+
+def test_concurrent_batch_recorders(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    log = PredictionLog(url, batch_size=64)
+
+    def work(k: int) -> None:
+        for j in range(10):
+            log.record_many(_batch(k * 10_000 + j * 100, 37))
+            log.record(_entry(k * 10_000 + j * 100 + 50))
+
+    log.start()
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    log.close()
+    assert (log.written, log.failures) == (4 * 10 * 38, 0)
+    assert len({r.request_id for r in _rows(url)}) == 4 * 10 * 38
+
+
+def test_a_new_sqlite_file_gets_a_write_ahead_log_and_16k_pages(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    log = PredictionLog(f"sqlite:///{path}")
+    log.start()
+    log.record_many(_batch(0, 10))
+    log.close()
+    raw = sqlite3.connect(path)
+    try:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert raw.execute("PRAGMA page_size").fetchone() == (16384,)
+    finally:
+        raw.close()
+
+
+def test_an_existing_sqlite_file_keeps_its_pages_and_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    old = sa.create_engine(f"sqlite:///{path}")  # a log made before: SQLite's defaults
+    predictions.metadata.create_all(old)
+    with old.begin() as conn:
+        conn.execute(
+            predictions.insert(),
+            [
+                {
+                    "request_id": "old-0",
+                    "clinic": "north",
+                    "time": T0,
+                    "model_name": "asym",
+                    "model_version": "2",
+                    "input_sha256": "0" * 64,
+                    "outputs": {"asymmetry_risk": 0.5},
+                }
+            ],
+        )
+    old.dispose()
+    log = PredictionLog(f"sqlite:///{path}")
+    log.start()
+    log.record_many(_batch(0, 3))
+    log.close()
+    assert (log.written, log.failures) == (3, 0)
+    rows = _rows(f"sqlite:///{path}")
+    assert [r.request_id for r in rows] == ["old-0", "req-0", "req-1", "req-2"]
+    assert rows[0].outputs == {"asymmetry_risk": 0.5}
+    raw = sqlite3.connect(path)
+    try:
+        assert raw.execute("PRAGMA page_size").fetchone() == (4096,)
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        raw.close()
