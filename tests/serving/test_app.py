@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+import threadpoolctl
 
 from data.contract import REGIONS, SIDES
 from features.request import TreatmentRequest, request_inputs
@@ -449,3 +450,10 @@ def test_contributions_can_be_left_out(client: httpx.Client) -> None:
     assert bare["asymmetry_risk"] == pytest.approx(full["asymmetry_risk"], abs=1e-9)
     r = client.post("/v1/predict", params={"contributons": "false"}, json=_VALID)
     assert r.status_code == 422  # a misspelt option is refused, not ignored
+
+
+def test_a_serving_process_keeps_blas_to_one_thread(base_url: str) -> None:
+    # The live server runs in this process. OpenBLAS starts one thread per core (two here); its
+    # spinning helpers would take the core another worker needs.
+    blas = [pool for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas)
