@@ -3,12 +3,13 @@
 The log's work for a batch call of 1,000 answers, measured both ways in the same process, the
 repeats interleaved (old, new, old, new...) so a busy machine weighs on both alike:
 
-* old: what ``PredictionService.predict`` did before ``record_many``: per answer a ``LogEntry``
-  (outputs by ``orjson.dumps``) and one ``record`` (one queue put each); the writer takes the
-  entries off a ``queue.Queue``, builds a dict per row and inserts through Core's
+* old: what ``PredictionService.predict`` did before ``record_many``: per answer an entry
+  (``OldEntry``, outputs by ``orjson.dumps``) and one ``record`` (one queue put each); the writer
+  takes the entries off a ``queue.Queue``, builds a dict per row and inserts through Core's
   ``insert`` (``executemany`` with SQLAlchemy's per-row parameter processing) into a SQLite file
-  in SQLite's defaults (rollback journal, 4 KiB pages). That log is gone from ``serving/log.py``;
-  ``OldLog`` below is its hot path, kept only as this comparison;
+  in SQLite's defaults (rollback journal, 4 KiB pages). That log (and its ``LogEntry``) is gone
+  from ``serving/log.py``; ``OldLog`` and ``OldEntry`` below are its hot path, kept only as this
+  comparison;
 * new: ``serving.log`` as it is: the outputs by ``orjson.dumps``, one ``LogBatch`` and one
   ``record_many``; the writer's tuples by ``zip`` through the driver's ``executemany``
   (``exec_driver_sql``), on a write-ahead log with 16 KiB pages (on PostgreSQL a dict per row).
@@ -51,9 +52,22 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from serving.log import LogBatch, LogEntry, PredictionLog, predictions
+from serving.log import LogBatch, PredictionLog, predictions
 
 # --- the old log, its hot path only ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OldEntry:
+    """One answered request, as the old log queued it (its ``LogEntry``, outputs as bytes only)."""
+
+    request_id: str
+    clinic: str
+    time: datetime
+    model_name: str
+    model_version: str
+    input_sha256: str
+    outputs: bytes
 
 
 class _OldJson(str):
@@ -72,14 +86,14 @@ class OldLog:
             url, hide_parameters=True, pool_pre_ping=True, json_serializer=_old_serialise
         )
         predictions.metadata.create_all(self.engine)
-        self.queue: queue.Queue[LogEntry | None] = queue.Queue(maxsize=10_000)
+        self.queue: queue.Queue[OldEntry | None] = queue.Queue(maxsize=10_000)
         self.batch_size, self.linger = batch_size, linger
         self.written = 0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
-    def record(self, entry: LogEntry) -> None:
+    def record(self, entry: OldEntry) -> None:
         with contextlib.suppress(queue.Full):  # dropped, as the old log did (it counted them)
             self.queue.put_nowait(entry)
 
@@ -111,10 +125,9 @@ class OldLog:
             if self.stop.is_set() and self.queue.empty():
                 return
 
-    def _write(self, entries: list[LogEntry]) -> None:
+    def _write(self, entries: list[OldEntry]) -> None:
         rows = []
         for e in entries:
-            assert isinstance(e.outputs, bytes)
             rows.append(
                 {
                     "request_id": e.request_id,
@@ -150,7 +163,7 @@ def old_side(log: OldLog, call: Call) -> None:
     """``PredictionService.predict``'s logging before: an entry and a ``record`` per answer."""
     for i, (outputs, sha) in enumerate(zip(call.outputs, call.input_sha256, strict=True)):
         log.record(
-            LogEntry(
+            OldEntry(
                 request_id=f"{call.request_id}.{i}",
                 clinic="north",
                 time=NOW,

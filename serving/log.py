@@ -6,32 +6,32 @@ identifier of the patient: the clinic, the model that answered, a SHA-256 of the
 inputs (to find repeated requests without keeping them) and the outputs as JSON.
 
 ``PredictionLog.record_many`` queues the answers of one call as one ``LogBatch`` (columns: a
-thousand answers are one queue item with one time stamp, not a thousand), ``PredictionLog.record``
-a single ``LogEntry``. Neither writes: one background thread takes them off a queue bounded in
-entries (not items) and inserts up to ``BATCH_SIZE`` rows in one transaction. The writer lingers
-a moment after the first entry of a batch (``LINGER_SECONDS``), unless a batch's worth is already
-waiting, so that a steady stream of single requests costs a few transactions a second, not one
-each: the writer shares the server's CPU (and GIL). A slow or unreachable database therefore never
-slows a prediction: the queue fills, further entries are dropped and counted in ``failures``, and
-the service keeps answering. The log is an audit trail, not the source of truth of any answer, so
-losing entries under overload is the right trade. Entries still queued when the process dies are
-lost too (in normal running the last ``LINGER_SECONDS`` of answers); committed rows are not.
+thousand answers are one queue item with one time stamp, not a thousand), their outputs already
+JSON text. It does not write: one background thread takes batches off a queue bounded in entries
+(answers, not batches) and inserts up to ``BATCH_SIZE`` rows in one transaction. The writer
+lingers a moment after the first entry of a batch (``LINGER_SECONDS``), unless a batch's worth is
+already waiting, so that a steady stream of single requests costs a few transactions a second,
+not one each: the writer shares the server's CPU (and GIL). A slow or unreachable database
+therefore never slows a prediction: the queue fills, further entries are dropped and counted in
+``failures``, and the service keeps answering. The log is an audit trail, not the source of truth
+of any answer, so losing entries under overload is the right trade. Entries still queued when the
+process dies are lost too (in normal running the last ``LINGER_SECONDS`` of answers); committed
+rows are not.
 
 The insert is the one SQLAlchemy compiles from ``predictions``, run through the driver's own
 ``executemany`` (``exec_driver_sql``) on SQLite (a plain tuple per row, the time stamp put in
 SQLAlchemy's storage format once per batch) and on PostgreSQL with psycopg (a dict per row, the
 JSON text cast to JSONB by the statement): Core's per-row parameter processing costs about as much
-as SQLite's own work (``benchmarks/bench_log.py``). Other databases take Core's ``insert``. Each
-SQLite connection asks for a write-ahead log and, on a new file, 16 KiB pages
-(``_SQLITE_PRAGMAS`` says why), and keeps full synchronous commits: a committed row survives a
-power cut.
+as SQLite's own work (``benchmarks/bench_log.py``). Other databases take Core's ``insert``, the
+JSON text passed on as it is (``_json_as_is``). Each SQLite connection asks for a write-ahead log
+and, on a new file, 16 KiB pages (``_SQLITE_PRAGMAS`` says why), and keeps full synchronous
+commits: a committed row survives a power cut.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import threading
 import time
@@ -42,7 +42,6 @@ from datetime import UTC, datetime
 from itertools import repeat
 from typing import Any, Final, NamedTuple
 
-import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -106,30 +105,6 @@ predictions = sa.Table(
 """The log's table (created by ``PredictionLog.start`` when missing)."""
 
 
-@dataclass(frozen=True)
-class LogEntry:
-    """One answered request.
-
-    Attributes:
-        request_id: Identifier of the request (the one in the response and the server log).
-        clinic: The clinic whose key made the request.
-        time: When it was answered (timezone-aware; stored in UTC, a naive time taken as UTC).
-        model_name: The model that answered.
-        model_version: Its version.
-        input_sha256: Hex SHA-256 of the request's canonical inputs; never the inputs.
-        outputs: The answer as JSON-able values (numpy scalars and arrays are accepted), or
-            already as JSON text (bytes, UTF-8), stored as it is.
-    """
-
-    request_id: str
-    clinic: str
-    time: datetime
-    model_name: str
-    model_version: str
-    input_sha256: str
-    outputs: dict[str, Any] | bytes
-
-
 @dataclass(frozen=True, slots=True)
 class LogBatch:
     """The answers of one call, as columns: one row each, one queue item for them all.
@@ -140,7 +115,8 @@ class LogBatch:
     Attributes:
         request_ids: Identifier of each answer's request.
         clinic: The clinic whose key made the call.
-        time: When they were answered (as ``LogEntry.time``).
+        time: When they were answered (timezone-aware; stored in UTC, a naive time taken
+            as UTC).
         model_name: The model that answered.
         model_version: Its version.
         input_sha256: Hex SHA-256 of each request's canonical inputs; never the inputs.
@@ -168,7 +144,7 @@ class LogBatch:
         return len(self.request_ids)
 
     def _split(self, n: int) -> tuple[LogBatch, LogBatch]:
-        """The first ``n`` answers and the rest (a batch larger than one insert)."""
+        """The first ``n`` answers and the rest (for one insert, or the room left in the queue)."""
         head = dataclasses.replace(
             self,
             request_ids=self.request_ids[:n],
@@ -184,39 +160,19 @@ class LogBatch:
         return head, tail
 
 
-_Item = LogEntry | LogBatch
 _Row = tuple[str, str, Any, str, str, str, str]
 """A row as the writer inserts it, in ``_COLUMNS`` order; the time already as the database takes
 it, the outputs as JSON text."""
 
 
-def _plain(value: object) -> object:
-    """JSON fallback for numpy values (an answer is built from numpy arrays)."""
-    if isinstance(value, np.ndarray | np.generic):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+def _json_as_is(text: str) -> str:
+    """The engine's JSON serialiser: the writer binds outputs already as JSON text.
 
-
-def _to_json(value: object) -> str:
-    # allow_nan=False: NaN is not JSON, and PostgreSQL would refuse the whole batch for it.
-    return json.dumps(value, allow_nan=False, default=_plain, separators=(",", ":"))
-
-
-class _Json:
-    """JSON text the writer has made or decoded, for Core's insert to pass on as it is.
-
-    A wrapper, not a ``str`` subclass: wrapping costs no copy of the text.
+    Only Core's insert (databases without the driver path) calls it, through the ``outputs``
+    column's JSON type, which would otherwise serialise the text again, into a JSON string of it.
+    The engine binds nothing else to a JSON column.
     """
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-
-def _serialise(value: object) -> str:
-    """The engine's JSON serialiser: text made by the writer passes through as it is."""
-    return value.text if isinstance(value, _Json) else _to_json(value)
+    return text
 
 
 def _utc(t: datetime) -> datetime:
@@ -246,13 +202,6 @@ def _decodable(batch: LogBatch) -> tuple[LogBatch, list[str]]:
         outputs=[batch.outputs[k] for k in keep],
     )
     return kept, texts
-
-
-def _core_params(row: _Row) -> dict[str, Any]:
-    """A row as Core's insert takes it: by column name, the JSON text passed on as it is."""
-    params = dict(zip(_COLUMNS, row, strict=True))
-    params["outputs"] = _Json(row[6])
-    return params
 
 
 class _DriverInsert(NamedTuple):
@@ -311,7 +260,7 @@ class PredictionLog:
 
         log = PredictionLog("sqlite:///predictions.db")
         log.start()
-        log.record_many(batch)  # from any thread, never blocks; or log.record(entry)
+        log.record_many(batch)  # from any thread, never blocks
         log.close()
     """
 
@@ -332,7 +281,7 @@ class PredictionLog:
         try:
             # hide_parameters: an error message must not carry the outputs or hashes logged.
             self._engine = sa.create_engine(
-                url, hide_parameters=True, pool_pre_ping=True, json_serializer=_serialise
+                url, hide_parameters=True, pool_pre_ping=True, json_serializer=_json_as_is
             )
         except (ArgumentError, NoSuchModuleError, ImportError) as err:
             raise ValueError(f"prediction log URL: {err}") from None
@@ -341,10 +290,10 @@ class PredictionLog:
         self._driver = _driver_insert(self._engine.dialect)
         self._capacity = queue_size
         self._batch_size = batch_size
-        # The queue: items, the entries they hold, and whether it still takes any. One lock for
+        # The queue: batches, the entries they hold, and whether it still takes any. One lock for
         # all three; the writer waits on it for work, woken only when the queue stops being
         # empty, fills a batch, or closes (a wake-up per entry would take the GIL from requests).
-        self._items: deque[_Item] = deque()
+        self._items: deque[LogBatch] = deque()
         self._pending = 0
         self._closed = False
         self._queue = threading.Condition(threading.Lock())
@@ -390,24 +339,35 @@ class PredictionLog:
         self._thread = threading.Thread(target=self._run, name="prediction-log-writer", daemon=True)
         self._thread.start()
 
-    def record(self, entry: LogEntry) -> None:
-        """Queue an entry for writing; never blocks, never raises.
-
-        Args:
-            entry: The answered request.
-        """
-        self._put(entry, 1)
-
     def record_many(self, batch: LogBatch) -> None:
         """Queue the answers of one call for writing, as one item; never blocks, never raises.
 
-        What does not fit in the queue is dropped and counted, the answers that fit (the first
-        ones) are kept, as recording them one by one would.
+        What does not fit in the queue is dropped and counted; the answers that fit (the first
+        ones) are kept. An empty batch does nothing.
 
         Args:
             batch: The answers, as columns.
         """
-        self._put(batch, len(batch))
+        n = len(batch)
+        if n == 0:
+            return
+        with self._queue:
+            room = 0 if self._closed else self._capacity - self._pending
+            kept = min(n, max(room, 0))
+            if kept:
+                before = self._pending
+                self._items.append(batch if kept == n else batch._split(kept)[0])
+                self._pending = before + kept
+                # Wake the writer only when it has something new to do: the first entry (it
+                # lingers, then writes) or a full batch (it stops lingering).
+                if before == 0 or before < self._batch_size <= self._pending:
+                    self._queue.notify()
+            closed = self._closed
+        if kept < n:
+            why = "is closed" if closed else "queue is full"
+            self._count_failures(
+                n - kept, f"the prediction log {why}; {n - kept} entries were dropped"
+            )
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued, stop the writer and release the database connections.
@@ -436,36 +396,6 @@ class PredictionLog:
             self._count_failures(left, f"prediction log {what}: {left} entries not written")
         self._engine.dispose()
 
-    def _put(self, item: _Item, n: int) -> None:
-        if n == 0:
-            return
-        dropped = 0
-        with self._queue:
-            room = 0 if self._closed else self._capacity - self._pending
-            if n > room:
-                dropped = n - max(room, 0)
-                if room <= 0:
-                    item_kept: _Item | None = None
-                else:  # only a batch holds more than one entry
-                    assert isinstance(item, LogBatch)
-                    item_kept = item._split(room)[0]
-            else:
-                item_kept = item
-            if item_kept is not None:
-                before = self._pending
-                self._items.append(item_kept)
-                self._pending = before + n - dropped
-                # Wake the writer only when it has something new to do: the first entry (it
-                # lingers, then writes) or a full batch (it stops lingering).
-                if before == 0 or before < self._batch_size <= self._pending:
-                    self._queue.notify()
-            closed = self._closed
-        if dropped:
-            why = "is closed" if closed else "queue is full"
-            self._count_failures(
-                dropped, f"the prediction log {why}; {dropped} entries were dropped"
-            )
-
     # --- writer thread ---------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -483,21 +413,20 @@ class PredictionLog:
             try:
                 self._write(items)
             except Exception as err:  # the writer must outlive any error
-                n = sum(len(i) if isinstance(i, LogBatch) else 1 for i in items)
+                n = sum(map(len, items))
                 self._count_failures(n, f"prediction log: write failed: {_describe(err)}")
 
-    def _take(self, limit: int) -> list[_Item]:
+    def _take(self, limit: int) -> list[LogBatch]:
         """Up to ``limit`` entries off the queue, splitting a batch that would overfill them.
 
         Called with the queue's lock held.
         """
-        items: list[_Item] = []
+        items: list[LogBatch] = []
         n = 0
         while self._items and n < limit:
             item = self._items.popleft()
-            size = len(item) if isinstance(item, LogBatch) else 1
+            size = len(item)
             if n + size > limit:
-                assert isinstance(item, LogBatch)
                 item, rest = item._split(limit - n)
                 self._items.appendleft(rest)
                 size = limit - n
@@ -526,56 +455,34 @@ class PredictionLog:
             return utc
         return self._driver.time(utc)
 
-    def _rows(self, items: Sequence[_Item]) -> tuple[list[_Row], int]:
-        """The rows of queued items, and how many entries had outputs that are not JSON."""
+    def _rows(self, batches: Sequence[LogBatch]) -> tuple[list[_Row], int]:
+        """The rows of queued batches, and how many entries had outputs that are not UTF-8."""
         rows: list[_Row] = []
         bad = 0
-        for item in items:
-            if isinstance(item, LogBatch):
-                try:
-                    texts = [o.decode() for o in item.outputs]
-                except UnicodeDecodeError:  # rare: keep the others
-                    kept, texts = _decodable(item)
-                    bad += len(item) - len(kept)
-                    item = kept
-                # Built by zip, with what the answers share repeated: no per-row Python code.
-                rows += zip(
-                    item.request_ids,
-                    repeat(item.clinic),
-                    repeat(self._db_time(item.time)),
-                    repeat(item.model_name),
-                    repeat(item.model_version),
-                    item.input_sha256,
-                    texts,
-                    strict=False,  # the repeats are endless; the columns are checked equal
-                )
-                continue
+        for batch in batches:
             try:
-                # One by one, so one unserialisable answer costs one entry, not a batch.
-                if isinstance(item.outputs, bytes):
-                    text = item.outputs.decode()
-                else:
-                    text = _to_json(item.outputs)
-            except (TypeError, ValueError):  # UnicodeDecodeError is a ValueError
-                bad += 1
-                continue
-            rows.append(
-                (
-                    item.request_id,
-                    item.clinic,
-                    self._db_time(item.time),
-                    item.model_name,
-                    item.model_version,
-                    item.input_sha256,
-                    text,
-                )
+                texts = [o.decode() for o in batch.outputs]
+            except UnicodeDecodeError:  # rare: keep the others
+                kept, texts = _decodable(batch)
+                bad += len(batch) - len(kept)
+                batch = kept
+            # Built by zip, with what the answers share repeated: no per-row Python code.
+            rows += zip(
+                batch.request_ids,
+                repeat(batch.clinic),
+                repeat(self._db_time(batch.time)),
+                repeat(batch.model_name),
+                repeat(batch.model_version),
+                batch.input_sha256,
+                texts,
+                strict=False,  # the repeats are endless; the columns are checked equal
             )
         return rows, bad
 
-    def _write(self, items: Sequence[_Item]) -> None:
-        rows, bad = self._rows(items)
+    def _write(self, batches: Sequence[LogBatch]) -> None:
+        rows, bad = self._rows(batches)
         if bad:
-            self._count_failures(bad, f"prediction log: {bad} entries with outputs not JSON")
+            self._count_failures(bad, f"prediction log: {bad} entries with outputs not UTF-8")
         if not rows:
             return
         if not self._ensure_table():
@@ -583,13 +490,14 @@ class PredictionLog:
             return
         try:
             with self._engine.begin() as conn:
-                if self._driver is None:
-                    conn.execute(predictions.insert(), [_core_params(r) for r in rows])
-                elif self._driver.named:
-                    params = [dict(zip(_COLUMNS, r, strict=True)) for r in rows]
-                    conn.exec_driver_sql(self._driver.sql, params)
-                else:
+                if self._driver is not None and not self._driver.named:
                     conn.exec_driver_sql(self._driver.sql, rows)
+                else:
+                    params = [dict(zip(_COLUMNS, r, strict=True)) for r in rows]
+                    if self._driver is None:  # Core's: the JSON text through _json_as_is
+                        conn.execute(predictions.insert(), params)
+                    else:
+                        conn.exec_driver_sql(self._driver.sql, params)
         except Exception as err:
             self._count_failures(
                 len(rows),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import glob
-import json
 import logging
 import os
 import pwd
@@ -24,13 +23,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-import numpy as np
 import orjson
 import pytest
 import sqlalchemy as sa
 
 import serving.log
-from serving.log import TABLE, LogBatch, LogEntry, PredictionLog, predictions
+from data.contract import TABLES
+from serving.log import TABLE, LogBatch, PredictionLog, predictions
 
 # --- a throwaway PostgreSQL server --------------------------------------------------------------
 
@@ -139,23 +138,11 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 # --- helpers -------------------------------------------------------------------------------------
 
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+ANSWER = {"asymmetry_risk": 0.125, "median_days": {"forehead/left": 101.5}}
 
 
-def _entry(i: int, **outputs: object) -> LogEntry:
-    return LogEntry(
-        request_id=f"req-{i}",
-        clinic="north",
-        time=T0 + timedelta(seconds=i),
-        model_name="asym",
-        model_version="3",
-        input_sha256=f"{i:064x}",
-        outputs=outputs or {"asymmetry_risk": 0.125, "median_days": {"forehead/left": 101.5}},
-    )
-
-
-def _batch(start: int, n: int, time: datetime = T0, **outputs: object) -> LogBatch:
+def _batch(start: int, n: int, time: datetime = T0) -> LogBatch:
     """Answers start .. start + n - 1 of one call, as ``PredictionService.predict`` logs them."""
-    answer = outputs or {"asymmetry_risk": 0.125, "median_days": {"forehead/left": 101.5}}
     return LogBatch(
         request_ids=[f"req-{i}" for i in range(start, start + n)],
         clinic="south",
@@ -163,8 +150,15 @@ def _batch(start: int, n: int, time: datetime = T0, **outputs: object) -> LogBat
         model_name="asym",
         model_version="4",
         input_sha256=[f"{i:064x}" for i in range(start, start + n)],
-        outputs=[orjson.dumps({**answer, "i": i}) for i in range(start, start + n)],
+        outputs=[orjson.dumps({**ANSWER, "i": i}) for i in range(start, start + n)],
     )
+
+
+def _one(i: int, outputs: bytes | None = None) -> LogBatch:
+    """A call of one answer (request ``i``), from another clinic and at a time of its own."""
+    one = _batch(i, 1, time=T0 + timedelta(seconds=i))
+    one = dataclasses.replace(one, clinic="north", model_version="3")
+    return one if outputs is None else dataclasses.replace(one, outputs=[outputs])
 
 
 def _rows(url: str) -> list[sa.Row[tuple[object, ...]]]:
@@ -209,76 +203,113 @@ def _locked(url: str) -> Iterator[None]:
 
 # --- tests ---------------------------------------------------------------------------------------
 
+CALLERS_TEXT = b'{"risk":0.25,"band":"moderate"}'
+"""Outputs as a caller's serialiser wrote them (compact): stored as they are."""
 
-def test_entries_are_written_as_rows(url: str) -> None:
-    log = PredictionLog(url, batch_size=7)
+
+def _write_a_mix(log: PredictionLog) -> None:
     log.start()
-    entries = [_entry(i) for i in range(20)]
-    entries.append(_entry(20, risk=np.float64(0.5), days=np.array([90.0, 120.0]), n=np.int64(3)))
-    # JSON text serialised by the caller is stored as it is.
-    entries.append(dataclasses.replace(_entry(21), outputs=b'{"risk":0.25,"band":"moderate"}'))
-    for e in entries:
-        log.record(e)
+    log.record_many(_one(0))
+    log.record_many(_batch(1, 20))
+    # Any time zone is stored as UTC; a naive time is taken as UTC.
+    log.record_many(_batch(21, 3, time=T0.astimezone(timezone(timedelta(hours=2)))))
+    log.record_many(_one(24, CALLERS_TEXT))
+    log.record_many(_batch(25, 2, time=T0.replace(tzinfo=None)))
+    log.record_many(_batch(27, 0))  # nothing to log: nothing happens
     log.close()
-    assert (log.written, log.failures) == (22, 0)
+    assert (log.written, log.failures) == (27, 0)
 
+
+def _check_the_mix(url: str) -> None:
     rows = _rows(url)
-    assert len(rows) == 22
-    # Exactly these columns: nothing that identifies a patient (no patient id, birth date,
-    # inputs), only the clinic, the model and a hash of the inputs.
-    assert set(rows[0]._mapping) == {
-        "id",
-        "request_id",
-        "clinic",
-        "time",
-        "model_name",
-        "model_version",
-        "input_sha256",
-        "outputs",
-    }
-    by_id = {r.request_id: r for r in rows}
-    first = by_id["req-0"]
-    assert (first.clinic, first.model_name, first.model_version) == ("north", "asym", "3")
-    assert first.input_sha256 == f"{0:064x}"
-    stamp = first.time if isinstance(first.time, datetime) else datetime.fromisoformat(first.time)
-    assert stamp.replace(tzinfo=stamp.tzinfo or UTC) == T0
-    # Stored as JSON, read back as JSON (numpy values made plain on the way in).
+    assert len(rows) == 27
+    # Nothing that identifies a patient: no column of the registry's (no patient id, dates, age,
+    # sex, injection points...), the inputs only as a hash; the clinic and the model.
+    columns = set(rows[0]._mapping)
+    assert columns == {c.name for c in predictions.columns}
+    assert columns.isdisjoint(c.name for t in TABLES.values() for c in t.columns)
+    # Rows land in the order they were recorded (the surrogate key counts up).
+    by_key = sorted(rows, key=lambda r: r.id)
+    assert [r.request_id for r in by_key] == [f"req-{i}" for i in range(27)]
+    for r in by_key:
+        i = int(r.request_id.removeprefix("req-"))
+        single = i in (0, 24)
+        assert (r.clinic, r.model_name, r.model_version) == (
+            ("north", "asym", "3") if single else ("south", "asym", "4")
+        )
+        assert r.input_sha256 == f"{i:064x}"
+        stamp = r.time if isinstance(r.time, datetime) else datetime.fromisoformat(r.time)
+        expected = T0 + timedelta(seconds=i) if single else T0
+        assert stamp.replace(tzinfo=stamp.tzinfo or UTC) == expected
+        assert r.outputs == (orjson.loads(CALLERS_TEXT) if i == 24 else {**ANSWER, "i": i})
+
     engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        raw = conn.execute(sa.text(f"SELECT outputs FROM {TABLE} WHERE request_id = 'req-0'"))
-        stored = raw.scalar_one()
-    engine.dispose()
-    assert (json.loads(stored) if isinstance(stored, str) else stored) == first.outputs
-    assert first.outputs == {"asymmetry_risk": 0.125, "median_days": {"forehead/left": 101.5}}
-    assert by_id["req-20"].outputs == {"risk": 0.5, "days": [90.0, 120.0], "n": 3}
-    assert by_id["req-21"].outputs == {"risk": 0.25, "band": "moderate"}
+    try:
+        with engine.connect() as conn:
+            if url.startswith("postgresql"):
+                # Still JSONB there, and JSON objects, not JSON strings of their text.
+                kind = conn.execute(
+                    sa.text(f"SELECT DISTINCT jsonb_typeof(outputs) FROM {TABLE}")
+                ).scalar_one()
+                assert kind == "object"
+                query = f"SELECT (outputs->>'i')::int FROM {TABLE} WHERE request_id = 'req-5'"
+            else:
+                # Text, not a blob: SQLite's JSON functions read it. The caller's text as it is.
+                kind = conn.execute(
+                    sa.text(f"SELECT DISTINCT typeof(outputs) FROM {TABLE}")
+                ).scalar_one()
+                assert kind == "text"
+                text = f"SELECT outputs FROM {TABLE} WHERE request_id = 'req-24'"
+                assert conn.execute(sa.text(text)).scalar_one() == CALLERS_TEXT.decode()
+                query = (
+                    f"SELECT json_extract(outputs, '$.i') FROM {TABLE} WHERE request_id = 'req-5'"
+                )
+            assert conn.execute(sa.text(query)).scalar_one() == 5
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("insert", ["driver", "core"])
+def test_answers_are_written_as_rows(url: str, insert: str) -> None:
+    log = PredictionLog(url, batch_size=7)  # the batches below are split across inserts
+    if insert == "driver":
+        # The driver's own executemany, not Core's insert: a SQLAlchemy that compiled the insert
+        # otherwise would silently lose the fast path (this says so).
+        assert log._driver is not None
+    else:
+        # Databases without the driver path (any but SQLite and psycopg) take Core's insert.
+        log._driver = None
+    _write_a_mix(log)
+    _check_the_mix(url)
 
 
 def test_close_flushes_what_is_queued(url: str) -> None:
     log = PredictionLog(url, batch_size=50)
     log.start()
     for i in range(600):
-        log.record(_entry(i))
+        log.record_many(_one(i))
     log.close()  # at once: the queue is still full of entries
     assert (log.written, log.failures) == (600, 0)
     assert len(_rows(url)) == 600
 
 
-def test_record_does_not_wait_for_a_slow_database(url: str) -> None:
+def test_record_many_does_not_wait_for_a_slow_database(url: str) -> None:
     log = PredictionLog(url)
     log.start()
-    log.record(_entry(0))
+    log.record_many(_one(0))
     _wait(lambda: log.written == 1)  # the table exists and the writer is idle
+    # Made beforehand: what is timed is the puts alone.
+    calls = [_one(i) for i in range(1, 201)] + [_batch(201 + 1000 * k, 1000) for k in range(5)]
     with _locked(url):
         t = time.perf_counter()
-        for i in range(1, 201):
-            log.record(_entry(i))
+        for call in calls:
+            log.record_many(call)
         elapsed = time.perf_counter() - t
         time.sleep(0.3)
         assert log.written == 1  # the writer is indeed stuck on the lock
-    assert elapsed < 0.25  # 200 puts take about a millisecond; the lock is held far longer
+    assert elapsed < 0.25  # 205 puts take about a millisecond; the lock is held far longer
     log.close()
-    assert (log.written, log.failures) == (201, 0)
+    assert (log.written, log.failures) == (5201, 0)
 
 
 @pytest.mark.parametrize(
@@ -298,7 +329,7 @@ def test_unreachable_database_counts_failures_and_never_raises(
         log.start()  # the service must start even though its log cannot
         t = time.perf_counter()
         for i in range(5):
-            log.record(_entry(i))
+            log.record_many(_one(i))
         log.record_many(_batch(5, 1000))
         assert time.perf_counter() - t < 0.5
         log.close()
@@ -306,71 +337,104 @@ def test_unreachable_database_counts_failures_and_never_raises(
     text = caplog.text
     assert "prediction log" in text
     # What is logged names the problem, never the requests' data.
-    assert "req-" not in text and f"{1:064x}" not in text and "north" not in text
+    assert "req-" not in text and f"{1:064x}" not in text
+    assert "north" not in text and "south" not in text
 
 
 def test_the_log_catches_up_when_the_database_comes_back(tmp_path: Path) -> None:
     folder = tmp_path / "later"
     log = PredictionLog(f"sqlite:///{folder / 'predictions.db'}")
     log.start()
-    log.record(_entry(0))
+    log.record_many(_one(0))
     _wait(lambda: log.failures == 1)
     folder.mkdir()
-    log.record(_entry(1))
+    log.record_many(_one(1))
     log.close()
     assert (log.written, log.failures) == (1, 1)
 
 
-def test_full_queue_drops_and_counts(url: str) -> None:
+def test_full_queue_keeps_what_fits_and_counts_the_rest(url: str) -> None:
     log = PredictionLog(url, queue_size=5)
     t = time.perf_counter()
-    for i in range(8):  # before start: nothing drains the queue, so exactly 3 do not fit
-        log.record(_entry(i))
+    # Before start: nothing drains the queue.
+    log.record_many(_one(0))
+    log.record_many(_batch(1, 6))  # the first 4 fit (req-1 .. req-4), the last 2 are dropped
+    assert (log.pending, log.failures) == (5, 2)
+    log.record_many(_batch(7, 2))  # the queue is full: both dropped
+    log.record_many(_one(9))
     assert time.perf_counter() - t < 0.5
-    assert log.failures == 3
+    assert (log.pending, log.failures) == (5, 5)
     log.start()
     log.close()
-    assert (log.written, log.failures) == (5, 3)
+    assert (log.written, log.failures) == (5, 5)
     assert [r.request_id for r in _rows(url)] == [f"req-{i}" for i in range(5)]
 
 
-def test_an_entry_that_is_not_json_costs_only_itself(url: str) -> None:
+def test_outputs_not_utf8_cost_only_themselves(url: str) -> None:
     log = PredictionLog(url)
     log.start()
-    log.record(_entry(0))
-    log.record(_entry(1, risk=float("nan")))  # NaN is not JSON
-    log.record(_entry(2, thing=object()))
-    log.record(_entry(3))
+    bad = b'{"risk":"\xff"}'  # not UTF-8
+    four = _batch(0, 4)
+    log.record_many(dataclasses.replace(four, outputs=[four.outputs[0], bad, *four.outputs[2:]]))
+    log.record_many(_one(4, bad))  # a call whose only answer is lost
+    log.record_many(_one(5))
     log.close()
-    assert (log.written, log.failures) == (2, 2)
-    assert [r.request_id for r in _rows(url)] == ["req-0", "req-3"]
+    assert (log.written, log.failures) == (4, 2)
+    assert [r.request_id for r in _rows(url)] == ["req-0", "req-2", "req-3", "req-5"]
 
 
 def test_record_after_close_is_counted(tmp_path: Path) -> None:
     log = PredictionLog(f"sqlite:///{tmp_path / 'p.db'}")
     log.start()
     log.close()
-    log.record(_entry(0))
-    assert (log.written, log.failures) == (0, 1)
+    log.record_many(_one(0))
+    log.record_many(_batch(1, 10))
+    assert (log.written, log.failures, log.pending) == (0, 11, 0)
+
+
+def test_never_started_is_counted_at_close(tmp_path: Path) -> None:
+    log = PredictionLog(f"sqlite:///{tmp_path / 'p.db'}")
+    log.record_many(_batch(0, 10))
+    log.close()
+    assert (log.written, log.failures) == (0, 10)
 
 
 def test_concurrent_recorders(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'p.db'}"
-    log = PredictionLog(url)
-    log.start()
+    log = PredictionLog(url, batch_size=64)
 
     def work(k: int) -> None:
-        for i in range(100):
-            log.record(_entry(k * 1000 + i))
+        for j in range(10):
+            log.record_many(_batch(k * 10_000 + j * 100, 37))
+            log.record_many(_one(k * 10_000 + j * 100 + 50))
 
+    log.start()
     threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
     log.close()
-    assert (log.written, log.failures) == (400, 0)
-    assert len(_rows(url)) == 400
+    assert (log.written, log.failures) == (4 * 10 * 38, 0)
+    assert len({r.request_id for r in _rows(url)}) == 4 * 10 * 38
+
+
+def test_a_full_batch_is_written_without_lingering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(serving.log, "LINGER_SECONDS", 30.0)
+    log = PredictionLog(f"sqlite:///{tmp_path / 'p.db'}", batch_size=100)
+    log.start()
+    log.record_many(_one(0))
+    time.sleep(0.3)
+    assert log.written == 0  # one entry: the writer lingers for more
+    log.record_many(_batch(1, 199))  # two batches' worth waiting: no more lingering
+    _wait(lambda: log.written == 200, seconds=10.0)
+    log.record_many(_one(200))
+    t = time.perf_counter()
+    log.close()  # ends the linger at once, and writes what waits
+    assert time.perf_counter() - t < 5.0
+    assert (log.written, log.failures) == (201, 0)
 
 
 def test_malformed_url_is_refused_at_once() -> None:
@@ -386,184 +450,10 @@ def test_password_is_masked_in_the_url() -> None:
     log.close()
 
 
-# --- record_many: the answers of one call as one item ---------------------------------------------
-
-
-def _write_a_mix(log: PredictionLog) -> None:
-    log.start()
-    log.record(_entry(0))
-    log.record_many(_batch(1, 20))
-    # Any time zone is stored as UTC; a naive time is taken as UTC.
-    log.record_many(_batch(21, 3, time=T0.astimezone(timezone(timedelta(hours=2)))))
-    log.record(_entry(24))
-    log.record_many(_batch(25, 2, time=T0.replace(tzinfo=None)))
-    log.record_many(_batch(27, 0))  # nothing to log: nothing happens
-    log.close()
-    assert (log.written, log.failures) == (27, 0)
-
-
-def _check_the_mix(url: str) -> None:
-    rows = _rows(url)
-    assert len(rows) == 27
-    # Rows land in the order they were recorded (the surrogate key counts up).
-    by_key = sorted(rows, key=lambda r: r.id)
-    assert [r.request_id for r in by_key] == [f"req-{i}" for i in range(27)]
-    for r in by_key:
-        i = int(r.request_id.removeprefix("req-"))
-        single = i in (0, 24)
-        assert (r.clinic, r.model_name, r.model_version) == (
-            ("north", "asym", "3") if single else ("south", "asym", "4")
-        )
-        assert r.input_sha256 == f"{i:064x}"
-        stamp = r.time if isinstance(r.time, datetime) else datetime.fromisoformat(r.time)
-        expected = T0 + timedelta(seconds=i) if single else T0
-        assert stamp.replace(tzinfo=stamp.tzinfo or UTC) == expected
-        expected_outputs = {"asymmetry_risk": 0.125, "median_days": {"forehead/left": 101.5}}
-        assert r.outputs == (expected_outputs if single else {**expected_outputs, "i": i})
-
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            if url.startswith("postgresql"):
-                # Still JSONB there, and JSON objects, not JSON strings of their text.
-                kind = conn.execute(
-                    sa.text(f"SELECT DISTINCT jsonb_typeof(outputs) FROM {TABLE}")
-                ).scalar_one()
-                assert kind == "object"
-                i = f"SELECT (outputs->>'i')::int FROM {TABLE} WHERE request_id = 'req-5'"
-            else:
-                # Text, not a blob: SQLite's JSON functions read it.
-                kind = conn.execute(
-                    sa.text(f"SELECT DISTINCT typeof(outputs) FROM {TABLE}")
-                ).scalar_one()
-                assert kind == "text"
-                i = f"SELECT json_extract(outputs, '$.i') FROM {TABLE} WHERE request_id = 'req-5'"
-            assert conn.execute(sa.text(i)).scalar_one() == 5
-    finally:
-        engine.dispose()
-
-
-def test_batches_are_written_as_rows(url: str) -> None:
-    log = PredictionLog(url, batch_size=7)  # the batches below are split across inserts
-    # The driver's own executemany, not Core's insert: a SQLAlchemy that compiled the insert
-    # otherwise would silently lose the fast path (this says so).
-    assert log._driver is not None
-    _write_a_mix(log)
-    _check_the_mix(url)
-
-
-def test_cores_insert_writes_the_same_rows(url: str) -> None:
-    # Databases without the driver path (any but SQLite and psycopg) take Core's insert.
-    log = PredictionLog(url, batch_size=7)
-    log._driver = None
-    _write_a_mix(log)
-    _check_the_mix(url)
-
-
-def test_batch_on_a_full_queue_keeps_what_fits(url: str) -> None:
-    log = PredictionLog(url, queue_size=5)
-    t = time.perf_counter()
-    # Before start: nothing drains the queue.
-    log.record(_entry(0))
-    log.record_many(_batch(1, 6))  # the first 4 fit (req-1 .. req-4), the last 2 are dropped
-    assert (log.pending, log.failures) == (5, 2)
-    log.record_many(_batch(7, 2))  # the queue is full: both dropped
-    log.record(_entry(9))
-    assert time.perf_counter() - t < 0.5
-    assert (log.pending, log.failures) == (5, 5)
-    log.start()
-    log.close()
-    assert (log.written, log.failures) == (5, 5)
-    assert [r.request_id for r in _rows(url)] == [f"req-{i}" for i in range(5)]
-
-
-def test_record_many_does_not_wait_for_a_slow_database(url: str) -> None:
-    log = PredictionLog(url)
-    log.start()
-    log.record(_entry(0))
-    _wait(lambda: log.written == 1)  # the table exists and the writer is idle
-    with _locked(url):
-        t = time.perf_counter()
-        for k in range(5):
-            log.record_many(_batch(1 + 1000 * k, 1000))
-        elapsed = time.perf_counter() - t
-        time.sleep(0.3)
-        assert log.written == 1  # the writer is indeed stuck on the lock
-    assert elapsed < 0.25  # five puts; the lock is held far longer
-    log.close()
-    assert (log.written, log.failures) == (5001, 0)
-
-
-def test_a_full_batch_is_written_without_lingering(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(serving.log, "LINGER_SECONDS", 30.0)
-    log = PredictionLog(f"sqlite:///{tmp_path / 'p.db'}", batch_size=100)
-    log.start()
-    log.record(_entry(0))
-    time.sleep(0.3)
-    assert log.written == 0  # one entry: the writer lingers for more
-    log.record_many(_batch(1, 199))  # two batches' worth waiting: no more lingering
-    _wait(lambda: log.written == 200, seconds=10.0)
-    log.record(_entry(200))
-    t = time.perf_counter()
-    log.close()  # ends the linger at once, and writes what waits
-    assert time.perf_counter() - t < 5.0
-    assert (log.written, log.failures) == (201, 0)
-
-
-def test_batch_outputs_not_utf8_cost_only_themselves(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'p.db'}"
-    log = PredictionLog(url)
-    log.start()
-    good = _batch(0, 4)
-    outputs = list(good.outputs)
-    outputs[1] = b'{"risk":"\xff"}'  # not UTF-8
-    log.record_many(dataclasses.replace(good, outputs=outputs))
-    log.close()
-    assert (log.written, log.failures) == (3, 1)
-    assert [r.request_id for r in _rows(url)] == ["req-0", "req-2", "req-3"]
-
-
-def test_batch_after_close_is_counted(tmp_path: Path) -> None:
-    log = PredictionLog(f"sqlite:///{tmp_path / 'p.db'}")
-    log.start()
-    log.close()
-    log.record_many(_batch(0, 10))
-    assert (log.written, log.failures, log.pending) == (0, 10, 0)
-
-
-def test_batch_never_started_is_counted_at_close(tmp_path: Path) -> None:
-    log = PredictionLog(f"sqlite:///{tmp_path / 'p.db'}")
-    log.record_many(_batch(0, 10))
-    log.close()
-    assert (log.written, log.failures) == (0, 10)
-
-
 def test_batch_columns_must_have_one_length() -> None:
     good = _batch(0, 3)
     with pytest.raises(ValueError, match="differ in length"):
         dataclasses.replace(good, input_sha256=good.input_sha256[:2])
-
-
-def test_concurrent_batch_recorders(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'p.db'}"
-    log = PredictionLog(url, batch_size=64)
-
-    def work(k: int) -> None:
-        for j in range(10):
-            log.record_many(_batch(k * 10_000 + j * 100, 37))
-            log.record(_entry(k * 10_000 + j * 100 + 50))
-
-    log.start()
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    log.close()
-    assert (log.written, log.failures) == (4 * 10 * 38, 0)
-    assert len({r.request_id for r in _rows(url)}) == 4 * 10 * 38
 
 
 def test_a_new_sqlite_file_gets_a_write_ahead_log_and_16k_pages(tmp_path: Path) -> None:
