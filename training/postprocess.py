@@ -20,22 +20,20 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+_Array = TypeVar("_Array", bound=npt.NDArray[Any])
 
 _EPS: Final = 1e-12
 MAX_DAYS: Final = 3650.0
 """Medians beyond ten years are reported as ten years (no activity return is that late)."""
 LATE_GAP_DAYS: Final = 21.0
 """Late-stage asymmetry: one side returning at least this many days before the other."""
-LATE_STEP_DAYS: Final = 3.0
-"""Integration step of ``late_asymmetry``: on Weibull-shaped hazards a 3-day step is within 0.001
-of a 1-day step at a fifteenth of the cost (2.4 s -> 0.16 s for 100k treatments)."""
 
 
 def calibrate(raw: FloatArray, slope: float, intercept: float) -> FloatArray:
@@ -81,11 +79,13 @@ def hazards_from_margin(
 
 
 _LOG_HALF: Final = float(np.log(0.5))
-_TINY: Final = float(np.nextafter(0.0, 1.0))
+_MINUS_TINY: Final = np.array(-np.nextafter(0.0, 1.0))
+"""-(the smallest positive double), as an array: numpy takes it with less overhead than a float."""
+_MINUS_TINY.flags.writeable = False
 _FEW_PAIRS: Final = 64
-"""Up to this many pairs, ``late_asymmetry`` evaluates the left rows twice to save calls."""
+"""Up to this many pairs, ``late_asymmetry`` gathers through an index cached per count of pairs."""
 _PAIR_CHUNK: Final = 4096
-"""Pairs per step of ``late_asymmetry``: its (days, 2 pairs) blocks of ~130 days stay small."""
+"""Pairs per call of ``late_asymmetry``'s core: its (6, segments, 2 pairs) block is 9.8 MB."""
 
 
 class SurvivalCurves:
@@ -158,11 +158,7 @@ class SurvivalCurves:
         return out
 
     def late_asymmetry(
-        self,
-        left: IntArray,
-        right: IntArray,
-        gap_days: float = LATE_GAP_DAYS,
-        step_days: float = LATE_STEP_DAYS,
+        self, left: IntArray, right: IntArray, gap_days: float = LATE_GAP_DAYS
     ) -> FloatArray:
         """P(one side returns at least ``gap_days`` before the other) for row pairs of the curves.
 
@@ -171,59 +167,78 @@ class SurvivalCurves:
         Args:
             left: (p,) row of the first side of each pair.
             right: (p,) row of the other side.
-            gap_days: The gap.
-            step_days: Integration step.
+            gap_days: The gap (>= 0).
 
         Returns:
             (p,) probability per pair.
+
+        Raises:
+            ValueError: If ``gap_days`` is negative or not finite.
         """
+        plan = _late_plan(self._n, self.bin_days, gap_days)
         if len(left) <= _PAIR_CHUNK:
-            return self._late_asymmetry(left, right, gap_days, step_days)
+            return self._late_asymmetry(left, right, plan)
         out = np.empty(len(left))
-        for i in range(0, len(left), _PAIR_CHUNK):  # bounded memory: (days, 2 chunk) blocks
+        for i in range(0, len(left), _PAIR_CHUNK):  # bounded memory: (segments, 2 chunk) blocks
             chunk = slice(i, i + _PAIR_CHUNK)
-            out[chunk] = self._late_asymmetry(left[chunk], right[chunk], gap_days, step_days)
+            out[chunk] = self._late_asymmetry(left[chunk], right[chunk], plan)
         return out
 
-    def _late_asymmetry(
-        self, left: IntArray, right: IntArray, gap_days: float, step_days: float
-    ) -> FloatArray:
-        p = len(left)
-        plan = _late_plan(self._n, self.bin_days, gap_days, step_days)
-        # One (days, rows) block. Days first: each numpy loop runs over many rows, and the sums
-        # over days go day by day (as they always have). Rows left, right, and for a few pairs
-        # left again: columns p:3p are then the other side of columns 0:2p, with no reordering
-        # (cheaper in calls; for many pairs, evaluating a third more rows costs more).
-        few = p <= _FEW_PAIRS
-        rows = np.concatenate((left, right, left) if few else (left, right))
-        at = self._table.take(rows, axis=0).T.take(plan.index, axis=0)
-        d = len(plan.rest)
-        log_s = at[:d] + at[d : 2 * d] * plan.rest / self.bin_days
-        s = np.exp(log_s[plan.now, : 2 * p])
-        pmf = s[:-1] - s[1:]  # mass of the return in each step
-        later = log_s[plan.later, p:] if few else log_s[plan.later]
-        mid = np.exp(0.5 * (later[:-1] + later[1:]))  # survival gap_days later
-        # Each side's return times the other side's survival, pair by pair.
-        if few:
-            both = pmf * mid
-        else:
-            both = np.empty_like(pmf)
-            np.multiply(pmf[:, :p], mid[:, p:], out=both[:, :p])
-            np.multiply(pmf[:, p:], mid[:, :p], out=both[:, p:])
-        inside = both.sum(axis=0)
-        # Past the last bin both hazards are constant: their rates, -log survival per day.
-        log_day = at[-1, : 2 * p] / self.bin_days
-        rate = -log_day
-        after = np.exp(log_day * gap_days)  # P(a side lasts gap_days more)
-        rate_l, rate_r = rate[:p], rate[p:]
-        total = rate_l + rate_r
-        split = rate_l * after[p:] + rate_r * after[:p]
-        end = log_s[plan.now.stop - 1]  # log survival at the end of the grid
-        both_alive = np.exp(end[:p] + end[p : 2 * p])
-        # Both rates 0 (so the split too): 0, as 0 / the smallest positive double.
-        tail = both_alive * (split / np.maximum(total, _TINY))
-        out: FloatArray = inside[:p] + inside[p:] + tail
+    def _late_asymmetry(self, left: IntArray, right: IntArray, plan: _LatePlan) -> FloatArray:
+        p, m = len(left), plan.segments
+        at, both = self._late_logs(left, right, plan)
+        # The first side's share a / (a + b) of the hazard of "one returns" in each segment;
+        # both rates 0 (log_keep sum 0): share 0, as 0 / -(the smallest positive double).
+        share = np.minimum(both[1], _MINUS_TINY, out=both[1])
+        np.divide(at[1, 0], share, out=share)
+        # P(both alive) at each segment's start, then 0 at the end of the last (unbounded) one;
+        # share x its drop over a segment: P(the first side returns in it, the other side being
+        # alive gap_days later). In the block of the log survival, no longer needed: every new
+        # block costs page faults once the memory goes back to the system between calls.
+        alive = at[0].reshape(2 * m, 2 * p)[: m + 1]
+        alive[m] = 0.0
+        np.exp(both[0], out=alive[:m])
+        drop = np.subtract(alive[:m], alive[1:], out=both[0])
+        first = np.multiply(share, drop, out=drop).sum(axis=0)  # per pair and first side
+        out: FloatArray = first[:p] + first[p:]
         return out
+
+    def _late_logs(
+        self, left: IntArray, right: IntArray, plan: _LatePlan
+    ) -> tuple[FloatArray, FloatArray]:
+        """Per segment and first side (left sides, then right sides), at the segment's start.
+
+        Returns:
+            (2, 2, segments, 2 p): (log survival, log_keep of the bin) x (now: the first side
+            at t; later: the other side at t + gap_days), and (2, segments, 2 p): log P(both
+            alive, the other gap_days later), then the sum of their log_keep. Segments first:
+            each numpy loop runs over many pairs, and the sums over segments go segment by
+            segment, whatever the number of pairs (a pair alone gives what it gives among many,
+            to the last bit).
+        """
+        p, m = len(left), plan.segments
+        rows = self._table.take(np.concatenate((left, right)), axis=0)  # (2 p, table columns)
+        if p <= _FEW_PAIRS:
+            # One gather through a cached flat index, "later" already the other side of each
+            # pair, so that every step is on whole contiguous blocks (fewer, cheaper loops).
+            few = _late_few(self._n, self.bin_days, plan.gap_days, p)
+            at = rows.take(few.index)  # (log_start, log_keep) x (now, later) x segment x side
+            at[0] += at[1] * few.rest  # log survival, now and later
+            both = at[:, 0] + at[:, 1]
+        else:
+            # That index would be as large as the data: gather the columns of the rows as they
+            # are, then pair each side now with the other side later. All in one block: glibc
+            # keeps up to twice the largest block freed, so the next call reuses this memory
+            # (with a block per array, it went back to the system and faulted in every call).
+            work = np.empty((6, m, 2 * p))
+            at = work[:4].reshape(2, 2, m, 2 * p)
+            # "clip" (the indexes are all valid): with "raise", take would copy through a buffer.
+            rows.T.take(plan.index, axis=0, out=work[:4].reshape(4 * m, 2 * p), mode="clip")
+            both = work[4:]  # first the product below: no block of its own
+            np.add(at[0], np.multiply(at[1], plan.rest, out=both), out=at[0])
+            np.add(at[:, 0, :, :p], at[:, 1, :, p:], out=both[..., :p])
+            np.add(at[:, 0, :, p:], at[:, 1, :, :p], out=both[..., p:])
+        return at, both
 
 
 @dataclass(frozen=True)
@@ -259,42 +274,79 @@ def _columns(days: tuple[float, ...], n_bins: int, bin_days: float) -> _Columns:
 
 @dataclass(frozen=True)
 class _LatePlan:
-    """The day grid of ``late_asymmetry``: one evaluation serves both ends of the gap.
+    """The segments of ``late_asymmetry``: on each, both sides' hazards are constant.
+
+    The integral over t of P(one side returns at t and the other is alive at t + gap) is cut at
+    every bin edge of t and of t + gap, up to the end of the last bin; the last segment, from
+    there on, is unbounded. Each side of a pair is evaluated "now" (at t, its return) and
+    "later" (at t + gap, the other's), at the start of each segment, in the bin of the segment.
 
     Attributes:
-        index: ``_Columns.index`` of the days evaluated, then the last bin's log_keep.
-        rest: ``_Columns.rest`` of the days evaluated, (d, 1) to broadcast over rows.
-        now: Their slice at the grid days.
-        later: Their slice at the grid days + the gap.
+        index: (4 segments,) columns of ``SurvivalCurves``' table: log_start of the bins now,
+            then later; then log_keep of the same bins, now then later.
+        rest: (2, segments, 1) days from the start of that bin to the start of the segment (past
+            the end for the last bin), over the bin width: now, then later.
+        segments: Number of segments.
+        gap_days: The gap.
     """
 
     index: IntArray
     rest: FloatArray
-    now: slice
-    later: slice
+    segments: int
+    gap_days: float
 
 
 @functools.lru_cache(maxsize=64)
-def _late_plan(n_bins: int, bin_days: float, gap_days: float, step_days: float) -> _LatePlan:
-    """Days at which ``late_asymmetry`` needs log-survival, cached per grid (it never changes)."""
-    horizon = bin_days * n_bins
-    steps = int(np.ceil(horizon / step_days))
-    grid = np.arange(steps + 1, dtype=np.float64) * step_days
-    later = grid + gap_days
-    shift = round(gap_days / step_days)
-    extended = np.arange(steps + 1 + shift, dtype=np.float64) * step_days
-    now = slice(0, steps + 1)
-    if shift >= 0 and np.array_equal(extended[shift:], later):
-        # The gap is a whole number of steps (21 = 7 x 3): the later days are the grid itself,
-        # extended and shifted, so one evaluation of steps + 1 + shift days serves both.
-        days, later_cols = extended, slice(shift, shift + steps + 1)
-    else:
-        days, later_cols = np.concatenate([grid, later]), slice(steps + 1, 2 * steps + 2)
-    cols = _columns_of(days, n_bins, bin_days)
-    # Last, the last bin's log_keep: the rate of both sides past the end.
-    index = np.append(cols.index, 2 * n_bins)
-    index.flags.writeable = False
-    return _LatePlan(index, cols.rest[:, None], now, later_cols)
+def _late_plan(n_bins: int, bin_days: float, gap_days: float) -> _LatePlan:
+    """The segments of ``late_asymmetry``, cached per (bins, width, gap): they never change."""
+    if not (np.isfinite(gap_days) and gap_days >= 0):
+        raise ValueError(f"gap_days is {gap_days}, expected finite and >= 0")
+    horizon = n_bins * bin_days
+    edges = np.arange(n_bins + 1, dtype=np.float64) * bin_days
+    shifted = edges - gap_days  # the t at which t + gap is an edge
+    inside = shifted[(shifted > 0.0) & (shifted < horizon)]
+    starts = np.unique(np.concatenate([edges, inside]))  # sorted, 0 to the horizon
+    # Each segment's bins from its middle, not its start: an edge minus the gap may round to
+    # just below another edge. A segment that rounding leaves (~1e-13 days between an edge and
+    # a shifted edge) weighs that little, whichever bin it is given.
+    middle = np.append(0.5 * (starts[:-1] + starts[1:]), horizon + bin_days)  # last: unbounded
+    now = np.minimum(middle // bin_days, n_bins - 1).astype(np.int64)
+    later = np.minimum((middle + gap_days) // bin_days, n_bins - 1).astype(np.int64)
+    rest = np.stack([starts - now * bin_days, starts + gap_days - later * bin_days]) / bin_days
+    index = np.concatenate([now, later, n_bins + 1 + now, n_bins + 1 + later])
+    return _LatePlan(_read_only(index), _read_only(rest[:, :, None]), len(starts), gap_days)
+
+
+@dataclass(frozen=True)
+class _LateFew:
+    """``_LatePlan`` for a given number of pairs, as flat indexes into their gathered rows.
+
+    Attributes:
+        index: (2, 2, segments, 2 pairs) index into the (2 pairs, table columns) rows of the
+            pairs, left sides then right sides, flattened: ``_LatePlan.index``'s columns of each
+            side now, and of the other side of its pair later.
+        rest: (2, segments, 2 pairs) ``_LatePlan.rest``, repeated for every side.
+    """
+
+    index: IntArray
+    rest: FloatArray
+
+
+@functools.lru_cache(maxsize=_FEW_PAIRS)
+def _late_few(n_bins: int, bin_days: float, gap_days: float, pairs: int) -> _LateFew:
+    """``_LateFew`` of ``_late_plan(n_bins, bin_days, gap_days)``, cached per count of pairs."""
+    plan = _late_plan(n_bins, bin_days, gap_days)
+    m, sides = plan.segments, 2 * pairs
+    side = np.arange(sides)
+    row = np.stack([side, (side + pairs) % sides])  # now: the side itself; later: the other
+    index = row[None, :, None, :] * (2 * n_bins + 1) + plan.index.reshape(2, 2, m, 1)
+    rest = np.broadcast_to(plan.rest, (2, m, sides))
+    return _LateFew(_read_only(index), _read_only(rest.copy()))
+
+
+def _read_only(a: _Array) -> _Array:
+    a.flags.writeable = False  # shared by every call through the caches
+    return a
 
 
 def survival_at(hazards: FloatArray, days: float, bin_days: float) -> FloatArray:
@@ -317,20 +369,32 @@ def late_asymmetry(
     hazards_right: FloatArray,
     bin_days: float,
     gap_days: float = LATE_GAP_DAYS,
-    step_days: float = LATE_STEP_DAYS,
 ) -> FloatArray:
     """P(one side returns at least ``gap_days`` before the other), per row pair of hazards.
 
     The sides are taken as independent given the features; the hazards are (r, n_bins) each.
+    P(T_L + g <= T_R) is the integral of f_L(t) S_R(t + g) over t, and the same the other way.
+    Cut at every bin edge of t and of t + g, both hazards are constant on each piece, rates a
+    and b (per day) say, so P(both alive) decays as e^-(a + b) t there and the piece gives
+    a / (a + b) of its drop: the first side's share of "one of them returns" in it. The piece
+    past the last bin, where both hazards stay the last bin's, is unbounded and gives
+    a / (a + b) P(both alive at its start). The answer is exact for piecewise exponential
+    survival, up to floating point (about 1e-15). ``SurvivalCurves.late_asymmetry`` does the
+    same on curves already computed.
 
-    Up to the end of the last bin the probability is summed on a grid of ``step_days``: the mass
-    of the first side's return in each step times the other side's survival ``gap_days`` later,
-    at the step's (log-)midpoint, which is exact to second order in the step for piecewise
-    exponential survival. Past the last bin both hazards are constant, so the rest is in closed
-    form: with rates a, b, P(both alive) * (a e^(-b g) + b e^(-a g)) / (a + b).
-    ``SurvivalCurves.late_asymmetry`` does the same on curves already computed.
+    Args:
+        hazards_left: (p, n_bins) hazards of the first side of each pair.
+        hazards_right: (p, n_bins) hazards of the other side.
+        bin_days: Width of a bin in days.
+        gap_days: The gap (>= 0).
+
+    Returns:
+        (p,) probability per pair.
+
+    Raises:
+        ValueError: If ``gap_days`` is negative or not finite.
     """
     p = len(hazards_left)
     curves = SurvivalCurves(np.concatenate([hazards_left, hazards_right]), bin_days)
     pairs = np.arange(p)
-    return curves.late_asymmetry(pairs, pairs + p, gap_days, step_days)
+    return curves.late_asymmetry(pairs, pairs + p, gap_days)
