@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -57,6 +58,25 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _unusable(model: str, tracking_uri: str | None, log_url: str) -> str | None:
+    """Why the server could not start with this model and log, or None.
+
+    The model is fetched into a temporary folder and checked (manifest, file hashes) as a
+    worker will; each worker fetches it again, so that reload keeps following the alias.
+    """
+    from serving.bundle import check_manifest, load_manifest
+    from serving.log import PredictionLog
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="asym-serve-") as tmp:
+            bundle = resolve_model(model, tracking_uri, dst_path=Path(tmp))
+            check_manifest(load_manifest(bundle), bundle)
+        PredictionLog(log_url).close()  # the URL and its driver; connects only when started
+    except (BundleError, ValueError) as err:
+        return str(err)
+    return None
 
 
 def serve_cmd(
@@ -133,6 +153,10 @@ def serve_cmd(
         "log_url": log_url,
     }
     settings = serving_settings(**values)  # validated once here, then rebuilt by each worker
+    problem = _unusable(settings.model, settings.tracking_uri, settings.log_url)
+    if problem:  # said here, once, rather than as a traceback in every worker's start-up
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(EXIT_UNUSABLE)
     for name, value in values.items():
         if value is not None:
             os.environ[f"{ENV_PREFIX}{name.upper()}"] = str(value)

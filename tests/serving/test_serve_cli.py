@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -36,6 +37,23 @@ def test_serve_refuses_a_bad_keys_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["serve", "--keys-file", str(keys)])
     assert result.exit_code == 2
     assert str(keys) in result.output
+
+
+def test_serve_refuses_a_model_or_log_it_cannot_use(bundle: Path, tmp_path: Path) -> None:
+    # Said once by the command, exit 2 and no traceback, before any worker starts.
+    changed = tmp_path / "changed"
+    shutil.copytree(bundle, changed)
+    (changed / "longevity.onnx").write_bytes(b"not the exported file")
+    cases = [
+        (["--model", str(tmp_path / "none")], "no such bundle folder"),
+        (["--model", str(changed)], "longevity.onnx: SHA-256"),
+        (["--model", str(bundle), "--log-url", "nosuchdb://x"], "prediction log URL"),
+    ]
+    for args, message in cases:
+        result = CliRunner().invoke(app, ["serve", "--no-auth", *args])
+        assert result.exit_code == 2, result.output
+        assert "error: " in result.output and message in result.output
+        assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize(
