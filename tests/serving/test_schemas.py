@@ -152,3 +152,23 @@ def test_feature_groups_cover_every_feature_once() -> None:
     names = [n for group in FEATURE_GROUPS.values() for n in group]
     assert sorted(names) == sorted(FEATURE_NAMES)
     assert {"history", "demographics", "thickness", "placement:frontalis"} <= set(FEATURE_GROUPS)
+
+
+def test_every_midline_point_on_a_paired_muscle_is_reported_at_its_side() -> None:
+    points = [
+        {"muscle": "procerus", "side": "midline", "units": 4},
+        {"muscle": "frontalis", "side": "midline", "units": 2},
+        {"muscle": "frontalis", "side": "left", "units": 2},
+        {"muscle": "masseter", "side": "midline", "units": 20},
+    ]
+    body = {**_REQUEST, "plan": {**_REQUEST["plan"], "injections": points}}
+    with pytest.raises(ValidationError) as err:
+        PREDICT_REQUEST.validate_python(body)
+    errors = err.value.errors()
+    assert [e["loc"] for e in errors] == [
+        ("plan", "injections", 1, "side"),
+        ("plan", "injections", 3, "side"),
+    ]
+    assert [e["type"] for e in errors] == ["midline_on_paired_muscle"] * 2
+    assert "frontalis takes left or right" in errors[0]["msg"]
+    assert "masseter takes left or right" in errors[1]["msg"]
