@@ -341,9 +341,9 @@ _ERRORS: Final[dict[int | str, dict[str, Any]]] = {
 }
 
 
-def _json(content: Any) -> Response:
-    """A JSON response by orjson: ten times faster than the standard library on answers."""
-    return Response(orjson.dumps(content), media_type="application/json")
+_JSON: Final = "application/json"
+"""Media type of the predict routes' answers, JSON made by orjson (ten times faster than the
+standard library on answers)."""
 
 
 # --- Error handlers -----------------------------------------------------------------------------
@@ -516,15 +516,15 @@ def create_app(settings: ServingSettings) -> FastAPI:
     async def predict(body: PredictRequest, call: Caller, options: Options) -> Any:
         # On the event loop, not a thread: one request computes in well under a millisecond,
         # and a hop to the thread pool and back would add to it.
-        answer = call.service.predict(
+        answered = call.service.predict(
             [body],
             clinic=call.clinic.name,
             request_id=call.request_id,
             contributions=options.contributions,
-        )[0]
+        )
         # Built by the service in the response's shape (the tests and the OpenAPI fuzzing check
         # it conforms): sent as is, without a second validation of every field.
-        return _json(answer)
+        return Response(answered.json[0], media_type=_JSON)
 
     @predict_routes.post(
         "/v1/predict/batch",
@@ -549,7 +549,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
             )
         # A thousand treatments take tens of milliseconds: off the event loop, so health checks
         # and small requests are not held up behind them.
-        answers = await run_in_threadpool(
+        answered = await run_in_threadpool(
             call.service.predict,
             requests,
             clinic=call.clinic.name,
@@ -557,9 +557,19 @@ def create_app(settings: ServingSettings) -> FastAPI:
             batch=True,
             contributions=options.contributions,
         )
-        return _json(
-            {"predictions": answers, "model": answers[0]["model"], "request_id": call.request_id}
+        # A BatchResponse around the answers' own JSON: nothing serialised twice.
+        content = b"".join(
+            (
+                b'{"predictions":[',
+                b",".join(answered.json),
+                b'],"model":',
+                orjson.dumps(answered.model),
+                b',"request_id":',
+                orjson.dumps(call.request_id),
+                b"}",
+            )
         )
+        return Response(content, media_type=_JSON)
 
     app.include_router(predict_routes)
 

@@ -298,6 +298,19 @@ def score(
     return Scored(_answers(p, x, groups), [canonical_sha256(r) for r in requests])
 
 
+@dataclass(frozen=True)
+class Answered:
+    """What ``PredictionService.predict`` answered.
+
+    Attributes:
+        json: Per request, its ``PredictResponse`` as JSON (UTF-8 bytes).
+        model: ``ModelInfo`` of the model that answered them all.
+    """
+
+    json: list[bytes]
+    model: dict[str, str]
+
+
 class PredictionService:
     """Scores requests with the current model and logs every answer.
 
@@ -324,7 +337,7 @@ class PredictionService:
         request_id: str,
         batch: bool = False,
         contributions: bool = True,
-    ) -> list[dict[str, Any]]:
+    ) -> Answered:
         """Answer and log requests.
 
         Args:
@@ -335,13 +348,17 @@ class PredictionService:
             contributions: List the top contributions (see ``score``).
 
         Returns:
-            One ``PredictResponse``-shaped dict per request.
+            The answers as JSON, in request order, and the model that gave them.
         """
         predictor = self.predictor
         scored = score(predictor, requests, contributions=contributions)
         model = {"name": predictor.model_name, "version": predictor.model_version}
         n = len(scored.outputs)
         rids = [f"{request_id}.{i}" for i in range(n)] if batch else [request_id] * n
+        # Serialised once, here, where orjson is cheap (not by the log's writer, with the GIL):
+        # the log stores these bytes, and each response is them with the model and request id
+        # appended inside the object's closing brace.
+        outputs = [orjson.dumps(o) for o in scored.outputs]
         # The whole call is one log item (columns, one time stamp): one queue put per call, not
         # an entry object and a put per answer (benchmarks/bench_log.py).
         self._log.record_many(
@@ -352,11 +369,12 @@ class PredictionService:
                 model_name=predictor.model_name,
                 model_version=predictor.model_version,
                 input_sha256=scored.input_sha256,
-                # Serialised here, where orjson is cheap, not by the writer with the GIL.
-                outputs=[orjson.dumps(o) for o in scored.outputs],
+                outputs=outputs,
             )
         )
-        return [
-            {**outputs, "model": model, "request_id": rid}
-            for outputs, rid in zip(scored.outputs, rids, strict=True)
+        model_json = orjson.dumps(model)
+        answers = [
+            b"".join((o[:-1], b',"model":', model_json, b',"request_id":', orjson.dumps(rid), b"}"))
+            for o, rid in zip(outputs, rids, strict=True)
         ]
+        return Answered(answers, model)
