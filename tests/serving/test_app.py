@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import sqlite3
 import time
@@ -19,7 +20,7 @@ import threadpoolctl
 from data.contract import REGIONS, SIDES
 from features.request import TreatmentRequest, request_inputs
 from features.tables import registry_requests
-from serving.app import create_app
+from serving.app import GC_THRESHOLD, create_app
 from serving.keys import create_key
 from serving.predict import predict_registry
 from serving.predictor import SURVIVAL_DAYS, Predictor
@@ -460,3 +461,10 @@ def test_a_serving_process_keeps_blas_to_one_thread(base_url: str) -> None:
     # spinning helpers would take the core another worker needs.
     blas = [pool for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
     assert blas and all(pool["num_threads"] == 1 for pool in blas)
+
+
+def test_a_serving_process_keeps_the_collector_off_its_long_lived_objects(base_url: str) -> None:
+    # What the live server (in this process) had loaded is frozen out of collections, and
+    # young collections are rarer than Python's default (700).
+    assert gc.get_freeze_count() > 10_000
+    assert gc.get_threshold() == GC_THRESHOLD and GC_THRESHOLD[0] > 700
