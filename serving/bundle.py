@@ -3,8 +3,9 @@
 A bundle is a folder written by ``training.export.export_bundle``::
 
     manifest.json     what is below, and everything needed to use it
-    treatment.onnx    input ``features`` (n, F): risk + difference quantiles, one output each,
-                      and the risk's per-feature contributions (n, F)
+    treatment.onnx    input ``features`` (n, F): the difference quantiles, one output each,
+                      and the risk model's per-feature contributions (n, F), whose sum with
+                      the manifest's base is the risk's raw margin
     longevity.onnx    input ``longevity`` (r, L): the raw margin f(x) of the discrete-time
                       hazard per treated (region, side); with the manifest's baseline alpha,
                       hazard[k] = sigmoid(alpha[region, k] + f(x))
@@ -36,8 +37,8 @@ FORMAT_VERSION: Final = 3
 
 2: the longevity graph takes one row per (region, side), no bin column, and outputs the hazard
 booster's raw margin; the manifest's ``hazard_baseline`` turns it into hazards.
-3: the treatment graph also outputs ``risk_contributions``, and the manifest has
-``risk_contribution_base``."""
+3: the treatment graph outputs ``risk_contributions`` instead of the risk, which is their sum
+with the manifest's ``risk_contribution_base``, calibrated."""
 MANIFEST_FILE: Final = "manifest.json"
 TREATMENT_FILE: Final = "treatment"
 """Key (and file stem) of the per-treatment model: risk and difference quantiles."""
@@ -45,7 +46,6 @@ LONGEVITY_FILE: Final = "longevity"
 """Key (and file stem) of the hazard model."""
 INPUT_DTYPE: Final = "float32"
 """dtype of every ONNX input (the features are computed in float64 and cast once)."""
-RISK_OUTPUT: Final = "risk_raw"
 CONTRIBUTIONS_OUTPUT: Final = "risk_contributions"
 """(n, F) per-feature path contributions to the risk model's raw margin (``Manifest``)."""
 HAZARD_MARGIN_OUTPUT: Final = "hazard_margin"
@@ -95,7 +95,10 @@ class OnnxFile(_Frozen):
 
 
 class Calibration(_Frozen):
-    """Platt scaling of the risk model: p = sigmoid(slope * logit(risk_raw) + intercept)."""
+    """Platt scaling of the risk model: p = sigmoid(slope * margin + intercept).
+
+    The margin is ``Manifest.risk_contribution_base`` + the sum of a row's ``risk_contributions``.
+    """
 
     slope: float
     intercept: float
@@ -136,13 +139,12 @@ class Manifest(_Frozen):
         diff_targets: Post-treatment differences predicted, in order.
         quantiles: Quantile keys of each difference (outputs ``<target>_<key>``).
         files: ONNX files by role (``treatment``, ``longevity``).
-        calibration: Platt scaling of ``risk_raw``.
+        calibration: Platt scaling of the risk model's raw margin.
         risk_contribution_base: The risk model's raw margin (log-odds before calibration) with
             nothing known of a row: per tree, the mean of its leaves weighted by their training
             rows (LightGBM's TreeSHAP expected value). Base plus the sum of a row's
-            ``risk_contributions`` is its margin, logit(``risk_raw``): the contributions split
-            the margin exactly, feature by feature (path attribution, see
-            ``training.export``).
+            ``risk_contributions`` is its raw margin: the contributions split the margin
+            exactly, feature by feature (path attribution, see ``training.export``).
         bin_days: Width of a hazard bin, days.
         n_bins: Number of hazard bins.
         hazard_baseline: (g, n_bins) log-odds baseline of the hazard per bin: one row for every
@@ -284,7 +286,7 @@ def _structure_problems(manifest: Manifest) -> list[str]:
         return problems
     treatment = manifest.files[TREATMENT_FILE]
     have = {o.name for o in treatment.outputs}
-    need = [RISK_OUTPUT, CONTRIBUTIONS_OUTPUT] + [
+    need = [CONTRIBUTIONS_OUTPUT] + [
         difference_output(t, q) for t in manifest.diff_targets for q in manifest.quantiles
     ]
     problems += [f"{treatment.file} has no output {n!r}" for n in need if n not in have]

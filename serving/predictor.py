@@ -27,7 +27,6 @@ from serving.bundle import (
     CONTRIBUTIONS_OUTPUT,
     HAZARD_MARGIN_OUTPUT,
     LONGEVITY_FILE,
-    RISK_OUTPUT,
     TREATMENT_FILE,
     Manifest,
     check_manifest,
@@ -181,7 +180,7 @@ class Predictor:
             difference_output(t, q) for t in manifest.diff_targets for q in manifest.quantiles
         ]
         # The contributions last: ``predict`` pops them off.
-        self._outputs = [RISK_OUTPUT, *self._diff_outputs, CONTRIBUTIONS_OUTPUT]
+        self._outputs = [*self._diff_outputs, CONTRIBUTIONS_OUTPUT]
         c = manifest.calibration
         self._contribution_base = c.intercept + c.slope * manifest.risk_contribution_base
         self._baseline = np.asarray(manifest.hazard_baseline, dtype=np.float64)
@@ -274,13 +273,17 @@ class Predictor:
             raw = self._treatment.run(self._outputs, {self._features_input: x32})
         else:  # onnxruntime rejects an empty batch in some operators; nothing to ask anyway
             raw = [np.zeros(0) for _ in self._outputs[:-1]] + [np.zeros((0, width))]
-        contributions = np.multiply(raw.pop(), m.calibration.slope, dtype=np.float64)
-        # Outputs in manifest order: risk, then target by target its quantiles; one array and
-        # one sort for all targets.
+        # The risk model's raw margin is its contributions' sum with the base (no output of its
+        # own); on the calibrated scale each contribution is the slope times its share.
+        raw_contributions = raw.pop().astype(np.float64)
+        c = m.calibration
+        margin = m.risk_contribution_base + raw_contributions.sum(axis=1)
+        risk = postprocess.calibrate_margin(margin, c.slope, c.intercept)
+        contributions = np.multiply(raw_contributions, c.slope, out=raw_contributions)
+        # The differences target by target, quantile by quantile: one array, one sort for all.
         stacked = np.stack([np.ravel(v) for v in raw], axis=1).astype(np.float64)
-        risk = postprocess.calibrate(stacked[:, 0], m.calibration.slope, m.calibration.intercept)
         per_target = postprocess.quantiles(
-            stacked[:, 1:].reshape(n, len(m.diff_targets), len(m.quantiles))
+            stacked.reshape(n, len(m.diff_targets), len(m.quantiles))
         )
         differences = {
             t: {q: v[:, i] for q, v in per_target.items()} for i, t in enumerate(m.diff_targets)

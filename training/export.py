@@ -2,9 +2,10 @@
 
 Two ONNX files, so that a request costs two session calls whatever it asks:
 
-- ``treatment.onnx``: the risk classifier and the nine difference quantile regressors merged into
-  one graph over one ``features`` input, one named output per model, and the risk model's
-  per-feature contributions (``risk_contributions``, below);
+- ``treatment.onnx``: the nine difference quantile regressors merged into one graph over one
+  ``features`` input, one named output per model, and the risk classifier as its per-feature
+  contributions to its raw margin (``risk_contributions``, below), whose sum with the manifest's
+  ``risk_contribution_base`` is that margin: the risk needs no output of its own;
 - ``longevity.onnx``: the raw margin f(x) of the proportional-odds hazard booster over
   ``longevity`` rows (one per treated (region, side)); the hazard of bin k is
   sigmoid(baseline[region, k] + f(x)) with the manifest's ``hazard_baseline``
@@ -16,9 +17,10 @@ the way from the root to that leaf. A node's value is the mean of its leaves wei
 training rows (the root's is LightGBM's TreeSHAP expected value), and each split hands the change
 from a node's value to its child's to the split feature; per tree these add up to leaf - root,
 so ``risk_contribution_base`` + a row's contributions = its raw margin, exactly. One traversal of
-the risk trees answers every feature, where occluding groups of features would cost a traversal
-per group. For trees of one split it equals LightGBM's TreeSHAP (``pred_contrib``); deeper, it
-differs from TreeSHAP in how it shares the credit of interacting splits.
+the risk trees answers the risk and every feature's share of it, where occluding groups of
+features would cost a traversal per group. For trees of one split it equals LightGBM's TreeSHAP
+(``pred_contrib``); deeper, it differs from TreeSHAP in how it shares the credit of interacting
+splits.
 
 Before anything is published the ONNX graphs are run with onnxruntime on the held-out rows and
 compared with LightGBM; a deviation beyond tolerance raises ``ParityError`` and leaves nothing
@@ -57,7 +59,6 @@ from serving.bundle import (
     INPUT_DTYPE,
     LONGEVITY_FILE,
     MANIFEST_FILE,
-    RISK_OUTPUT,
     TREATMENT_FILE,
     Calibration,
     Manifest,
@@ -85,6 +86,8 @@ PROBABILITY_ATOL: Final = 1e-5
 """Largest accepted |ONNX - LightGBM| of a probability (risk, hazard)."""
 HAZARD_PARITY: Final = "hazard"
 """Parity key of the hazards computed from the ONNX margin and the baseline."""
+RISK_PARITY: Final = "risk"
+"""Parity key of the risk (before calibration) computed from the ONNX contributions."""
 REGRESSION_RTOL: Final = 1e-4
 """Relative part of the accepted deviation of a difference quantile."""
 REGRESSION_ATOL: Final = 1e-4
@@ -98,12 +101,11 @@ class ParityError(Exception):
 
 @dataclass(frozen=True)
 class _Head:
-    """One converted booster inside a merged graph: its output name and what it means."""
+    """One converted regressor inside a merged graph: its output name and what it means."""
 
     booster: lgb.Booster
     output: str
     meaning: str
-    probability: bool
 
 
 def _float32_thresholds(booster: lgb.Booster) -> lgb.Booster:
@@ -322,13 +324,12 @@ def _merge(
     """Convert each booster and merge them into one graph over one input, one output per head.
 
     Each converted graph gets its head's name as a prefix on every node, edge and initializer
-    (not on the shared input), ends in a 1-D output (class-1 probability of a classifier, the
-    value of a regressor), and loses the converter's unused tail (label, identities). ``extra``
+    (not on the shared input), ends in a 1-D output (the regressor's value), and loses the
+    converter's unused tail (identities). ``extra``
     nodes over the same input come last, each with its output.
     """
     nodes: list[onnx.NodeProto] = []
     initializers: list[onnx.TensorProto] = [
-        numpy_helper.from_array(np.array(1, dtype=np.int64), "asym_class1"),
         numpy_helper.from_array(np.array([-1], dtype=np.int64), "asym_flat"),
     ]
     outputs: list[onnx.ValueInfoProto] = []
@@ -342,17 +343,8 @@ def _merge(
         prefix = f"{head.output}/"
         graph = onnx.compose.add_prefix_graph(converted.graph, prefix, rename_inputs=False)
         names = [o.name for o in graph.output]
-        if head.probability:
-            source = prefix + "probabilities"
-            # (n, 2) class probabilities -> (n,) probability of class 1.
-            tail = helper.make_node(
-                "Gather", [source, "asym_class1"], [head.output], axis=1, name=head.output
-            )
-        else:
-            source = prefix + "variable"
-            tail = helper.make_node(
-                "Reshape", [source, "asym_flat"], [head.output], name=head.output
-            )
+        source = prefix + "variable"
+        tail = helper.make_node("Reshape", [source, "asym_flat"], [head.output], name=head.output)
         if source not in names:
             raise RuntimeError(f"onnxmltools gave outputs {names}, expected {source}")
         part = _needed(list(graph.node), {source})
@@ -384,14 +376,7 @@ def _merge(
 
 
 def _treatment_heads(models: FittedModels) -> list[_Head]:
-    heads = [
-        _Head(
-            models.risk.booster,
-            RISK_OUTPUT,
-            "P(visible asymmetry at review) before calibration; apply manifest.calibration",
-            probability=True,
-        )
-    ]
+    heads = []
     for target in DIFF_TARGETS:
         for key, level in QUANTILES:
             heads.append(
@@ -400,7 +385,6 @@ def _treatment_heads(models: FittedModels) -> list[_Head]:
                     difference_output(target, key),
                     f"{level:.0%} quantile of the post-treatment {target} (mm, left minus "
                     "right); sort the three quantiles per row so the interval never inverts",
-                    probability=False,
                 )
             )
     return heads
@@ -433,25 +417,18 @@ def _compare(
     """Max |ONNX - LightGBM| per head; raises ParityError on the first beyond tolerance."""
     deviations: dict[str, float] = {}
     for head in heads:
-        expected = np.asarray(head.booster.predict(x), dtype=np.float64)
-        got = onnx_out[head.output]
-        dev = np.abs(got - expected)
-        deviations[head.output] = float(dev.max()) if len(dev) else 0.0
-        if head.probability:
-            bad = dev > PROBABILITY_ATOL
-            tol = f"{PROBABILITY_ATOL:g} absolute"
-        else:
-            bad = dev > REGRESSION_ATOL + REGRESSION_RTOL * np.abs(expected)
-            tol = f"{REGRESSION_RTOL:g} relative + {REGRESSION_ATOL:g} absolute"
-        if bad.any() or not np.isfinite(got).all():
-            i = int(np.argmax(dev))
-            raise ParityError(
-                f"ONNX output {head.output!r} deviates from LightGBM by up to "
-                f"{deviations[head.output]:.3g} (row {i}: ONNX {got[i]:.6g}, LightGBM "
-                f"{expected[i]:.6g}; {int(bad.sum())} of {len(dev)} rows beyond the tolerance "
-                f"{tol})"
-            )
+        expected = np.asarray(head.booster.predict(x), dtype=np.float64)[:, None]
+        deviations[head.output] = _refuse_beyond(
+            f"ONNX output {head.output!r} deviates from LightGBM",
+            onnx_out[head.output][:, None],
+            expected,
+            REGRESSION_ATOL + REGRESSION_RTOL * np.abs(expected),
+            _REGRESSION_TOLERANCE,
+        )
     return deviations
+
+
+_REGRESSION_TOLERANCE: Final = f"{REGRESSION_RTOL:g} relative + {REGRESSION_ATOL:g} absolute"
 
 
 def _refuse_beyond(
@@ -460,21 +437,23 @@ def _refuse_beyond(
     expected: FloatArray,
     limit: FloatArray | float,
     tolerance: str,
-    column: Callable[[int], str],
+    column: Callable[[int], str] | None = None,
 ) -> float:
     """Max |got - expected| of a (rows, columns) output; ParityError if one exceeds ``limit``.
 
-    The error starts with ``what`` and names the worst cell (``column`` names its column).
+    The error starts with ``what`` and names the worst cell (``column`` names its column, if
+    there are several).
     """
     dev = np.abs(got - expected)
     worst = float(dev.max()) if dev.size else 0.0
     bad = dev > limit
     if bad.any() or not np.isfinite(got).all():
         i, k = np.unravel_index(int(np.argmax(dev)), dev.shape)
+        where = f"row {i}" if column is None else f"row {i}, {column(int(k))}"
         raise ParityError(
-            f"{what} by up to {worst:.3g} (row {i}, {column(int(k))}: ONNX {got[i, k]:.6g}, "
-            f"LightGBM {expected[i, k]:.6g}; {int(bad.sum())} of {dev.size} beyond the "
-            f"tolerance {tolerance})"
+            f"{what} by up to {worst:.3g} ({where}: ONNX {got[i, k]:.6g}, LightGBM "
+            f"{expected[i, k]:.6g}; {int(bad.sum())} of {dev.size} beyond the tolerance "
+            f"{tolerance})"
         )
     return worst
 
@@ -498,8 +477,26 @@ def _compare_contributions(
         got,
         expected,
         REGRESSION_ATOL + REGRESSION_RTOL * np.abs(expected),
-        f"{REGRESSION_RTOL:g} relative + {REGRESSION_ATOL:g} absolute",
+        _REGRESSION_TOLERANCE,
         lambda f: f"feature {FEATURE_NAMES[f]}",
+    )
+
+
+def _compare_risk(
+    booster: lgb.Booster, paths: PathContributions, got: FloatArray, x: Float32Array
+) -> float:
+    """Max |risk from the ONNX contributions - LightGBM's|; ParityError beyond PROBABILITY_ATOL.
+
+    Both before calibration: sigmoid(base + the row's contributions) against the booster's
+    probability.
+    """
+    risk = 1.0 / (1.0 + np.exp(-(paths.base + got.sum(axis=1))))
+    return _refuse_beyond(
+        f"the risk from ONNX output {CONTRIBUTIONS_OUTPUT!r} deviates from LightGBM",
+        risk[:, None],
+        np.asarray(booster.predict(x), dtype=np.float64)[:, None],
+        PROBABILITY_ATOL,
+        f"{PROBABILITY_ATOL:g} absolute",
     )
 
 
@@ -593,7 +590,6 @@ def export_bundle(
         "raw margin f(x) of the hazard booster (log-odds); the hazard of bin k is "
         "sigmoid(hazard_baseline[region][k] + f(x)), region row 0 if the baseline has one row "
         "(training.postprocess.hazards_from_margin)",
-        probability=False,
     )
     risk = models.risk.booster
     paths = path_contributions(risk)
@@ -609,6 +605,7 @@ def export_bundle(
     deviations[CONTRIBUTIONS_OUTPUT] = _compare_contributions(
         risk, paths, treatment_out[CONTRIBUTIONS_OUTPUT], x
     )
+    deviations[RISK_PARITY] = _compare_risk(risk, paths, treatment_out[CONTRIBUTIONS_OUTPUT], x)
     margin = _run(longevity_bytes, LONGEVITY_INPUT, rows)
     deviations |= _compare([hazard], margin, rows)
     deviations[HAZARD_PARITY] = _compare_hazards(lon, margin[HAZARD_MARGIN_OUTPUT], rows)
@@ -634,7 +631,8 @@ def export_bundle(
                     shape=(None, width),
                     meaning="per feature (feature_names order), its path contribution to the "
                     "risk model's raw margin (log-odds before calibration): "
-                    "risk_contribution_base + the row's sum = logit(risk_raw)",
+                    "risk_contribution_base + the row's sum is that margin, and the risk "
+                    "sigmoid(calibration.slope * margin + calibration.intercept)",
                 ),
             ],
         ),

@@ -39,8 +39,12 @@ LATE_GAP_DAYS: Final = 21.0
 def calibrate(raw: FloatArray, slope: float, intercept: float) -> FloatArray:
     """Platt scaling: sigmoid(slope * logit(raw) + intercept)."""
     p = np.clip(raw, _EPS, 1.0 - _EPS)
-    z = slope * np.log(p / (1.0 - p)) + intercept
-    out: FloatArray = 1.0 / (1.0 + np.exp(-z))
+    return calibrate_margin(np.log(p / (1.0 - p)), slope, intercept)
+
+
+def calibrate_margin(margin: FloatArray, slope: float, intercept: float) -> FloatArray:
+    """Platt scaling of a raw margin (log-odds before calibration): sigmoid(slope * m + b)."""
+    out: FloatArray = 1.0 / (1.0 + np.exp(-(slope * margin + intercept)))
     return out
 
 

@@ -22,7 +22,7 @@ from training import export, postprocess
 from training.dataset import TrainingData
 from training.models import DIFF_TARGETS, QUANTILES, FittedModels
 
-OUTPUTS = ["risk_raw"] + [f"{t}_{q}" for t in DIFF_TARGETS for q, _ in QUANTILES]
+OUTPUTS = [f"{t}_{q}" for t in DIFF_TARGETS for q, _ in QUANTILES]
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,7 @@ def test_bundle_has_files_and_documented_manifest(
     assert set(m.parity.max_abs_deviation) == {
         *OUTPUTS,
         "risk_contributions",
+        "risk",
         "hazard_margin",
         "hazard",
     }
@@ -92,10 +93,14 @@ def test_onnx_equals_lightgbm_on_held_out_rows(
     bundle: Path, data: TrainingData, models: FittedModels
 ) -> None:
     x = data.features[data.test]
+    names = [*OUTPUTS, "risk_contributions"]
     got = dict(
-        zip(OUTPUTS, _session(bundle / "treatment.onnx").run(OUTPUTS, {"features": x}), strict=True)
+        zip(names, _session(bundle / "treatment.onnx").run(names, {"features": x}), strict=True)
     )
-    np.testing.assert_allclose(got["risk_raw"], models.risk.booster.predict(x), rtol=0, atol=1e-5)
+    # The risk (before calibration) is its contributions' sum with the base, through a sigmoid.
+    base = load_manifest(bundle).risk_contribution_base
+    risk = 1 / (1 + np.exp(-(base + got["risk_contributions"].sum(axis=1, dtype=np.float64))))
+    np.testing.assert_allclose(risk, models.risk.booster.predict(x), rtol=0, atol=1e-5)
     for target in DIFF_TARGETS:
         for q, _ in QUANTILES:
             expected = models.differences.boosters[target][q].predict(x)
@@ -148,7 +153,7 @@ def test_stump_contributions_equal_lightgbm_treeshap() -> None:
     paths = export.path_contributions(booster)
     node = export._contributions_node(booster, paths, "x", 4)
     value = helper.make_tensor_value_info("risk_contributions", TensorProto.FLOAT, ["N", 4])
-    head = export._Head(booster, "margin", "the booster", probability=False)
+    head = export._Head(booster, "margin", "the booster")
     model = export._merge([head], "x", 4, [(node, value)])
     got = export._run(model.SerializeToString(), "x", x)["risk_contributions"]
     shap = booster.predict(x, pred_contrib=True)
@@ -238,7 +243,10 @@ def test_parity_failure_raises_and_publishes_nothing(
 ) -> None:
     monkeypatch.setattr(export, "PROBABILITY_ATOL", 0.0)
     out = tmp_path / "bundle"
-    with pytest.raises(export.ParityError, match=r"'risk_raw' deviates .* by up to .*tolerance 0"):
+    with pytest.raises(
+        export.ParityError,
+        match=r"risk from ONNX output 'risk_contributions' deviates .*tolerance 0 ",
+    ):
         export.export_bundle(models, data, out, model_name="m", model_version="1")
     assert list(tmp_path.iterdir()) == []
 
