@@ -153,7 +153,8 @@ def main() -> None:
         print(
             f"scoring the same matrices ({len(x):,} x {x.shape[1]}; {len(rows):,} longevity rows):"
         )
-        print("                             ONNX      LightGBM")
+        # ONNX gives the risk as its per-feature contributions (their sum is the margin).
+        print("                             ONNX      LightGBM  (ONNX: risk with contributions)")
         if models is not None:
             boosters = [models.risk.booster] + [
                 models.differences.boosters[tg][q] for tg in DIFF_TARGETS for q, _ in QUANTILES
