@@ -113,15 +113,10 @@ def _without_id(columns: tuple[Column, ...]) -> tuple[Column, ...]:
     return tuple(c for c in columns if c.name != "treatment_id")
 
 
-def _rule_broken(
-    kind: str, errors: list[tuple[tuple[int | str, ...], str, object]]
-) -> ValidationError:
-    """A validation error per (location in the value checked, message, offending value)."""
-    details = [
-        InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc, input=value)
-        for loc, message, value in errors
-    ]
-    return ValidationError.from_exception_data(kind, details)
+def _rule_broken(kind: str, message: str, field: str, value: object) -> ValidationError:
+    """A validation error located at ``field`` of the item being checked (not at the item)."""
+    error = InitErrorDetails(type=PydanticCustomError(kind, message), loc=(field,), input=value)
+    return ValidationError.from_exception_data(kind, [error])
 
 
 ALLOWED: Final = {
@@ -138,34 +133,19 @@ Patient: Final = _columns(
 
 
 def _midline_only_for(key: str, allowed: frozenset[str], kind: str) -> AfterValidator:
-    """Checks that a list's items are ``midline`` only where their ``key`` allows it.
-
-    ``key`` is muscle or region; each error points at its item's ``side``. On the list, not
-    on each item: one call a plan rather than one a point (a batch of 1,000 plans has 12,000
-    points).
-    """
+    """Checks that an item is ``midline`` only where its ``key`` (muscle, region) allows it."""
     nouns = {"muscle": "muscles", "region": "regions"}
 
-    def check(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        bad = [
-            ((i, "side"), item)
-            for i, item in enumerate(items)
-            if item["side"] == MIDLINE and item[key] not in allowed
-        ]
-        if bad:
+    def check(item: dict[str, Any]) -> dict[str, Any]:
+        if item["side"] == MIDLINE and item[key] not in allowed:
             raise _rule_broken(
                 kind,
-                [
-                    (
-                        loc,
-                        f"side midline is allowed only for {nouns[key]} "
-                        f"{', '.join(sorted(allowed))}; {item[key]} takes left or right",
-                        item["side"],
-                    )
-                    for loc, item in bad
-                ],
+                f"side midline is allowed only for {nouns[key]} {', '.join(sorted(allowed))}; "
+                f"{item[key]} takes left or right",
+                "side",
+                item["side"],
             )
-        return items
+        return item
 
     return AfterValidator(check)
 
@@ -180,13 +160,17 @@ Plan: Final = _columns(
     "A treatment plan: product and dilution (``treatments`` columns) and injection points.",
     (TREATMENTS.column("product"), TREATMENTS.column("dilution_ml_per_100u")),
     injections=Annotated[
-        _list_of(Injection),
+        _list_of(
+            Annotated[
+                Injection,
+                _midline_only_for("muscle", MIDLINE_MUSCLES, "midline_on_paired_muscle"),
+            ]
+        ),
         Field(
             min_length=1,
             max_length=MAX_INJECTIONS,
             description=f"The injection points, 1 to {MAX_INJECTIONS}.",
         ),
-        _midline_only_for("muscle", MIDLINE_MUSCLES, "midline_on_paired_muscle"),
     ],
 )
 Review: Final = _columns(
@@ -228,13 +212,17 @@ EarlierTreatment: Final = _typed_dict(
         ],
         "durations": NotRequired[
             Annotated[
-                _list_of(Duration),
+                _list_of(
+                    Annotated[
+                        Duration,
+                        _midline_only_for("region", MIDLINE_REGIONS, "midline_on_paired_region"),
+                    ]
+                ),
                 Field(
                     default_factory=list,
                     max_length=MAX_DURATIONS,
                     description="Its durations rows known today, at most one per (region, side).",
                 ),
-                _midline_only_for("region", MIDLINE_REGIONS, "midline_on_paired_region"),
                 AfterValidator(_one_per_region_side),
             ]
         ],

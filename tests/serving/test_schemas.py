@@ -172,3 +172,18 @@ def test_every_midline_point_on_a_paired_muscle_is_reported_at_its_side() -> Non
     assert [e["type"] for e in errors] == ["midline_on_paired_muscle"] * 2
     assert "frontalis takes left or right" in errors[0]["msg"]
     assert "masseter takes left or right" in errors[1]["msg"]
+
+
+def test_a_midline_point_is_reported_even_when_another_point_is_wrong() -> None:
+    # Each point is checked on its own: one bad value elsewhere must not hide this rule, or a
+    # clinic would fix one error only to be told of the next.
+    points = [
+        {"muscle": "frontalis", "side": "midline", "units": 2},
+        {"muscle": "procerus", "side": "midline", "units": -4},
+    ]
+    body = {**_REQUEST, "plan": {**_REQUEST["plan"], "injections": points}}
+    with pytest.raises(ValidationError) as err:
+        PREDICT_REQUEST.validate_python(body)
+    found = {(e["loc"], e["type"]) for e in err.value.errors()}
+    assert (("plan", "injections", 0, "side"), "midline_on_paired_muscle") in found
+    assert ("plan", "injections", 1, "units") in {loc for loc, _ in found}
