@@ -14,9 +14,6 @@ bytes counted; 413 beyond) and the Prometheus request metrics.
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
-import gc
 import logging
 import signal
 import time
@@ -27,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Final, get_type_hints
 
 import orjson
-import threadpoolctl
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -50,6 +46,7 @@ from serving.bundle import Manifest
 from serving.keys import Clinic, KeyStore
 from serving.log import PredictionLog
 from serving.predictor import Predictor
+from serving.process import tune_for_serving
 from serving.reload import ModelHolder, ReloadRefused
 from serving.resolve import resolve_model
 from serving.schemas import (
@@ -102,6 +99,8 @@ class ServingState:
     Attributes:
         settings: The server's settings.
         registry: Prometheus registry of this app (one per app, so apps in one process differ).
+        own_process: The app is its process's only one (an ``asym serve`` worker): the lifespan
+            tunes the process for serving (``serving.process``).
         holder: The loaded model; None until the lifespan has loaded it.
         service: Scores and logs requests; None until ready.
         keys: API keys; None with ``no_auth``.
@@ -110,6 +109,7 @@ class ServingState:
 
     settings: ServingSettings
     registry: CollectorRegistry
+    own_process: bool = False
     holder: ModelHolder | None = None
     service: PredictionService | None = None
     keys: KeyStore | None = None
@@ -391,10 +391,6 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 def _open(state: ServingState) -> None:
     """Load the model, keys and log (blocking: at start-up, before any request)."""
     settings = state.settings
-    # One BLAS thread for the whole process. A request's matrix products are small, and
-    # OpenBLAS's helper threads spin after each one, taking the core another worker or the
-    # ONNX session needs: a batch of 1,000 took 60 ms with one thread, 100+ ms with two.
-    threadpoolctl.threadpool_limits(1, user_api="blas")
     if settings.keys_file is not None:
         state.keys = KeyStore.load(settings.keys_file)
     elif not settings.no_auth:
@@ -460,62 +456,11 @@ def _install_sighup(state: ServingState) -> bool:
     return True
 
 
-GC_THRESHOLD: Final = (10_000, 10, 10)
-"""The cyclic garbage collector's thresholds while serving (Python's default: 700, 10, 10)."""
-MALLOC_MMAP_THRESHOLD: Final = 64 << 20
-"""Blocks from this size up get their own memory map (glibc's default: 128 KiB, rising to 32 MiB
-as blocks are freed)."""
-MALLOC_TRIM_THRESHOLD: Final = 256 << 20
-"""Free memory at the top of the heap kept for reuse up to this size (glibc's default: 128 KiB,
-or twice the mmap threshold once that has risen)."""
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
-
-
-def _tune_malloc() -> bool:
-    """Have glibc keep freed memory for the next request instead of returning it to the system.
-
-    A batch's arrays are megabytes each; by default glibc maps the largest afresh and hands the
-    top of the heap back after each call, so every call pays a page fault per 4 KiB it touches
-    again: 2,550 faults and 6 of ~60 ms of a 1,000-treatment call. With these thresholds the
-    heap stays at its peak and a call faults almost never (measured: 30 faults a call, and
-    176 MB resident after such calls instead of 161 MB). Only where the C library is glibc;
-    elsewhere nothing changes.
-
-    Returns:
-        Whether the thresholds were set.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (macOS, musl without mallopt)
-        return False
-    return bool(
-        mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD)
-        and mallopt(_M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD)
-    )
-
-
-def _tune_gc() -> None:
-    """Keep the garbage collector off what lives as long as the process.
-
-    A batch of 1,000 makes some 200,000 objects (parsed JSON, answers), so with the default
-    thresholds the collector runs hundreds of times a call and, every 70,000 allocations, walks
-    every object in the process: the modules, the model, the app. Freezing what exists once the
-    model is loaded takes that out of every walk, and a larger first threshold makes the young
-    collections fewer. Measured on a 1,000-treatment call: 122 ms of CPU with the defaults,
-    100 ms frozen, 91 ms frozen with these thresholds. Garbage without cycles is freed by
-    reference counting as before; a model replaced by reload is too.
-    """
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLD)
-
-
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ServingState = app.state.serving
     await run_in_threadpool(_open, state)
-    _tune_gc()
-    _tune_malloc()
+    untune = tune_for_serving() if state.own_process else None
     hup = _install_sighup(state)
     try:
         yield
@@ -525,16 +470,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state.log is not None:
             await run_in_threadpool(state.log.close)
         state.service = None
+        if untune is not None:
+            untune()
 
 
 # --- App ----------------------------------------------------------------------------------------
 
 
-def create_app(settings: ServingSettings) -> FastAPI:
+def create_app(settings: ServingSettings, *, own_process: bool = False) -> FastAPI:
     """Build the API; nothing is opened until the lifespan starts.
 
     Args:
         settings: What to serve and how.
+        own_process: The app is the only one in its process (a server worker): tune the process
+            for serving while it runs (``serving.process``). Off for apps that share a process
+            (tests, embedding).
 
     Returns:
         The app (serve it with uvicorn, or drive it in-process with an ASGI client).
@@ -548,7 +498,9 @@ def create_app(settings: ServingSettings) -> FastAPI:
         max_body_size=settings.max_body_bytes,
         responses={413: _ERRORS[413]},
     )
-    state = ServingState(settings=settings, registry=CollectorRegistry(auto_describe=True))
+    state = ServingState(
+        settings=settings, registry=CollectorRegistry(auto_describe=True), own_process=own_process
+    )
     app.state.serving = state
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
@@ -682,4 +634,4 @@ def create_app(settings: ServingSettings) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """The app with settings from ``ASYM_SERVE_*`` (uvicorn's factory for ``asym serve``)."""
-    return create_app(serving_settings())
+    return create_app(serving_settings(), own_process=True)

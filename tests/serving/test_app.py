@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import copy
-import gc
 import json
-import resource
 import sqlite3
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,12 +14,11 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-import threadpoolctl
 
 from data.contract import REGIONS, SIDES
 from features.request import TreatmentRequest, request_inputs
 from features.tables import registry_requests
-from serving.app import GC_THRESHOLD, create_app
+from serving.app import create_app
 from serving.keys import create_key
 from serving.predict import predict_registry
 from serving.predictor import SURVIVAL_DAYS, Predictor
@@ -456,28 +452,3 @@ def test_contributions_can_be_left_out(client: httpx.Client) -> None:
     assert bare["asymmetry_risk"] == pytest.approx(full["asymmetry_risk"], abs=1e-9)
     r = client.post("/v1/predict", params={"contributons": "false"}, json=_VALID)
     assert r.status_code == 422  # a misspelt option is refused, not ignored
-
-
-def test_a_serving_process_keeps_blas_to_one_thread(base_url: str) -> None:
-    # The live server runs in this process. OpenBLAS starts one thread per core (two here); its
-    # spinning helpers would take the core another worker needs.
-    blas = [pool for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
-    assert blas and all(pool["num_threads"] == 1 for pool in blas)
-
-
-def test_a_serving_process_keeps_the_collector_off_its_long_lived_objects(base_url: str) -> None:
-    # What the live server (in this process) had loaded is frozen out of collections, and
-    # young collections are rarer than Python's default (700).
-    assert gc.get_freeze_count() > 10_000
-    assert gc.get_threshold() == GC_THRESHOLD and GC_THRESHOLD[0] > 700
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="glibc's allocator is tuned on Linux only")
-def test_a_serving_process_reuses_freed_memory_without_page_faults(base_url: str) -> None:
-    # 48 MB: above glibc's own largest mmap threshold (32 MB), so by default every such block
-    # is mapped afresh and faulted in again each time (measured here: 988 faults, numpy asking
-    # for huge pages; 12,000 without), and with the server's thresholds reused (0 faults).
-    np.ones(6_000_000)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    np.ones(6_000_000)
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before < 50
