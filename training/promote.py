@@ -18,7 +18,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from data.contract import TREATMENTS
-from serving.bundle import Manifest
+from serving.bundle import BundleMismatch, Manifest
 from serving.predictor import Predictor
 from serving.resolve import resolve_model
 from training import metrics
@@ -120,14 +120,22 @@ def promote(
     cand_manifest = Predictor.load(cand_bundle).manifest
     cand = _score(cand_bundle, data)
     champ: dict[str, float] = {}
+    unusable = None  # why this install cannot use the champion's bundle, if it cannot
     if current is not None:
-        champ = _score(resolve_model(f"models:/{model_name}@{CHAMPION}", tracking_uri), data)
+        try:
+            champ = _score(resolve_model(f"models:/{model_name}@{CHAMPION}", tracking_uri), data)
+        except BundleMismatch as err:
+            # Made by another version of asym (bundle format, features): no server of this
+            # install would serve it, so it cannot be compared, and it cannot stay champion.
+            unusable = str(err)
+            echo(f"the champion, version {current}, does not fit this install: {unusable}")
 
     records = []
+    comparable = current is not None and unusable is None
     for name, direction in PRIMARY:
         c, k = champ.get(name, np.nan), cand[name]
-        better = current is None or (k < c if direction == "lower" else k > c)
-        worse = current is not None and (k > c if direction == "lower" else k < c)
+        better = not comparable or (k < c if direction == "lower" else k > c)
+        worse = comparable and (k > c if direction == "lower" else k < c)
         records.append(
             {"metric": name, "champion": c, "candidate": k, "better": better, "worse": worse}
         )
@@ -139,6 +147,9 @@ def promote(
         promoted, reason = False, "the candidate's ONNX parity check is outside its tolerances"
     elif current is None:
         promoted, reason = True, "there was no champion"
+    elif unusable is not None:
+        promoted = True
+        reason = f"the champion (version {current}) cannot be used by this install"
     elif table["worse"].any():
         lost = ", ".join(table.loc[table["worse"], "metric"])
         promoted, reason = False, f"the candidate is worse on {lost}"

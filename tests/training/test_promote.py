@@ -1,8 +1,10 @@
 """`promote` moves the champion alias only to a candidate better on the same held-out data."""
 
+import json
 import shutil
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from mlflow import MlflowClient
 
 from training.promote import promote
 from training.settings import training_settings
+from training.tracking import register_bundle, use_store
 from training.train import train
 
 
@@ -82,3 +85,35 @@ def test_without_a_champion_a_candidate_that_passes_parity_is_promoted(
         assert str(client.get_model_version_by_alias("asym-p", "champion").version) == "1"
     finally:
         client.set_registered_model_alias("asym-p", "champion", "1")
+
+
+def test_a_champion_this_install_cannot_read_gives_way_to_a_sound_candidate(
+    store, small_registry: Path
+) -> None:
+    # A champion exported by an older asym (bundle format 2): no server of this install would
+    # serve it. Registered for real, with only its manifest's format changed.
+    uri, work = store
+    old = work / "old-format"
+    shutil.copytree(work / "bundle0", old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["format_version"] = 2
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    client = MlflowClient(uri)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(work)
+        use_store(uri, "promote")
+        with mlflow.start_run():
+            registered = register_bundle(old, "asym-p")
+        client.set_registered_model_alias("asym-p", "champion", registered.version)
+        try:
+            lines: list[str] = []
+            result = promote("asym-p", "1", small_registry, tracking_uri=uri, echo=lines.append)
+            assert result.promoted
+            assert result.reason == (
+                f"the champion (version {registered.version}) cannot be used by this install"
+            )
+            assert any("format_version 2, this install reads 3" in line for line in lines)
+            assert str(client.get_model_version_by_alias("asym-p", "champion").version) == "1"
+            assert result.table["champion"].isna().all()  # nothing to compare with
+        finally:
+            client.set_registered_model_alias("asym-p", "champion", "1")
