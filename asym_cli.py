@@ -20,6 +20,7 @@ from data.registry import read_registry
 from data.simulate import simulate
 from features.cli import feature_docs_cmd, features_cmd
 from features.tables import registry_requests
+from serving.bundle import MANIFEST_FILE
 from serving.cli import predict_cmd, serve_cmd
 from serving.keys_cli import keys_create_cmd
 from training.cli import promote_cmd, train_cmd
@@ -78,10 +79,15 @@ def demo_cmd(
     )
     typer.echo("")
     bundle = out / "bundle"
-    if bundle.is_dir():  # the demo's own folder: a run again replaces its previous bundle
-        typer.echo(f"replacing the bundle of the previous demo run in {bundle}")
+    # A run again replaces the bundle of the previous run, once the new one is made (a failed
+    # run leaves it as it was); anything else there is refused by train as a used folder.
+    target = out / "bundle.new" if (bundle / MANIFEST_FILE).is_file() else bundle
+    shutil.rmtree(out / "bundle.new", ignore_errors=True)  # left by an interrupted run
+    train_cmd(registry=registry_dir, out=target, tracking_uri=tracking_uri)
+    if target != bundle:
         shutil.rmtree(bundle)
-    train_cmd(registry=registry_dir, out=bundle, tracking_uri=tracking_uri)
+        target.rename(bundle)
+        typer.echo(f"replaced the bundle of the previous demo run: {bundle}")
 
     # One real request a clinic could send: the latest treatment of the registry, with history.
     last = reg.treatments.iloc[-1]
