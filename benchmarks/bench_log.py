@@ -223,7 +223,7 @@ def answer(rng: random.Random) -> dict[str, Any]:
         ],
         "late_asymmetry": {"risk": rng.random(), "first_region": "forehead", "first_side": "left"},
         "contributions": [
-            {"group": f"feature_group_{k}", "delta_risk": rng.gauss(0, 0.05)} for k in range(5)
+            {"group": f"feature_group_{k}", "log_odds": rng.gauss(0, 0.3)} for k in range(5)
         ],
         "warnings": [],
     }

@@ -288,7 +288,7 @@ def point_block(inp: FeatureInput) -> FloatArray:
 
     sd = spread_sd_mm(u_eq, volume_ml)[:, None]
     weights = np.empty((len(u_eq), _W_WIDTH))
-    # Points x targets in chunks: reach makes a dozen temporaries of that shape, which for a
+    # Points x targets in chunks: reach makes four arrays of that shape, which for a
     # registry's million points would be hundreds of MB each (memory-bound, twice as slow);
     # chunked they stay in cache. Elementwise, so chunking changes no bit; one request is one
     # chunk.

@@ -452,3 +452,12 @@ def test_contributions_can_be_left_out(client: httpx.Client) -> None:
     assert bare["asymmetry_risk"] == pytest.approx(full["asymmetry_risk"], abs=1e-9)
     r = client.post("/v1/predict", params={"contributons": "false"}, json=_VALID)
     assert r.status_code == 422  # a misspelt option is refused, not ignored
+    # The batch too: each answer as with them, less the list.
+    batch = client.post(
+        "/v1/predict/batch", params={"contributions": "false"}, json={"requests": [_VALID] * 2}
+    ).json()
+    assert [a["contributions"] for a in batch["predictions"]] == [[], []]
+    full.pop("request_id"), full.pop("contributions")
+    for answer in batch["predictions"]:
+        answer.pop("request_id"), answer.pop("contributions")
+        assert answer == full
