@@ -143,21 +143,25 @@ class LogBatch:
     def __len__(self) -> int:
         return len(self.request_ids)
 
+    def _take(self, at: slice | list[int]) -> LogBatch:
+        """The answers at ``at`` (a slice or positions), the shared fields as they are."""
+        if isinstance(at, slice):
+            return dataclasses.replace(
+                self,
+                request_ids=self.request_ids[at],
+                input_sha256=self.input_sha256[at],
+                outputs=self.outputs[at],
+            )
+        return dataclasses.replace(
+            self,
+            request_ids=[self.request_ids[k] for k in at],
+            input_sha256=[self.input_sha256[k] for k in at],
+            outputs=[self.outputs[k] for k in at],
+        )
+
     def _split(self, n: int) -> tuple[LogBatch, LogBatch]:
         """The first ``n`` answers and the rest (for one insert, or the room left in the queue)."""
-        head = dataclasses.replace(
-            self,
-            request_ids=self.request_ids[:n],
-            input_sha256=self.input_sha256[:n],
-            outputs=self.outputs[:n],
-        )
-        tail = dataclasses.replace(
-            self,
-            request_ids=self.request_ids[n:],
-            input_sha256=self.input_sha256[n:],
-            outputs=self.outputs[n:],
-        )
-        return head, tail
+        return self._take(slice(None, n)), self._take(slice(n, None))
 
 
 _Row = tuple[str, str, Any, str, str, str, str]
@@ -190,18 +194,13 @@ def _describe(err: BaseException) -> str:
 
 def _decodable(batch: LogBatch) -> tuple[LogBatch, list[str]]:
     """The answers of a batch whose outputs are UTF-8, and those outputs as text."""
-    keep, texts = [], []
+    keep: list[int] = []
+    texts: list[str] = []
     for k, o in enumerate(batch.outputs):
         with contextlib.suppress(UnicodeDecodeError):
             texts.append(o.decode())
             keep.append(k)
-    kept = dataclasses.replace(
-        batch,
-        request_ids=[batch.request_ids[k] for k in keep],
-        input_sha256=[batch.input_sha256[k] for k in keep],
-        outputs=[batch.outputs[k] for k in keep],
-    )
-    return kept, texts
+    return batch._take(keep), texts
 
 
 class _DriverInsert(NamedTuple):

@@ -50,9 +50,10 @@ class Predictions:
 
     Attributes:
         asymmetry_risk: (n,) calibrated P(visible asymmetry at review).
-        contributions: (n, F) per feature, its share of logit(asymmetry_risk): with
-            ``Predictor.contribution_base``, base + a row's sum = logit(asymmetry_risk) (path
-            attribution of the risk trees, see ``serving.bundle.Manifest``).
+        contributions: (n, F) per feature, its share of logit(asymmetry_risk): with the base
+            calibration.intercept + calibration.slope * risk_contribution_base of the
+            manifest, base + a row's sum = logit(asymmetry_risk) (path attribution of the risk
+            trees, see ``serving.bundle.Manifest``).
         differences: ``differences[target][q]``, (n,) post-treatment left-minus-right difference
             quantiles in mm, q in q10/q50/q90 (sorted per row).
         treatment: (r,) row in the n treatments of each longevity row.
@@ -181,8 +182,6 @@ class Predictor:
         ]
         # The contributions last: ``predict`` pops them off.
         self._outputs = [*self._diff_outputs, CONTRIBUTIONS_OUTPUT]
-        c = manifest.calibration
-        self._contribution_base = c.intercept + c.slope * manifest.risk_contribution_base
         self._baseline = np.asarray(manifest.hazard_baseline, dtype=np.float64)
 
     @classmethod
@@ -225,11 +224,6 @@ class Predictor:
     def model_version(self) -> str:
         """Model version."""
         return self._manifest.model_version
-
-    @property
-    def contribution_base(self) -> float:
-        """logit(asymmetry_risk) with nothing known of a treatment (see ``Predictions``)."""
-        return self._contribution_base
 
     def _features(self, x: npt.NDArray[np.floating]) -> Float32Array:
         x32 = np.ascontiguousarray(x, dtype=np.float32)

@@ -132,8 +132,12 @@ Patient: Final = _columns(
 )
 
 
-def _midline_only_for(key: str, allowed: frozenset[str], kind: str) -> AfterValidator:
-    """Checks that an item is ``midline`` only where its ``key`` (muscle, region) allows it."""
+def _list_with_midline_rule(item: Any, key: str, allowed: frozenset[str], kind: str) -> Any:
+    """``list[item]`` whose items may be ``midline`` only where their ``key`` allows it.
+
+    ``key`` is muscle or region. Checked on each item, so that the error points at its ``side``
+    and is reported whatever is wrong elsewhere in the list.
+    """
     nouns = {"muscle": "muscles", "region": "regions"}
 
     def check(item: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +151,7 @@ def _midline_only_for(key: str, allowed: frozenset[str], kind: str) -> AfterVali
             )
         return item
 
-    return AfterValidator(check)
+    return _list_of(Annotated[item, AfterValidator(check)])
 
 
 Injection: Final = _columns(
@@ -160,12 +164,7 @@ Plan: Final = _columns(
     "A treatment plan: product and dilution (``treatments`` columns) and injection points.",
     (TREATMENTS.column("product"), TREATMENTS.column("dilution_ml_per_100u")),
     injections=Annotated[
-        _list_of(
-            Annotated[
-                Injection,
-                _midline_only_for("muscle", MIDLINE_MUSCLES, "midline_on_paired_muscle"),
-            ]
-        ),
+        _list_with_midline_rule(Injection, "muscle", MIDLINE_MUSCLES, "midline_on_paired_muscle"),
         Field(
             min_length=1,
             max_length=MAX_INJECTIONS,
@@ -212,11 +211,8 @@ EarlierTreatment: Final = _typed_dict(
         ],
         "durations": NotRequired[
             Annotated[
-                _list_of(
-                    Annotated[
-                        Duration,
-                        _midline_only_for("region", MIDLINE_REGIONS, "midline_on_paired_region"),
-                    ]
+                _list_with_midline_rule(
+                    Duration, "region", MIDLINE_REGIONS, "midline_on_paired_region"
                 ),
                 Field(
                     default_factory=list,

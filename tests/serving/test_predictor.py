@@ -154,7 +154,9 @@ def test_contributions_are_the_lightgbm_trees_path_contributions(
     np.testing.assert_allclose(p.contributions, expected, atol=1e-5)
     # With the base they make the risk's log-odds (the risk is computed from them).
     logit = np.log(p.asymmetry_risk / (1 - p.asymmetry_risk))
-    base = predictor.contribution_base
+    # The base as a client computes it from GET /v1/model (the response's documented rule).
+    m = predictor.manifest
+    base = m.calibration.intercept + m.calibration.slope * m.risk_contribution_base
     np.testing.assert_allclose(base + p.contributions.sum(axis=1), logit, atol=1e-9)
 
 
