@@ -158,9 +158,9 @@ def _eff_terms(region: str, side: int) -> list[tuple[str, float]]:
     return out
 
 
-# One longevity row is one gather of a fixed list of slots per (region, side), ``_SLOT_COLUMN``:
-# feature columns of the treatment's row, or constants of the (region, side) (``_SLOT_IS_CONST``,
-# value ``_SLOT_CONST``). Then a few array operations on the gathered block compute the derived
+# One longevity row is one gather of a fixed list of slots per (region, side), ``_SLOT_INDEX``:
+# feature columns of the treatment's row, or constants of the (region, side) (``_SLOT_CONSTANTS``,
+# appended to the row). Then a few array operations on the gathered block compute the derived
 # columns in place. One request has only a handful of rows, where each numpy call costs more than
 # its work: so as few calls as possible, all of them on whole blocks.
 #
@@ -175,8 +175,9 @@ def _eff_terms(region: str, side: int) -> list[tuple[str, float]]:
 _TERMS: Final = 5
 """Most terms of one sum (the glabella midline dose: corrugators, procerus left/right/midline).
 
-Kept below 8: numpy sums fewer than 8 values of a row one after the other, so the padding zeros
-leave each sum bit for bit what the terms alone give."""
+The terms are added one after the other (the order in which ``numpy.sum`` adds fewer than 8
+values of a row, which this module used at first), so the padding zeros at the end leave each
+sum bit for bit what the terms alone give."""
 _SUMS: Final = slice(0, 4 * _TERMS)
 _WEIGHTS: Final = slice(_SUMS.stop, _SUMS.stop + 4 * _TERMS)
 _TOP: Final = _WEIGHTS.stop
@@ -246,27 +247,38 @@ def _slots(region: str, side: int) -> list[tuple[int | None, float]]:
     return slots
 
 
-def _slot_tables() -> tuple[IntArray, npt.NDArray[np.bool_], FloatArray]:
-    """(regions x sides, slots) feature column, is-constant flag and constant of every slot."""
-    column = np.zeros((_N_REGIONS, _N_SIDES, _SLOTS), dtype=np.int64)  # constants: column 0
-    is_const = np.zeros((_N_REGIONS, _N_SIDES, _SLOTS), dtype=np.bool_)
-    const = np.zeros((_N_REGIONS, _N_SIDES, _SLOTS))
+_N_FEATURES: Final = len(FEATURE_INDEX)
+
+
+def _slot_tables() -> tuple[IntArray, FloatArray]:
+    """(regions x sides, slots) column of every slot, and the constants.
+
+    Columns past the treatment features are the constants, appended to each treatment's row by
+    ``longevity_matrix``: so one gather fills every slot, features and constants alike.
+    """
+    index = np.zeros((_N_REGIONS, _N_SIDES, _SLOTS), dtype=np.int64)
+    constants: dict[bytes, int] = {}  # by bit pattern: NaN, 0.0 and -0.0 are all kept as they are
+    values: list[float] = []
     for r, region in enumerate(REGIONS):
         for side in range(_N_SIDES):
             for k, (c, v) in enumerate(_slots(region, side)):
                 if c is None:
-                    is_const[r, side, k], const[r, side, k] = True, v
-                else:
-                    column[r, side, k] = c
+                    key = np.float64(v).tobytes()
+                    if key not in constants:
+                        constants[key] = len(values)
+                        values.append(v)
+                    c = _N_FEATURES + constants[key]
+                index[r, side, k] = c
     # Flat: row region * sides + side, looked up through _CODE.
-    shape = (_N_REGIONS * _N_SIDES, _SLOTS)
-    column, is_const, const = column.reshape(shape), is_const.reshape(shape), const.reshape(shape)
-    for table in (column, is_const, const):
-        table.flags.writeable = False
-    return column, is_const, const
+    flat = index.reshape(_N_REGIONS * _N_SIDES, _SLOTS)
+    const = np.array(values, dtype=np.float64)
+    flat.flags.writeable = const.flags.writeable = False
+    return flat, const
 
 
-_SLOT_COLUMN, _SLOT_IS_CONST, _SLOT_CONST = _slot_tables()
+_SLOT_INDEX, _SLOT_CONSTANTS = _slot_tables()
+_ROW_WIDTH: Final = _N_FEATURES + len(_SLOT_CONSTANTS)
+"""A treatment's row in ``longevity_matrix``: its features, then the slot constants."""
 _CODE: Final = np.arange(_N_REGIONS * _N_SIDES).reshape(_N_REGIONS, _N_SIDES)
 """Row of the slot tables of each (region, side); indexing it rejects codes past the end."""
 
@@ -295,14 +307,22 @@ def longevity_matrix(
     treatment = np.asarray(treatment, dtype=np.int64)
     region = np.asarray(region, dtype=np.int64)
     side = np.asarray(side, dtype=np.int64)
-    # Every slot of every row in one gather (float64, as the sums are done in float64).
+    # Every slot of every row in one flat take (float64, as the sums are done in float64) from
+    # the treatments' rows with the slot constants appended: a few times faster than a 2-D
+    # fancy index into x and a choice between it and the constants.
     code = _CODE[region, side]  # one lookup of the (region, side), then cheap takes
-    g = np.where(
-        _SLOT_IS_CONST.take(code, axis=0),
-        _SLOT_CONST.take(code, axis=0),
-        x[treatment[:, None], _SLOT_COLUMN.take(code, axis=0)],
-    )
-    sums = (g[:, _SUMS] * g[:, _WEIGHTS]).reshape(-1, 4, _TERMS).sum(axis=2)
+    rows = np.empty((len(x), _ROW_WIDTH))
+    rows[:, :_N_FEATURES] = x
+    rows[:, _N_FEATURES:] = _SLOT_CONSTANTS
+    at = _SLOT_INDEX.take(code, axis=0)
+    at += (treatment * _ROW_WIDTH)[:, None]
+    g = rows.take(at)
+    terms = (g[:, _SUMS] * g[:, _WEIGHTS]).reshape(-1, 4, _TERMS)
+    # One after the other (``_TERMS``), in whole-column adds: ``terms.sum(axis=2)`` adds in the
+    # same order, but its per-row reduction costs as much as the rest of this function.
+    sums = terms[:, :, 0] + terms[:, :, 1]
+    for j in range(2, _TERMS):
+        sums += terms[:, :, j]
     c = LONGEVITY_INDEX
     out = g[:, _OUT:]
     out[:, _SUM_COLUMNS] = sums

@@ -23,7 +23,7 @@ from features.atlas import (
     ORBITAL_RIM_Y_MM,
     RISK_BLOBS,
     USUAL_SITES,
-    reach,
+    reach_in_place,
     spread_sd_mm,
 )
 from features.inputs import (
@@ -51,21 +51,77 @@ N_SIDES: Final = 3
 _SIGN = {"left": 1.0, "right": -1.0, "midline": 0.0}
 
 
-def _targets() -> tuple[FloatArray, ...]:
-    names = [(MUSCLE_BLOBS[m], s) for m, s in MUSCLE_TARGETS]
-    names += [(RISK_BLOBS[r], s) for r, s in RISK_TARGETS]
-    cx = np.array([b.x_mm * _SIGN[s] if s != "midline" else 0.0 for b, s in names])
-    cy = np.array([b.y_mm for b, _ in names])
-    sx = np.array([b.sd_x_mm for b, _ in names])
-    sy = np.array([b.sd_y_mm for b, _ in names])
-    return cx, cy, sx, sy
-
-
-TARGET_X, TARGET_Y, TARGET_SD_X, TARGET_SD_Y = _targets()
-N_TARGETS: Final = len(TARGET_X)
 TARGET_INDEX: Final = {
     f"{name}_{side}": i for i, (name, side) in enumerate(MUSCLE_TARGETS + RISK_TARGETS)
 }
+"""Position of each target (``eff_`` feature) among the targets, in spec order."""
+N_TARGETS: Final = len(TARGET_INDEX)
+
+# ``_reach_doses`` works per structure: a paired structure's left and right targets differ only
+# in the sign of x, so all but the x term (the variances, the y term and the normalisation with
+# its square root) is computed once for both. Paired structures come first, so the right-side
+# targets are the first ``_N_PAIRED_STRUCTURES`` of them.
+_PAIRED_STRUCTURES: Final = PAIRED_MUSCLES + tuple(RISK_BLOBS)
+_STRUCTURES: Final = _PAIRED_STRUCTURES + tuple(m for m, s in MUSCLE_TARGETS if s == "midline")
+_N_STRUCTURES: Final = len(_STRUCTURES)
+_N_PAIRED_STRUCTURES: Final = len(_PAIRED_STRUCTURES)
+REACH_TARGETS: Final = (
+    *(f"{m}_left" for m in _PAIRED_STRUCTURES),
+    *(f"{m}_midline" for m in _STRUCTURES[_N_PAIRED_STRUCTURES:]),
+    *(f"{m}_right" for m in _PAIRED_STRUCTURES),
+)
+"""Targets in the order ``_reach_doses`` writes them: each structure's left (or midline) one,
+then each paired structure's right one."""
+if sorted(REACH_TARGETS) != sorted(TARGET_INDEX):  # a target without its dose: a bug
+    raise AssertionError("REACH_TARGETS must hold every target once")
+
+
+def _structure_tables() -> tuple[FloatArray, ...]:
+    """Centre x (sides, structures, 1), and (structures, 1) centre y, sd_x^2, sd_y^2, sd_x sd_y.
+
+    The products as ``atlas.reach`` computes them.
+    """
+    blobs = [{**MUSCLE_BLOBS, **RISK_BLOBS}[m] for m in _STRUCTURES]
+    paired = [m in _PAIRED_STRUCTURES for m in _STRUCTURES]
+    cx = [
+        [b.x_mm * _SIGN[s] if p else 0.0 for b, p in zip(blobs, paired, strict=True)]
+        for s in SIDES2
+    ]
+    sx = np.array([b.sd_x_mm for b in blobs])
+    sy = np.array([b.sd_y_mm for b in blobs])
+    cy = np.array([b.y_mm for b in blobs])
+    return tuple(a[..., None] for a in (np.array(cx), cy, sx * sx, sy * sy, sx * sy))
+
+
+_CENTRE_X, _CENTRE_Y, _SD_X2, _SD_Y2, _SD_XY = _structure_tables()
+
+
+def _reach_doses(
+    x: FloatArray, y: FloatArray, sd: FloatArray, u_eq: FloatArray, out: FloatArray
+) -> None:
+    """Write the dose of each point that reaches each target into ``out`` (targets, points).
+
+    ``atlas.reach`` of each (point, target) times the point's ``u_eq``, targets in
+    ``REACH_TARGETS`` order: the same operations in the same order as ``atlas.reach``, hence the
+    same bits, but what both sides of a structure share only once, and every array with the
+    points along its last axis, so that each operation runs over long contiguous rows.
+
+    Args:
+        x: x of each point, mm.
+        y: y of each point, mm.
+        sd: Spread of each point (``atlas.spread_sd_mm``), mm.
+        u_eq: Dose of each point, U_eq.
+        out: (``N_TARGETS``, points) array to write to.
+    """
+    s2 = sd * sd
+    vx = np.add(_SD_X2, s2)  # (structures, points)
+    vy = np.add(_SD_Y2, s2)
+    dx = np.subtract(x, _CENTRE_X)  # (sides, structures, points)
+    dy = np.subtract(y, _CENTRE_Y)  # (structures, points): the same on both sides
+    q = reach_in_place(dx, dy, vx, vy, _SD_XY)
+    np.multiply(q[0], u_eq, out=out[:_N_STRUCTURES])
+    np.multiply(q[1, :_N_PAIRED_STRUCTURES], u_eq, out=out[_N_STRUCTURES:])
+
 
 # Usual site per (muscle code, side code); midline points (procerus, mentalis) sit at x = 0.
 USUAL_X: Final = np.array(
@@ -187,10 +243,10 @@ WRITES: Final = (
 """The matrix columns that ``point_block`` and ``placement_block`` fill."""
 
 # What each point adds to the bincount, per entry: the matrix column (``_POINT_COLUMNS``) and the
-# weight (the ``weights`` array of ``point_block``). Its dose reaching every target; its dose in
-# U_eq to its injection unit, its region and the session total; a count to its injection unit
-# and the session; 1 if it sits at the usual site; and its geometry value, which the sum only
-# carries (``point_block`` overwrites those columns with the minimum).
+# weight (the ``weights`` array of ``point_block``), both (entries, points). Its dose reaching
+# every target; its dose in U_eq to its injection unit, its region and the session total; a count
+# to its injection unit and the session; 1 if it sits at the usual site; and its geometry value,
+# which the sum only carries (``point_block`` overwrites those columns with the minimum).
 _W_EFF = slice(0, N_TARGETS)
 _W_U_EQ = slice(N_TARGETS, N_TARGETS + 3)
 _W_COUNT = slice(N_TARGETS + 3, N_TARGETS + 5)
@@ -199,23 +255,28 @@ _W_GEOMETRY = N_TARGETS + 6
 _W_WIDTH = N_TARGETS + 7
 
 _CHUNK = 4096
-"""Points per reach call: (4096, targets) float64 temporaries are 800 kB."""
+"""Points per ``_reach_doses`` call: its (2 sides, structures, 4096) float64 temporary is 850 kB."""
 
-# Per-point constants (columns of ``_POINT_CONSTANTS``).
+# Per-point constants (rows of ``_POINT_CONSTANTS``).
 _USUAL_X, _USUAL_Y, _GEOMETRY_Y0, _IS_DAO = range(4)
 
 _INVALID = -(2**62)
 """Matrix column of a (muscle, side) the contract does not allow: negative, so np.bincount raises
 instead of adding the point to another treatment's column (such rows are rejected upstream)."""
 
+_EFF_COLUMNS: Final = np.array([[_EFF.start + TARGET_INDEX[t]] for t in REACH_TARGETS])
+"""Matrix column of each ``_W_EFF`` entry, (targets, 1): the same for every kind of point (a point
+of a kind the contract does not allow still makes np.bincount raise, through its other entries)."""
+
 
 def _point_tables() -> tuple[IntArray, FloatArray]:
-    """Bincount columns and constants of a point, one row per ``muscle * N_SIDES + side``.
+    """Bincount columns (of the entries past ``_W_EFF``) and constants of each kind of point.
 
-    Geometry: a frontalis point counts by its height above the brow line, a corrugator point
-    above the orbital rim, both ``y - y0``; a DAO point by its distance from the commissure,
-    ``hypot(|x| - x_c, y - y0)`` with y0 the commissure's y. Any other point has y0 NaN, so its
-    geometry value is NaN, which the ``np.fmin`` that keeps the lowest or nearest point ignores.
+    A kind, ``muscle * N_SIDES + side``, is a column of both tables. Geometry: a frontalis point
+    counts by its height above the brow line, a corrugator point above the orbital rim, both
+    ``y - y0``; a DAO point by its distance from the commissure, ``hypot(|x| - x_c, y - y0)`` with
+    y0 the commissure's y. Any other point has y0 NaN, so its geometry value is NaN, which the
+    ``np.fmin`` that keeps the lowest or nearest point ignores.
     """
     cols = np.full((len(MUSCLES) * N_SIDES, _W_WIDTH), _INVALID, dtype=np.int64)
     consts = np.zeros((len(MUSCLES) * N_SIDES, 4))
@@ -229,7 +290,6 @@ def _point_tables() -> tuple[IntArray, FloatArray]:
         row = mi * N_SIDES + si
         has_geometry = m in geometry_y0 and s != "midline"
         slot = 2 * list(geometry_y0).index(m) + (s == "right") if has_geometry else 0
-        cols[row, _W_EFF] = np.arange(N_TARGETS) + _EFF.start
         cols[row, _W_U_EQ] = (
             _UNIT_U_EQ.start + unit,
             _REGION_U_EQ.start + REGION_OF_MUSCLE[mi],
@@ -244,7 +304,8 @@ def _point_tables() -> tuple[IntArray, FloatArray]:
             geometry_y0[m] if has_geometry else np.nan,
             m == "depressor_anguli_oris",
         )
-    return cols, consts
+    # Transposed: point_block takes whole rows of them, one per entry.
+    return np.ascontiguousarray(cols[:, _W_EFF.stop :].T), np.ascontiguousarray(consts.T)
 
 
 _POINT_COLUMNS, _POINT_CONSTANTS = _point_tables()
@@ -276,44 +337,48 @@ def point_block(inp: FeatureInput) -> FloatArray:
         The (n, ``N_COLUMNS``) float64 matrix.
     """
     n, plan = inp.n, inp.plan
-    # Whole-row takes by one row index: much faster than [muscle, side] on a million points.
+    # Takes by one index: much faster than [muscle, side] on a million points.
     kind = plan.muscle * N_SIDES + plan.side
-    consts = _POINT_CONSTANTS.take(kind, axis=0)
+    consts = _POINT_CONSTANTS.take(kind, axis=1)
     u_eq = plan.units * UNIT_FACTOR_BY_CODE[inp.product][plan.treatment]
     volume_ml = plan.units * inp.dilution[plan.treatment] / 100.0
     # A point without coordinates sits at its muscle's usual site.
     no_x, no_y = np.isnan(plan.x_mm), np.isnan(plan.y_mm)
-    x = np.where(no_x, consts[:, _USUAL_X], plan.x_mm)
-    y = np.where(no_y, consts[:, _USUAL_Y], plan.y_mm)
+    x = np.where(no_x, consts[_USUAL_X], plan.x_mm)
+    y = np.where(no_y, consts[_USUAL_Y], plan.y_mm)
 
-    sd = spread_sd_mm(u_eq, volume_ml)[:, None]
-    weights = np.empty((len(u_eq), _W_WIDTH))
-    # Points x targets in chunks: reach makes four arrays of that shape, which for a
+    sd = spread_sd_mm(u_eq, volume_ml)
+    # Entries x points, not points x entries: every write below is then a contiguous row. Each
+    # matrix column takes one entry only, so np.bincount still adds a cell's weights in point
+    # order: no bit changes.
+    weights = np.empty((_W_WIDTH, len(u_eq)))
+    # Points in chunks: _reach_doses makes a few (structures, points) arrays, which for a
     # registry's million points would be hundreds of MB each (memory-bound, twice as slow);
     # chunked they stay in cache. Elementwise, so chunking changes no bit; one request is one
     # chunk.
     for start in range(0, len(u_eq), _CHUNK):
         at = slice(start, start + _CHUNK)
-        r = reach(x[at, None], y[at, None], sd[at], TARGET_X, TARGET_Y, TARGET_SD_X, TARGET_SD_Y)
-        np.multiply(r, u_eq[at, None], out=weights[at, _W_EFF])
-    weights[:, _W_U_EQ] = u_eq[:, None]
-    weights[:, _W_COUNT] = 1.0
-    weights[:, _W_USUAL] = no_x | no_y
+        _reach_doses(x[at], y[at], sd[at], u_eq[at], weights[_W_EFF, at])
+    weights[_W_U_EQ] = u_eq
+    weights[_W_COUNT] = 1.0
+    weights[_W_USUAL] = no_x | no_y
     # Geometry value (``_point_tables``): y - y0, or for a DAO point its commissure distance.
-    dy = np.subtract(y, consts[:, _GEOMETRY_Y0])
+    dy = np.subtract(y, consts[_GEOMETRY_Y0])
     cx = np.abs(x)
     cx -= COMMISSURE_XY_MM[0]
-    weights[:, _W_GEOMETRY] = np.where(consts[:, _IS_DAO], np.hypot(cx, dy), dy)
+    weights[_W_GEOMETRY] = np.where(consts[_IS_DAO], np.hypot(cx, dy), dy)
 
-    flat = _POINT_COLUMNS.take(kind, axis=0)
-    flat += (plan.treatment * N_COLUMNS)[:, None]
+    offset = plan.treatment * N_COLUMNS
+    flat = np.empty(weights.shape, dtype=np.int64)
+    np.add(_EFF_COLUMNS, offset, out=flat[_W_EFF])
+    np.add(_POINT_COLUMNS.take(kind, axis=1), offset, out=flat[_W_EFF.stop :])
     # float64 already, except without any point, when np.bincount gives int zeros.
     matrix = np.bincount(flat.ravel(), weights.ravel(), minlength=n * N_COLUMNS).astype(
         np.float64, copy=False
     )
     out = matrix.reshape(n, N_COLUMNS)
     out[:, _GEOMETRY] = np.nan  # no such point: NaN
-    np.fmin.at(matrix, flat[:, _W_GEOMETRY], weights[:, _W_GEOMETRY])
+    np.fmin.at(matrix, flat[_W_GEOMETRY], weights[_W_GEOMETRY])
     return out
 
 

@@ -1,10 +1,13 @@
 """One code path: a treatment's row is the same inside a registry and as one request."""
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from features.build import build_features
+from features.inputs import REVIEW_FIELDS
 from features.request import request_inputs, requests_inputs
 from features.spec import FEATURE_NAMES
 from features.tables import feature_frame, registry_inputs, registry_requests
@@ -57,3 +60,26 @@ def test_requests_together_give_each_requests_own_row(tables) -> None:
     alone = np.vstack([build_features(request_inputs(r)) for r in few])
     np.testing.assert_array_equal(build_features(requests_inputs(few)), alone)
     assert build_features(requests_inputs([])).shape == (0, len(FEATURE_NAMES))
+
+
+def _without_nulls(value: Any) -> Any:
+    """``value`` with every null-valued key left out, as a client may send a request."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def test_absent_optional_fields_are_missing_values_like_nulls(tables) -> None:
+    requests = list(registry_requests(tables).values())[:300]
+    sparse = [_without_nulls(r) for r in requests]
+    # Patient fields, point coordinates and review values really are left out somewhere.
+    assert any(len(r["patient"]) < len(q["patient"]) for r, q in zip(sparse, requests, strict=True))
+    assert any("x_mm" not in p for r in sparse for p in r["plan"]["injections"])
+    reviews = [e["review"] for r in sparse for e in r["history"] if "review" in e]
+    assert any(len(review) < len(REVIEW_FIELDS) for review in reviews)
+    want = build_features(requests_inputs(requests))
+    np.testing.assert_array_equal(build_features(requests_inputs(sparse)), want)
+    alone = np.vstack([build_features(request_inputs(r)) for r in sparse[:25]])
+    np.testing.assert_array_equal(alone, want[:25])

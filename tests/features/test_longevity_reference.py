@@ -122,6 +122,14 @@ def test_registry_rows_are_the_reference_bit_for_bit(tables: Mapping[str, pd.Dat
     _assert_same_bits(longevity_matrix(x, t, r, s), _reference(x, t, r, s))
 
 
+def _every_region_and_side(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(treatment, region, side) of every region and side, midline included, of n treatments."""
+    t = np.repeat(np.arange(n), len(REGIONS) * len(SIDES))
+    r = np.tile(np.repeat(np.arange(len(REGIONS)), len(SIDES)), n)
+    s = np.tile(np.arange(len(SIDES)), n * len(REGIONS))
+    return t, r, s
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_every_region_and_side_with_odd_values(dtype: type) -> None:
     # NaN, infinities, signed zeros and odd hand codes anywhere; every (region, side), midline
@@ -133,13 +141,23 @@ def test_every_region_and_side_with_odd_values(dtype: type) -> None:
         x[rng.random(x.shape) < share] = value
     x[:, FEATURE_INDEX["dominant_hand"]] = rng.choice([0, 1, 2, np.nan, 0.5, -1], n)
     x = x.astype(dtype)
-    t = np.repeat(np.arange(n), len(REGIONS) * len(SIDES))
-    r = np.tile(np.repeat(np.arange(len(REGIONS)), len(SIDES)), n)
-    s = np.tile(np.arange(len(SIDES)), n * len(REGIONS))
+    t, r, s = _every_region_and_side(n)
     with np.errstate(all="ignore"):
         want = _reference(x, t, r, s)
         got = longevity_matrix(x, t, r, s)
     _assert_same_bits(got, want)
+
+
+def test_sums_add_their_terms_in_numpys_order() -> None:
+    # Doses whose sum depends on the order of the additions ((-1e16 + 1e16) + 1 is 1, but
+    # -1e16 + (1e16 + 1) is 0, a difference float32 keeps): the sums must add their terms as
+    # numpy's sum in the reference does. Any other order fails here, in dozens of rows.
+    rng = np.random.default_rng(3)
+    n = 40
+    x = rng.choice([1e16, -1e16, 1.0, 3.0, -0.5], (n, len(FEATURE_INDEX)))
+    t, r, s = _every_region_and_side(n)
+    with np.errstate(all="ignore"):
+        _assert_same_bits(longevity_matrix(x, t, r, s), _reference(x, t, r, s))
 
 
 def test_no_rows_and_codes_out_of_range() -> None:

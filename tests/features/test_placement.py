@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from features.atlas import USUAL_SITES
+from features.atlas import MUSCLE_BLOBS, RISK_BLOBS, USUAL_SITES, reach
 from features.build import build_features
+from features.placement import N_TARGETS, REACH_TARGETS, _reach_doses
 from features.request import request_inputs
 from features.spec import FEATURE_NAMES
 
@@ -99,3 +100,21 @@ def test_a_symmetric_plan_changes_nothing() -> None:
     assert row["eff_lr_ratio_frontalis"] == pytest.approx(0.0, abs=1e-12)
     assert row["expected_brow_height_correction_mm"] == pytest.approx(0.0, abs=1e-12)
     assert np.isnan(row["expected_commissure_height_correction_mm"])  # not measured
+
+
+def test_reach_doses_are_atlas_reach_times_the_dose_bit_for_bit() -> None:
+    # _reach_doses computes what both sides of a structure share once; each target's dose must
+    # still be exactly atlas.reach times the dose, near and far (where the reach underflows).
+    rng = np.random.default_rng(5)
+    m = 2_000
+    x, y = rng.uniform(-90.0, 90.0, m), rng.uniform(-150.0, 80.0, m)
+    sd, u_eq = rng.uniform(0.5, 20.0, m), rng.uniform(0.1, 50.0, m)
+    out = np.empty((N_TARGETS, m))
+    _reach_doses(x, y, sd, u_eq, out)
+    blobs = {**MUSCLE_BLOBS, **RISK_BLOBS}
+    for k, target in enumerate(REACH_TARGETS):
+        name, side = target.rsplit("_", 1)
+        b = blobs[name]
+        cx = {"left": b.x_mm, "right": -b.x_mm, "midline": 0.0}[side]
+        want = reach(x, y, sd, cx, b.y_mm, b.sd_x_mm, b.sd_y_mm) * u_eq
+        np.testing.assert_array_equal(out[k].view(np.uint64), want.view(np.uint64), target)
