@@ -62,6 +62,8 @@ def hazards_from_margin(
 ) -> FloatArray:
     """(r, n_bins) hazards of the proportional-odds model: sigmoid(baseline[region, k] + margin).
 
+    ``SurvivalCurves.from_margin`` makes the curves of these hazards without them.
+
     Args:
         margin: (r,) raw margin f(x) of the hazard booster per longevity row (its log-odds
             shift, the same in every bin).
@@ -72,20 +74,33 @@ def hazards_from_margin(
     Returns:
         The hazard of each row in each bin.
     """
+    table = _baseline_table(baseline)
+    m = np.asarray(margin, dtype=np.float64)
+    alpha = table[:1] if len(table) == 1 else table.take(region, axis=0)
+    return _sigmoid_in_place(alpha + m[:, None])
+
+
+def _baseline_table(baseline: FloatArray) -> FloatArray:
     table = np.asarray(baseline, dtype=np.float64)
     if table.ndim != 2:
         raise ValueError(f"baseline has shape {table.shape}, expected (groups, n_bins)")
-    m = np.asarray(margin, dtype=np.float64)
-    alpha = table[:1] if len(table) == 1 else table.take(region, axis=0)
-    z = alpha + m[:, None]
-    out: FloatArray = np.exp(-np.logaddexp(0.0, -z))  # sigmoid, without overflow
-    return out
+    return table
+
+
+def _sigmoid_in_place(z: FloatArray) -> FloatArray:
+    """sigmoid(z) = exp(-log(1 + exp(-z))), without overflow, in z's memory (no temporaries)."""
+    np.negative(z, out=z)
+    np.logaddexp(0.0, z, out=z)
+    np.negative(z, out=z)
+    return np.exp(z, out=z)
 
 
 _LOG_HALF: Final = float(np.log(0.5))
 _MINUS_TINY: Final = np.array(-np.nextafter(0.0, 1.0))
 """-(the smallest positive double), as an array: numpy takes it with less overhead than a float."""
 _MINUS_TINY.flags.writeable = False
+_FEW_ROWS: Final = 128
+"""Up to this many rows, ``SurvivalCurves`` sums the log survival in one call, row by row."""
 _FEW_PAIRS: Final = 64
 """Up to this many pairs, ``late_asymmetry`` gathers through an index cached per count of pairs."""
 _PAIR_CHUNK: Final = 4096
@@ -101,6 +116,10 @@ class SurvivalCurves:
     function of the same name on the hazards (``median_days``, ``survival_at``,
     ``late_asymmetry``), which are these methods on curves made for the call.
 
+    The curves are kept bin by bin (a row per bin, a column per row of hazards): a batch's
+    thousands of rows then make every step a few long contiguous loops (the cumsum one add per
+    bin, each summary's gather whole rows) rather than thousands of short ones.
+
     Args:
         hazards: (r, n_bins) hazard of each row in each bin.
         bin_days: Width of a bin in days.
@@ -113,13 +132,60 @@ class SurvivalCurves:
 
     def __init__(self, hazards: FloatArray, bin_days: float) -> None:
         """Compute the curves of ``hazards``."""
-        # np.clip(hazards, 0, 1 - 1e-9), with less overhead (the same but for the sign of 0).
-        h = np.minimum(np.maximum(hazards, 0.0, dtype=np.float64), 1.0 - 1e-9)
-        n = h.shape[1]
-        # One table, [log_start | log_keep], so that one gather serves both.
-        table = np.zeros((len(h), 2 * n + 1))
-        log_keep = np.log1p(np.negative(h, out=h), out=table[:, n + 1 :])
-        np.add.accumulate(log_keep, axis=1, out=table[:, 1 : n + 1])  # np.cumsum, less overhead
+        hazards = np.asarray(hazards)
+        n = hazards.shape[1]
+        # One table, [log_start; log_keep] (bins x rows), so that one gather serves both.
+        table = np.empty((2 * n + 1, len(hazards)))
+        # Clipped below at 0 here, above in _finish (np.clip, the same but for the sign of 0).
+        np.maximum(hazards.T, 0.0, out=table[n + 1 :], dtype=np.float64)
+        self._finish(table, n, bin_days)
+
+    @classmethod
+    def from_margin(
+        cls,
+        margin: FloatArray,
+        baseline: FloatArray,
+        region: npt.NDArray[np.integer],
+        bin_days: float,
+    ) -> SurvivalCurves:
+        """The curves of ``hazards_from_margin(margin, baseline, region)``, the same to the bit.
+
+        The hazards are computed in the curves' own memory, bin by bin, not as an (r, n_bins)
+        array of their own that the curves would then copy.
+
+        Args:
+            margin: (r,) raw margin of the hazard booster per row.
+            baseline: (g, n_bins) log-odds baseline per bin (per region if g > 1).
+            region: (r,) region code of each row (unused when g = 1).
+            bin_days: Width of a bin in days.
+
+        Returns:
+            The curves.
+        """
+        table = _baseline_table(baseline)
+        m = np.asarray(margin, dtype=np.float64)
+        n = table.shape[1]
+        curves = np.empty((2 * n + 1, len(m)))
+        z = curves[n + 1 :]
+        np.add(table.T if len(table) == 1 else table.T.take(region, axis=1), m, out=z)
+        # A sigmoid is never below 0 (exp gives +0 at the least): no clipping below needed.
+        _sigmoid_in_place(z)
+        out = cls.__new__(cls)
+        out._finish(curves, n, bin_days)
+        return out
+
+    def _finish(self, table: FloatArray, n: int, bin_days: float) -> None:
+        """The curves from ``table``: its log_keep rows hold the hazards, clipped below at 0."""
+        h = table[n + 1 :]
+        np.minimum(h, 1.0 - 1e-9, out=h)
+        log_keep = np.log1p(np.negative(h, out=h), out=h)
+        table[0] = 0.0
+        if table.shape[1] <= _FEW_ROWS:  # np.cumsum, with less overhead: one call, few rows
+            np.add.accumulate(log_keep, axis=0, out=table[1 : n + 1])
+        else:  # the same sums, a bin at a time: n long loops rather than r short ones
+            np.copyto(table[1], log_keep[0])
+            for k in range(1, n):
+                np.add(table[k], log_keep[k], out=table[k + 1])
         self._n = n
         self._table = table
         self.bin_days = float(bin_days)
@@ -127,37 +193,43 @@ class SurvivalCurves:
     @property
     def log_keep(self) -> FloatArray:
         """(r, n_bins) log survival over each whole bin (<= 0): log(1 - h), h clipped below 1."""
-        out: FloatArray = self._table[:, self._n + 1 :]
+        out: FloatArray = self._table[self._n + 1 :].T
         return out
 
     @property
     def log_start(self) -> FloatArray:
         """(r, n_bins + 1) log survival at the start of each bin, then at the end of the last."""
-        out: FloatArray = self._table[:, : self._n + 1]
+        out: FloatArray = self._table[: self._n + 1].T
         return out
 
     def survival_at(self, days: Sequence[float]) -> FloatArray:
         """P(activity not yet returned) at each of ``days``: (len(days), r), one row a day."""
         cols = _columns(tuple(days), self._n, self.bin_days)
-        both = self._table.take(cols.index, axis=1)  # (r, 2 d): log_start, then log_keep
+        both = self._table.take(cols.index, axis=0)  # (2 d, r): log_start, then log_keep
         d = len(cols.rest)
-        log_s = both[:, :d] + both[:, d:] * cols.rest / self.bin_days
-        out: FloatArray = np.exp(log_s.T).copy()  # each day's row contiguous
+        # log_start + log_keep * rest / bin_days, in place (in that order of operations).
+        log_s = both[d:]
+        np.multiply(log_s, cols.rest, out=log_s)
+        np.divide(log_s, self.bin_days, out=log_s)
+        np.add(both[:d], log_s, out=log_s)
+        out: FloatArray = np.exp(log_s, out=log_s)
         return out
 
     def median_days(self) -> FloatArray:
         """Day at which survival crosses 0.5, per row (at most ``MAX_DAYS``)."""
-        n, width = self._n, 2 * self._n + 1
+        n, table = self._n, self._table
+        rows = table.shape[1]
         # First bin whose end is at or below the target; past the last bin, its hazard goes on:
         # marking the last bin crossed makes argmax answer it when no bin is.
-        crossed = self._table[:, 1 : n + 1] <= _LOG_HALF
-        crossed[:, n - 1] = True
-        k = crossed.argmax(axis=1)
-        at = np.arange(0, len(k) * width, width) + k  # (row, k) in the flat table
-        rate = self._table.take(at + (n + 1))  # log survival per bin inside bin k (<= 0)
-        into = np.empty(len(k))
+        crossed = table[1 : n + 1] <= _LOG_HALF
+        crossed[n - 1] = True
+        k = crossed.argmax(axis=0)
+        at = k * rows
+        at += np.arange(rows)  # (k, row) in the flat table
+        rate = table.take(at + (n + 1) * rows)  # log survival per bin inside bin k (<= 0)
+        into = np.empty(rows)
         into.fill(np.inf)
-        np.divide(_LOG_HALF - self._table.take(at), rate, out=into, where=rate < 0)
+        np.divide(_LOG_HALF - table.take(at), rate, out=into, where=rate < 0)
         out: FloatArray = np.minimum((k + into) * self.bin_days, MAX_DAYS)
         return out
 
@@ -221,23 +293,24 @@ class SurvivalCurves:
             to the last bit).
         """
         p, m = len(left), plan.segments
-        rows = self._table.take(np.concatenate((left, right)), axis=0)  # (2 p, table columns)
+        # (table rows, 2 p): the curves of the sides, left sides then right sides.
+        sides = self._table.take(np.concatenate((left, right)), axis=1)
         if p <= _FEW_PAIRS:
             # One gather through a cached flat index, "later" already the other side of each
             # pair, so that every step is on whole contiguous blocks (fewer, cheaper loops).
             few = _late_few(self._n, self.bin_days, plan.gap_days, p)
-            at = rows.take(few.index)  # (log_start, log_keep) x (now, later) x segment x side
+            at = sides.take(few.index)  # (log_start, log_keep) x (now, later) x segment x side
             at[0] += at[1] * few.rest  # log survival, now and later
             both = at[:, 0] + at[:, 1]
         else:
-            # That index would be as large as the data: gather the columns of the rows as they
+            # That index would be as large as the data: gather the rows of the segments as they
             # are, then pair each side now with the other side later. All in one block: glibc
             # keeps up to twice the largest block freed, so the next call reuses this memory
             # (with a block per array, it went back to the system and faulted in every call).
             work = np.empty((6, m, 2 * p))
             at = work[:4].reshape(2, 2, m, 2 * p)
             # "clip" (the indexes are all valid): with "raise", take would copy through a buffer.
-            rows.T.take(plan.index, axis=0, out=work[:4].reshape(4 * m, 2 * p), mode="clip")
+            sides.take(plan.index, axis=0, out=work[:4].reshape(4 * m, 2 * p), mode="clip")
             both = work[4:]  # first the product below: no block of its own
             np.add(at[0], np.multiply(at[1], plan.rest, out=both), out=at[0])
             np.add(at[:, 0, :, :p], at[:, 1, :, p:], out=both[..., :p])
@@ -250,10 +323,10 @@ class _Columns:
     """Where each of some days falls in the bins (read-only arrays, cached per set of days).
 
     Attributes:
-        index: (2 d,) columns of ``SurvivalCurves``' table: log_start at the start of each day's
+        index: (2 d,) rows of ``SurvivalCurves``' table: log_start at the start of each day's
             bin (whole bins before it, at most n_bins), then log_keep of that bin (or of the last
             bin past the end).
-        rest: (d,) days into that bin (or past the end of the last one).
+        rest: (d, 1) days into that bin (or past the end of the last one).
     """
 
     index: IntArray
@@ -264,10 +337,9 @@ def _columns_of(days: FloatArray, n_bins: int, bin_days: float) -> _Columns:
     k_full = np.minimum(days // bin_days, n_bins).astype(np.int64)
     rest = days - k_full * bin_days
     last = np.minimum(k_full, n_bins - 1)
-    out = _Columns(np.concatenate([k_full, n_bins + 1 + last]), rest)
-    out.index.flags.writeable = False  # shared by every call through the caches
-    out.rest.flags.writeable = False
-    return out
+    return _Columns(
+        _read_only(np.concatenate([k_full, n_bins + 1 + last])), _read_only(rest[:, None])
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -286,7 +358,7 @@ class _LatePlan:
     "later" (at t + gap, the other's), at the start of each segment, in the bin of the segment.
 
     Attributes:
-        index: (4 segments,) columns of ``SurvivalCurves``' table: log_start of the bins now,
+        index: (4 segments,) rows of ``SurvivalCurves``' table: log_start of the bins now,
             then later; then log_keep of the same bins, now then later.
         rest: (2, segments, 1) days from the start of that bin to the start of the segment (past
             the end for the last bin), over the bin width: now, then later.
@@ -323,12 +395,12 @@ def _late_plan(n_bins: int, bin_days: float, gap_days: float) -> _LatePlan:
 
 @dataclass(frozen=True)
 class _LateFew:
-    """``_LatePlan`` for a given number of pairs, as flat indexes into their gathered rows.
+    """``_LatePlan`` for a given number of pairs, as flat indexes into their gathered curves.
 
     Attributes:
-        index: (2, 2, segments, 2 pairs) index into the (2 pairs, table columns) rows of the
-            pairs, left sides then right sides, flattened: ``_LatePlan.index``'s columns of each
-            side now, and of the other side of its pair later.
+        index: (2, 2, segments, 2 pairs) index into the (table rows, 2 pairs) curves of the
+            pairs' sides, left sides then right sides, flattened: ``_LatePlan.index``'s rows of
+            each side now, and of the other side of its pair later.
         rest: (2, segments, 2 pairs) ``_LatePlan.rest``, repeated for every side.
     """
 
@@ -342,8 +414,8 @@ def _late_few(n_bins: int, bin_days: float, gap_days: float, pairs: int) -> _Lat
     plan = _late_plan(n_bins, bin_days, gap_days)
     m, sides = plan.segments, 2 * pairs
     side = np.arange(sides)
-    row = np.stack([side, (side + pairs) % sides])  # now: the side itself; later: the other
-    index = row[None, :, None, :] * (2 * n_bins + 1) + plan.index.reshape(2, 2, m, 1)
+    column = np.stack([side, (side + pairs) % sides])  # now: the side itself; later: the other
+    index = plan.index.reshape(2, 2, m, 1) * sides + column[None, :, None, :]
     rest = np.broadcast_to(plan.rest, (2, m, sides))
     return _LateFew(_read_only(index), _read_only(rest.copy()))
 

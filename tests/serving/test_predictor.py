@@ -14,7 +14,7 @@ from features.longevity import LONGEVITY_NAMES, longevity_matrix, treated_region
 from features.request import request_inputs
 from features.tables import registry_inputs, registry_requests
 from serving.bundle import MANIFEST_FILE, BundleError, BundleMismatch
-from serving.predictor import SURVIVAL_DAYS, Predictor
+from serving.predictor import SURVIVAL_DAYS, Predictor, _first_to_wear_off
 from serving.resolve import resolve_model
 from training import export, postprocess
 from training.dataset import TrainingData
@@ -127,6 +127,38 @@ def test_one_request_gets_the_same_answers_as_the_registry_batch(
         assert one.late_asymmetry_risk[0] == pytest.approx(batch.late_asymmetry_risk[i], abs=1e-12)
         np.testing.assert_array_equal(one.median_days, batch.median_days[batch.treatment == i])
         assert one.first_region[0] == batch.first_region[i]
+
+
+def _first_by_sorting(
+    median: np.ndarray, t: np.ndarray, r: np.ndarray, s: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The reference: per treatment, its rows' smallest median (NaN last), the first if tied."""
+    first = np.full((2, n), -1)
+    for i in range(n):
+        rows = np.flatnonzero(t == i)
+        if len(rows):
+            order = rows[np.argsort(median[rows], kind="stable")]
+            first[:, i] = r[order[0]], s[order[0]]
+    return first[0], first[1]
+
+
+@pytest.mark.parametrize("rows", [10, 400])  # by sorting, then by runs of each treatment
+def test_first_to_wear_off_is_the_smallest_median_first_row_if_tied(rows: int) -> None:
+    rng = np.random.default_rng(rows)
+    n = max(rows // 4, 4)
+    t = np.sort(rng.integers(0, n, rows))
+    t[t == 1] = 2  # a treatment without rows (still in order)
+    r, s = rng.integers(0, 8, rows), rng.integers(0, 3, rows)
+    median = rng.choice([50.0, 60.0, 70.0, np.nan], size=rows)  # ties, and NaN
+    median[t == t[0]] = np.nan  # a treatment whose medians are all NaN
+    for label, m in (("any", median), ("no NaN", np.nan_to_num(median, nan=80.0))):
+        want = _first_by_sorting(m, t, r, s, n)
+        got = _first_to_wear_off(m, t, r, s, n)
+        np.testing.assert_array_equal(got, want, err_msg=label)
+        # The rows in any order (the first of tied rows: the first in that order).
+        perm = rng.permutation(rows)
+        got = _first_to_wear_off(m[perm], t[perm], r[perm], s[perm], n)
+        np.testing.assert_array_equal(got, _first_by_sorting(m[perm], t[perm], r[perm], s[perm], n))
 
 
 def test_predict_checks_the_matrix_and_answers_an_empty_batch(predictor: Predictor) -> None:

@@ -260,3 +260,40 @@ def test_empty_rows_and_pairs() -> None:
     assert curves.survival_at((90, 120)).shape == (2, 0)
     none = np.zeros(0, dtype=np.int64)
     assert curves.late_asymmetry(none, none).shape == (0,)
+
+
+def _same_curves(a: postprocess.SurvivalCurves, b: postprocess.SurvivalCurves) -> None:
+    """Every summary of two sets of curves equal, to the bit."""
+    np.testing.assert_array_equal(a.log_keep, b.log_keep)
+    np.testing.assert_array_equal(a.log_start, b.log_start)
+    np.testing.assert_array_equal(a.median_days(), b.median_days())
+    np.testing.assert_array_equal(a.survival_at(DAYS), b.survival_at(DAYS))
+    rows = a.log_keep.shape[0]
+    left, right = np.arange(0, rows - 1, 2), np.arange(1, rows, 2)
+    np.testing.assert_array_equal(a.late_asymmetry(left, right), b.late_asymmetry(left, right))
+
+
+@pytest.mark.parametrize("groups", [1, 8])
+@pytest.mark.parametrize("rows", [0, 1, 7, 300])  # 300: past _FEW_ROWS and _FEW_PAIRS
+def test_curves_from_the_margin_are_those_of_its_hazards(groups: int, rows: int) -> None:
+    rng = np.random.default_rng(rows + groups)
+    margin = (3 * rng.standard_normal(rows)).astype(np.float32)  # the booster's, in float32
+    margin[:3] = [40.0, -40.0, 0.0][: len(margin[:3])]  # hazards of 1 and 0 (clipped), 0.5
+    baseline = rng.standard_normal((groups, 12)) - 2.0
+    region = rng.integers(0, groups, rows)
+    hazards = postprocess.hazards_from_margin(margin, baseline, region)
+    _same_curves(
+        postprocess.SurvivalCurves.from_margin(margin, baseline, region, W),
+        postprocess.SurvivalCurves(hazards, W),
+    )
+
+
+def test_curves_of_many_rows_are_those_of_each_row_alone() -> None:
+    # Many rows sum the log survival bin by bin, few row by row: the same sums.
+    h = _hazards(300, 12, seed=10)
+    many = postprocess.SurvivalCurves(h, W)
+    for i in (0, 150, 299):
+        alone = postprocess.SurvivalCurves(h[i : i + 1], W)
+        np.testing.assert_array_equal(alone.log_start, many.log_start[i : i + 1])
+        np.testing.assert_array_equal(alone.median_days(), many.median_days()[i : i + 1])
+        np.testing.assert_array_equal(alone.survival_at(DAYS), many.survival_at(DAYS)[:, i : i + 1])
