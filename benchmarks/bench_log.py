@@ -12,7 +12,15 @@ repeats interleaved (old, new, old, new...) so a busy machine weighs on both ali
   comparison;
 * new: ``serving.log`` as it is: the outputs by ``orjson.dumps``, one ``LogBatch`` and one
   ``record_many``; the writer's tuples by ``zip`` through the driver's ``executemany``
-  (``exec_driver_sql``), on a write-ahead log with 16 KiB pages (on PostgreSQL a dict per row).
+  (``exec_driver_sql``), ``ROWS_PER_STATEMENT`` rows a statement, on a write-ahead log with
+  16 KiB pages (on PostgreSQL a dict per row);
+* new, one row a statement: the same log inserting one row per statement, as it did before
+  ``ROWS_PER_STATEMENT`` (SQLite only).
+
+With ``--busy`` a thread runs Python code all along, as a server's request threads do: the driver
+releases the GIL around each statement, and gets it back only after the busy thread's switch
+interval. Then the writer's own CPU is the figure that compares the ways (total CPU includes the
+busy thread), and the wall time shows how long rows wait to be written.
 
 Each repeat makes ``--calls`` calls of ``--batch`` answers (realistic ones: ~1.9 kB of JSON each,
 shaped like the service's) and waits until the writer has written them all. Per 1,000 answers:
@@ -28,7 +36,7 @@ its own cost is printed beside them, as the floor neither way goes under. With `
 ways write to that database (e.g. a PostgreSQL server), whose own CPU, in another process, is not
 counted.
 
-    .venv/bin/python benchmarks/bench_log.py [--repeats 7] [--calls 5] [--batch 1000]
+    .venv/bin/python benchmarks/bench_log.py [--repeats 7] [--calls 5] [--batch 1000] [--busy]
 """
 
 from __future__ import annotations
@@ -252,17 +260,49 @@ def _wait_written(written: Callable[[], int], target: int) -> None:
         time.sleep(0.002)
 
 
+class Busy:
+    """A thread running Python code until stopped, as a server's request threads do (``--busy``)."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        assert self._thread.ident is not None
+        self._clock = time.pthread_getcpuclockid(self._thread.ident)
+
+    def _run(self) -> None:
+        x = 0
+        while not self._stop.is_set():
+            for i in range(1000):
+                x += i
+
+    def cpu(self) -> float:
+        """CPU seconds the busy thread has used."""
+        return time.clock_gettime(self._clock)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def measure(
-    side: Callable[[Call], None], written: Callable[[], int], work: list[Call]
-) -> tuple[float, float, float]:
-    """Request CPU, request wall and total CPU (seconds) of logging ``work``."""
+    side: Callable[[Call], None],
+    written: Callable[[], int],
+    work: list[Call],
+    busy: Busy | None = None,
+) -> tuple[float, float, float, float]:
+    """Request CPU, request wall, total CPU (the busy thread's left out) and the wall time until
+    the last row is written (seconds) of logging ``work``."""
     target = written() + sum(len(c.outputs) for c in work)
+    busy0 = busy.cpu() if busy else 0.0
     cpu0, thread0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
     for c in work:
         side(c)
     request_cpu, request_wall = time.thread_time() - thread0, time.perf_counter() - wall0
     _wait_written(written, target)
-    return request_cpu, request_wall, time.process_time() - cpu0
+    done = time.perf_counter() - wall0
+    total = time.process_time() - cpu0 - ((busy.cpu() - busy0) if busy else 0.0)
+    return request_cpu, request_wall, total, done
 
 
 def main() -> None:
@@ -270,6 +310,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--calls", type=int, default=5, help="calls per repeat")
     ap.add_argument("--batch", type=int, default=1000, help="answers per call")
+    ap.add_argument(
+        "--busy", action="store_true", help="a thread running Python code beside the log"
+    )
     ap.add_argument(
         "--url",
         help="one database for both ways (e.g. a PostgreSQL URL); default: a fresh SQLite "
@@ -280,20 +323,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-log-") as tmp:
         old_url = args.url or f"sqlite:///{Path(tmp) / 'old.db'}"
         new_url = args.url or f"sqlite:///{Path(tmp) / 'new.db'}"
-        old, new = OldLog(old_url), PredictionLog(new_url)
-        new.start()
+        one_url = args.url or f"sqlite:///{Path(tmp) / 'one.db'}"
+        old, new, one = OldLog(old_url), PredictionLog(new_url), PredictionLog(one_url)
         ways: dict[str, tuple[Callable[[Call], None], Callable[[], int]]] = {
             "old: record x n": (lambda c: old_side(old, c), lambda: old.written),
             "new: record_many": (lambda c: new_side(new, c), lambda: new.written),
         }
+        if one._driver is not None and not one._driver.named:  # SQLite
+            one._driver = one._driver._replace(rows=1)
+            ways["new, 1 row a statement"] = (lambda c: new_side(one, c), lambda: one.written)
+        for log in (new, one):
+            log.start()
         work = calls(args.calls, args.batch)
-        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in ways}
+        busy = Busy() if args.busy else None
+        results: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in ways}
         for r in range(args.repeats + 1):  # the first round warms up (tables, caches, pages)
             for name, (side, written) in ways.items():
                 # Fresh request ids each round, random as the service's (uuid4): a batch's rows
                 # land together in the request_id index, each call somewhere else.
                 fresh = [Call(uuid.uuid4().hex, c.outputs, c.input_sha256) for c in work]
-                m = measure(side, written, fresh)
+                m = measure(side, written, fresh, busy)
                 if r:
                     results[name].append(m)
         dumps = []
@@ -302,9 +351,12 @@ def main() -> None:
             for c in work:
                 [orjson.dumps(o) for o in c.outputs]
             dumps.append(time.thread_time() - t)
+        if busy:
+            busy.stop()
         old.close()
-        new.close()
-        assert new.failures == 0, f"{new.failures} entries not written"
+        for log in (new, one):
+            log.close()
+            assert log.failures == 0, f"{log.failures} entries not written"
 
     per = 1000 / (args.calls * args.batch) * 1e3  # seconds per run -> ms per 1,000 answers
     size = statistics.mean(len(orjson.dumps(o)) for o in work[0].outputs)
@@ -312,19 +364,24 @@ def main() -> None:
         f"prediction log, ms per 1,000 answers (~{size:.0f} B of JSON each): median of "
         f"{args.repeats} repeats of {args.calls} calls x {args.batch}; "
         f"{sa.make_url(args.url).get_backend_name() if args.url else 'SQLite files'}"
+        f"{'; a busy Python thread beside (its CPU left out)' if args.busy else ''}"
     )
-    print(f"{'':22} {'request CPU':>12} {'request wall':>13} {'writer CPU':>11} {'total CPU':>10}")
+    print(
+        f"{'':24} {'request CPU':>12} {'request wall':>13} {'writer CPU':>11} {'total CPU':>10}"
+        f" {'written after':>14}"
+    )
     medians = {}
     for name, ms in results.items():
-        req = statistics.median(m[0] for m in ms) * per
-        wall = statistics.median(m[1] for m in ms) * per
-        total = statistics.median(m[2] for m in ms) * per
+        req, wall, total, done = (statistics.median(m[k] for m in ms) * per for k in range(4))
         writer = statistics.median(m[2] - m[0] for m in ms) * per
         medians[name] = (req, total)
-        print(f"{name:22} {req:12.2f} {wall:13.2f} {writer:11.2f} {total:10.2f}")
-    print(f"{'(orjson.dumps alone)':22} {statistics.median(dumps) * per:12.2f}")
-    (old_req, old_total), (new_req, new_total) = medians.values()
+        print(f"{name:24} {req:12.2f} {wall:13.2f} {writer:11.2f} {total:10.2f} {done:14.2f}")
+    print(f"{'(orjson.dumps alone)':24} {statistics.median(dumps) * per:12.2f}")
+    (old_req, old_total), (new_req, new_total) = list(medians.values())[:2]
     print(f"new / old: request CPU {new_req / old_req:.2f}, total CPU {new_total / old_total:.2f}")
+    if len(medians) > 2:
+        one_total = medians["new, 1 row a statement"][1]
+        print(f"new / new with 1 row a statement: total CPU {new_total / one_total:.2f}")
 
 
 if __name__ == "__main__":

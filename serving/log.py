@@ -19,10 +19,11 @@ process dies are lost too (in normal running the last ``LINGER_SECONDS`` of answ
 rows are not.
 
 The insert is the one SQLAlchemy compiles from ``predictions``, run through the driver's own
-``executemany`` (``exec_driver_sql``) on SQLite (a plain tuple per row, the time stamp put in
-SQLAlchemy's storage format once per batch) and on PostgreSQL with psycopg (a dict per row, the
-JSON text cast to JSONB by the statement): Core's per-row parameter processing costs about as much
-as SQLite's own work (``benchmarks/bench_log.py``). Other databases take Core's ``insert``, the
+``executemany`` (``exec_driver_sql``) on SQLite (its values repeated for ``ROWS_PER_STATEMENT``
+rows a statement, the rows' plain tuples flattened, the time stamp put in SQLAlchemy's storage
+format once per batch) and on PostgreSQL with psycopg (a dict per row, the JSON text cast to JSONB
+by the statement): Core's per-row parameter processing costs about as much as SQLite's own work
+(``benchmarks/bench_log.py``). Other databases take Core's ``insert``, the
 JSON text passed on as it is (``_json_as_is``). Each SQLite connection asks for a write-ahead log
 and, on a new file, 16 KiB pages (``_SQLITE_PRAGMAS`` says why), and keeps full synchronous
 commits: a committed row survives a power cut.
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -39,7 +41,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any, Final, NamedTuple
 
 import sqlalchemy as sa
@@ -55,6 +57,11 @@ BATCH_SIZE: Final = 500
 """Entries per insert at most: large enough to keep up, small enough for one transaction."""
 LINGER_SECONDS: Final = 0.2
 """How long the writer waits for more entries after the first of a batch: how late a row lands."""
+ROWS_PER_STATEMENT: Final = 128
+"""Rows per multi-row insert on SQLite (128 x 7 parameters stays under the 999 that older SQLite
+builds allow). The driver releases the GIL around each statement it steps: one statement per row
+meant a thousand hand-overs of the GIL per batch call to threads busy with requests, each costing
+both sides a wake-up (``benchmarks/bench_log.py``, with a busy thread beside the writer)."""
 _LOG_EVERY_SECONDS: Final = 60.0
 """Repeated failures are logged at most this often, so a dead database cannot flood the log."""
 
@@ -207,10 +214,22 @@ class _DriverInsert(NamedTuple):
     """The insert for the driver's own ``executemany`` (see ``_driver_insert``)."""
 
     sql: str
+    """The insert of one row."""
     named: bool
-    """Parameters by name (a dict per row), else by position (the row tuple as it is)."""
+    """Parameters by name (a dict per row), else by position (row tuples, ``rows`` a statement)."""
+    rows: int
+    """Rows per statement: by position, ``sql`` made to insert several (``_rows_sql``)."""
     time: Callable[[datetime], Any] | None
     """The time column type's own conversion, applied once per batch; None: none needed."""
+
+
+@functools.cache
+def _rows_sql(sql: str, rows: int) -> str:
+    """A one-row ``INSERT ... VALUES (...)`` made to insert ``rows`` rows: its tuple repeated."""
+    head, values_kw, values = sql.partition(" VALUES ")
+    if not values_kw or not values.startswith("(") or not values.endswith(")"):
+        raise ValueError(f"not a one-row insert: {sql}")  # a SQLAlchemy that compiles otherwise
+    return head + values_kw + ", ".join([values] * rows)
 
 
 def _driver_insert(dialect: sa.Dialect) -> _DriverInsert | None:
@@ -228,13 +247,13 @@ def _driver_insert(dialect: sa.Dialect) -> _DriverInsert | None:
     sqlite = dialect.name == "sqlite" and compiled.positiontup == list(_COLUMNS)
     if sqlite and to_db is not None:
         # pysqlite: ? placeholders in column order; JSON is text there, and a time stamp is text
-        # in the type's storage format.
-        return _DriverInsert(sql, named=False, time=to_db)
+        # in the type's storage format. Several rows per statement (ROWS_PER_STATEMENT).
+        return _DriverInsert(sql, named=False, time=to_db, rows=ROWS_PER_STATEMENT)
     psycopg = dialect.name == "postgresql" and dialect.driver == "psycopg"
     if psycopg and "%(outputs)s::JSONB" in sql and to_db is None:
         # psycopg: named placeholders, each cast to its column's type, so the JSON text turns
         # into JSONB in the server (measured: 16 against 11 ms per 1,000 rows of client CPU).
-        return _DriverInsert(sql, named=True, time=None)
+        return _DriverInsert(sql, named=True, time=None, rows=1)
     return None
 
 
@@ -490,7 +509,7 @@ class PredictionLog:
         try:
             with self._engine.begin() as conn:
                 if self._driver is not None and not self._driver.named:
-                    conn.exec_driver_sql(self._driver.sql, rows)
+                    self._insert_rows(conn, self._driver, rows)
                 else:
                     params = [dict(zip(_COLUMNS, r, strict=True)) for r in rows]
                     if self._driver is None:  # Core's: the JSON text through _json_as_is
@@ -505,6 +524,18 @@ class PredictionLog:
             return
         with self._lock:
             self._written += len(rows)
+
+    @staticmethod
+    def _insert_rows(conn: sa.Connection, driver: _DriverInsert, rows: list[_Row]) -> None:
+        """Insert by position, ``driver.rows`` rows per statement, then the rest in one."""
+        k = driver.rows
+        full = len(rows) - len(rows) % k
+        if full:
+            flat = [tuple(chain.from_iterable(rows[i : i + k])) for i in range(0, full, k)]
+            conn.exec_driver_sql(_rows_sql(driver.sql, k), flat)
+        if full < len(rows):
+            rest = rows[full:]
+            conn.exec_driver_sql(_rows_sql(driver.sql, len(rest)), tuple(chain.from_iterable(rest)))
 
     def _count_failures(self, n: int, message: str | None) -> None:
         with self._lock:

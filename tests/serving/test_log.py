@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 import serving.log
 from data.contract import TABLES
-from serving.log import TABLE, LogBatch, PredictionLog, predictions
+from serving.log import ROWS_PER_STATEMENT, TABLE, LogBatch, PredictionLog, predictions
 
 # --- a throwaway PostgreSQL server --------------------------------------------------------------
 
@@ -281,6 +281,24 @@ def test_answers_are_written_as_rows(url: str, insert: str) -> None:
         log._driver = None
     _write_a_mix(log)
     _check_the_mix(url)
+
+
+def test_many_rows_go_in_statements_of_several_and_a_shorter_rest(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    log = PredictionLog(url)
+    assert log._driver is not None and log._driver.rows == ROWS_PER_STATEMENT > 1
+    n = 2 * ROWS_PER_STATEMENT + 44  # two full statements, then one of the 44 left
+    log.start()
+    log.record_many(_batch(0, n))
+    log.close()
+    assert (log.written, log.failures) == (n, 0)
+    # Every row whole and in its place: a shifted parameter would move a value to another row or
+    # column.
+    rows = sorted(_rows(url), key=lambda r: r.id)
+    assert [r.request_id for r in rows] == [f"req-{i}" for i in range(n)]
+    assert [r.input_sha256 for r in rows] == [f"{i:064x}" for i in range(n)]
+    assert [r.outputs for r in rows] == [{**ANSWER, "i": i} for i in range(n)]
+    assert {(r.clinic, r.model_name, r.model_version) for r in rows} == {("south", "asym", "4")}
 
 
 def test_close_flushes_what_is_queued(url: str) -> None:
