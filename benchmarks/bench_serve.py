@@ -48,10 +48,10 @@ TARGETS = {
     "p50_bare_ms": 1.0,
     "p99_bare_ms": 3.0,
     "rps_2w_c16": 1500.0,
-    "batch_tps": 20_000.0,
-    "batch_bare_tps": 20_000.0,
     "batch_tps_2w": 20_000.0,
 }
+"""Issue 5's targets. Throughput is asked of the machine, two cores, so of two workers (as for
+requests a second); one worker's rates are shown beside, without a target."""
 BARE = "contributions=false"
 """Query that leaves the contributions out (the MLflow model has none either)."""
 
