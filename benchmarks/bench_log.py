@@ -19,8 +19,7 @@ repeats interleaved (old, new, old, new...) so a busy machine weighs on both ali
 
 With ``--busy`` a thread runs Python code all along, as a server's request threads do: the driver
 releases the GIL around each statement, and gets it back only after the busy thread's switch
-interval. Then the writer's own CPU is the figure that compares the ways (total CPU includes the
-busy thread), and the wall time shows how long rows wait to be written.
+interval. The busy thread's own CPU is left out of the totals.
 
 Each repeat makes ``--calls`` calls of ``--batch`` answers (realistic ones: ~1.9 kB of JSON each,
 shaped like the service's) and waits until the writer has written them all. Per 1,000 answers:
@@ -29,7 +28,9 @@ shaped like the service's) and waits until the writer has written them all. Per 
 * request wall: its wall time (the writer of earlier calls competes for the GIL meanwhile);
 * total CPU: ``time.process_time`` from the first call until the last row is written, the
   writer thread included (all threads of the process: the whole cost on a 2-core machine);
-* writer CPU: total minus request.
+* writer CPU: total minus request;
+* written after (ms, not per 1,000): from the return of a repeat's last call until its last row
+  is written: how long the rows wait.
 
 Medians of ``--repeats``. The JSON serialisation of the outputs is in both (the log needs it);
 its own cost is printed beside them, as the floor neither way goes under. With ``--url`` both
@@ -291,8 +292,8 @@ def measure(
     work: list[Call],
     busy: Busy | None = None,
 ) -> tuple[float, float, float, float]:
-    """Request CPU, request wall, total CPU (the busy thread's left out) and the wall time until
-    the last row is written (seconds) of logging ``work``."""
+    """Request CPU, request wall, total CPU (the busy thread's left out) and the wall time from
+    the last call's return until the last row is written (seconds) of logging ``work``."""
     target = written() + sum(len(c.outputs) for c in work)
     busy0 = busy.cpu() if busy else 0.0
     cpu0, thread0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
@@ -300,7 +301,7 @@ def measure(
         side(c)
     request_cpu, request_wall = time.thread_time() - thread0, time.perf_counter() - wall0
     _wait_written(written, target)
-    done = time.perf_counter() - wall0
+    done = time.perf_counter() - wall0 - request_wall
     total = time.process_time() - cpu0 - ((busy.cpu() - busy0) if busy else 0.0)
     return request_cpu, request_wall, total, done
 
@@ -323,16 +324,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-log-") as tmp:
         old_url = args.url or f"sqlite:///{Path(tmp) / 'old.db'}"
         new_url = args.url or f"sqlite:///{Path(tmp) / 'new.db'}"
-        one_url = args.url or f"sqlite:///{Path(tmp) / 'one.db'}"
-        old, new, one = OldLog(old_url), PredictionLog(new_url), PredictionLog(one_url)
+        old, new = OldLog(old_url), PredictionLog(new_url)
         ways: dict[str, tuple[Callable[[Call], None], Callable[[], int]]] = {
             "old: record x n": (lambda c: old_side(old, c), lambda: old.written),
             "new: record_many": (lambda c: new_side(new, c), lambda: new.written),
         }
-        if one._driver is not None and not one._driver.named:  # SQLite
-            one._driver = one._driver._replace(rows=1)
+        logs = [new]
+        if new._driver is not None and new._driver.rows > 1:  # SQLite: also one row a statement
+            one = PredictionLog(args.url or f"sqlite:///{Path(tmp) / 'one.db'}")
+            assert one._driver is not None
+            one._driver = one._driver._replace(rows=1)  # the writer as it was before
             ways["new, 1 row a statement"] = (lambda c: new_side(one, c), lambda: one.written)
-        for log in (new, one):
+            logs.append(one)
+        for log in logs:
             log.start()
         work = calls(args.calls, args.batch)
         busy = Busy() if args.busy else None
@@ -354,7 +358,7 @@ def main() -> None:
         if busy:
             busy.stop()
         old.close()
-        for log in (new, one):
+        for log in logs:
             log.close()
             assert log.failures == 0, f"{log.failures} entries not written"
 
@@ -368,14 +372,15 @@ def main() -> None:
     )
     print(
         f"{'':24} {'request CPU':>12} {'request wall':>13} {'writer CPU':>11} {'total CPU':>10}"
-        f" {'written after':>14}"
+        f" {'written after (ms)':>19}"
     )
     medians = {}
     for name, ms in results.items():
-        req, wall, total, done = (statistics.median(m[k] for m in ms) * per for k in range(4))
+        req, wall, total = (statistics.median(m[k] for m in ms) * per for k in range(3))
         writer = statistics.median(m[2] - m[0] for m in ms) * per
+        done = statistics.median(m[3] for m in ms) * 1e3
         medians[name] = (req, total)
-        print(f"{name:24} {req:12.2f} {wall:13.2f} {writer:11.2f} {total:10.2f} {done:14.2f}")
+        print(f"{name:24} {req:12.2f} {wall:13.2f} {writer:11.2f} {total:10.2f} {done:19.1f}")
     print(f"{'(orjson.dumps alone)':24} {statistics.median(dumps) * per:12.2f}")
     (old_req, old_total), (new_req, new_total) = list(medians.values())[:2]
     print(f"new / old: request CPU {new_req / old_req:.2f}, total CPU {new_total / old_total:.2f}")

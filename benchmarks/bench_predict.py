@@ -140,16 +140,15 @@ def main() -> None:
             lambda: predictor._longevity.run(["hazard_margin"], {"longevity": rows}), 3
         )
         (margin,) = predictor._longevity.run(["hazard_margin"], {"longevity": rows})
-        hazards = postprocess.hazards_from_margin(margin, baseline, reg)
-        post = median_seconds(
-            lambda: (
-                postprocess.hazards_from_margin(margin, baseline, reg),
-                postprocess.median_days(hazards, m.bin_days),
-                [postprocess.survival_at(hazards, d, m.bin_days) for d in SURVIVAL_DAYS],
-                _late_asymmetry(hazards, t, reg, side, len(x), m.bin_days),
-            ),
-            3,
-        )
+
+        def post_process() -> None:
+            # As Predictor.predict: the curves straight from the margin, then every answer.
+            curves = postprocess.SurvivalCurves.from_margin(margin, baseline, reg, m.bin_days)
+            curves.median_days()
+            curves.survival_at(SURVIVAL_DAYS)
+            _late_asymmetry(curves, t, reg, side, len(x))
+
+        post = median_seconds(post_process, 3)
         print(
             f"scoring the same matrices ({len(x):,} x {x.shape[1]}; {len(rows):,} longevity rows):"
         )

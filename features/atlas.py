@@ -194,11 +194,11 @@ def reach_in_place(
     this keeps its reach bit for bit ``reach``.
 
     Args:
-        dx: Point x minus structure centre x, mm; overwritten with the result.
-        dy: Point y minus centre y, mm; overwritten.
-        vx: sd_x^2 + sd_point^2; overwritten.
-        vy: sd_y^2 + sd_point^2.
-        sd_xy: sd_x * sd_y.
+        dx: Point x minus structure centre x, mm, in the result's shape; overwritten with it.
+        dy: Point y minus centre y, mm; overwritten. Broadcasts to ``dx``'s shape.
+        vx: sd_x^2 + sd_point^2; overwritten. Broadcasts to ``dx``'s shape.
+        vy: sd_y^2 + sd_point^2. Broadcasts to ``dx``'s shape.
+        sd_xy: sd_x * sd_y. Broadcasts to ``dx``'s shape.
 
     Returns:
         ``dx``, now holding the reach.

@@ -118,9 +118,9 @@ def _get(records: Iterable[dict[str, Any]], field: str) -> Iterable[Any]:
 
 
 @cache
-def _enums(fields: tuple[str, ...]) -> list[tuple[int, dict[str | None, float]]]:
+def _enums(fields: tuple[str, ...]) -> tuple[tuple[int, dict[str | None, float]], ...]:
     """Position and codes of each enum among ``fields``."""
-    return [(k, _ENUM_CODES[f]) for k, f in enumerate(fields) if f in _ENUM_CODES]
+    return tuple((k, _ENUM_CODES[f]) for k, f in enumerate(fields) if f in _ENUM_CODES)
 
 
 def _values(records: Sequence[dict[str, Any]], fields: tuple[str, ...]) -> FloatArray:

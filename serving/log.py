@@ -57,11 +57,6 @@ BATCH_SIZE: Final = 500
 """Entries per insert at most: large enough to keep up, small enough for one transaction."""
 LINGER_SECONDS: Final = 0.2
 """How long the writer waits for more entries after the first of a batch: how late a row lands."""
-ROWS_PER_STATEMENT: Final = 128
-"""Rows per multi-row insert on SQLite (128 x 7 parameters stays under the 999 that older SQLite
-builds allow). The driver releases the GIL around each statement it steps: one statement per row
-meant a thousand hand-overs of the GIL per batch call to threads busy with requests, each costing
-both sides a wake-up (``benchmarks/bench_log.py``, with a busy thread beside the writer)."""
 _LOG_EVERY_SECONDS: Final = 60.0
 """Repeated failures are logged at most this often, so a dead database cannot flood the log."""
 
@@ -94,6 +89,13 @@ _COLUMNS: Final = (
     "outputs",
 )
 """The columns a row gives, in the order of the row tuples the writer builds."""
+_SQLITE_MAX_PARAMETERS: Final = 999
+"""Parameters one SQLite statement may have, in builds older than 3.32 (newer: 32,766)."""
+ROWS_PER_STATEMENT: Final = _SQLITE_MAX_PARAMETERS // len(_COLUMNS)
+"""Rows per multi-row insert on SQLite (142 of 7 columns). The driver releases the GIL around each
+statement it steps: one statement per row meant a thousand hand-overs of the GIL per batch call to
+threads busy with requests, each costing both sides a wake-up (``benchmarks/bench_log.py
+--busy``)."""
 
 _metadata = sa.MetaData()
 predictions = sa.Table(
@@ -226,6 +228,8 @@ class _DriverInsert(NamedTuple):
 @functools.cache
 def _rows_sql(sql: str, rows: int) -> str:
     """A one-row ``INSERT ... VALUES (...)`` made to insert ``rows`` rows: its tuple repeated."""
+    if rows == 1:
+        return sql
     head, values_kw, values = sql.partition(" VALUES ")
     if not values_kw or not values.startswith("(") or not values.endswith(")"):
         raise ValueError(f"not a one-row insert: {sql}")  # a SQLAlchemy that compiles otherwise
@@ -247,7 +251,12 @@ def _driver_insert(dialect: sa.Dialect) -> _DriverInsert | None:
     sqlite = dialect.name == "sqlite" and compiled.positiontup == list(_COLUMNS)
     if sqlite and to_db is not None:
         # pysqlite: ? placeholders in column order; JSON is text there, and a time stamp is text
-        # in the type's storage format. Several rows per statement (ROWS_PER_STATEMENT).
+        # in the type's storage format. Several rows per statement (ROWS_PER_STATEMENT), if the
+        # statement is the one-row VALUES insert that ``_rows_sql`` can repeat; else one a row.
+        try:
+            _rows_sql(sql, ROWS_PER_STATEMENT)
+        except ValueError:
+            return _DriverInsert(sql, named=False, time=to_db, rows=1)
         return _DriverInsert(sql, named=False, time=to_db, rows=ROWS_PER_STATEMENT)
     psycopg = dialect.name == "postgresql" and dialect.driver == "psycopg"
     if psycopg and "%(outputs)s::JSONB" in sql and to_db is None:

@@ -133,7 +133,7 @@ def _late_asymmetry(
     return out
 
 
-_FEW_ROWS: Final = 64
+_SORT_UP_TO_ROWS: Final = 64
 """Up to this many rows, ``_first_to_wear_off`` sorts them (fewer numpy calls than by runs)."""
 
 
@@ -142,7 +142,7 @@ def _first_to_wear_off(
 ) -> tuple[IntArray, IntArray]:
     """Per treatment, the (region, side) codes of its smallest median (ties: first row)."""
     codes = np.full((2, n), -1, dtype=np.int64)  # region, side
-    first = _first_rows_by_run(median, treatment) if len(treatment) > _FEW_ROWS else None
+    first = _first_rows_by_run(median, treatment) if len(treatment) > _SORT_UP_TO_ROWS else None
     if first is None:  # any order of rows: sort them
         order = np.lexsort((median, treatment))  # stable: equal medians keep row order
         t = treatment[order]

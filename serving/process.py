@@ -20,7 +20,8 @@ GC_THRESHOLD: Final = (100_000, 10, 10)
 
 The first counts container objects made and not yet freed: a 1,000-treatment batch call holds
 between 30,000 and 40,000 at its peak (validated requests, then answers; measured by the
-thresholds at which collections begin), and a worker may have a few such calls in flight."""
+thresholds at which collections begin). So one or two such calls in flight run no collection; a
+worker with more in flight runs one now and then."""
 MALLOC_MMAP_THRESHOLD: Final = 64 << 20
 """Blocks from this size up get their own memory map (glibc's default: 128 KiB, rising to 32 MiB
 as blocks are freed)."""
@@ -65,8 +66,8 @@ def tune_for_serving() -> Callable[[], None]:
       and, every 70,000 allocations, walks every object in the process (modules, model, app).
       Frozen, what start-up made is out of every walk, and a larger first threshold makes the
       young collections fewer: 122 ms of CPU a call with the defaults, 100 ms frozen, 91 ms
-      with both at 10,000; above a call's peak (``GC_THRESHOLD``) a call runs none at all
-      (1.6 ms a call fewer than at 10,000). Garbage without cycles is freed by reference
+      with both at 10,000; above a call's peak (``GC_THRESHOLD``) a call alone runs none at
+      all (1.6 ms a call fewer than at 10,000). Garbage without cycles is freed by reference
       counting as before; a model replaced by reload is too.
     - glibc keeps freed memory for the next call (``_tune_malloc``).
 

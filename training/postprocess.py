@@ -99,7 +99,7 @@ _LOG_HALF: Final = float(np.log(0.5))
 _MINUS_TINY: Final = np.array(-np.nextafter(0.0, 1.0))
 """-(the smallest positive double), as an array: numpy takes it with less overhead than a float."""
 _MINUS_TINY.flags.writeable = False
-_FEW_ROWS: Final = 128
+_SUM_AT_ONCE_ROWS: Final = 128
 """Up to this many rows, ``SurvivalCurves`` sums the log survival in one call, row by row."""
 _FEW_PAIRS: Final = 64
 """Up to this many pairs, ``late_asymmetry`` gathers through an index cached per count of pairs."""
@@ -180,7 +180,7 @@ class SurvivalCurves:
         np.minimum(h, 1.0 - 1e-9, out=h)
         log_keep = np.log1p(np.negative(h, out=h), out=h)
         table[0] = 0.0
-        if table.shape[1] <= _FEW_ROWS:  # np.cumsum, with less overhead: one call, few rows
+        if table.shape[1] <= _SUM_AT_ONCE_ROWS:  # np.cumsum, with less overhead: one call, few rows
             np.add.accumulate(log_keep, axis=0, out=table[1 : n + 1])
         else:  # the same sums, a bin at a time: n long loops rather than r short ones
             np.copyto(table[1], log_keep[0])
@@ -204,12 +204,12 @@ class SurvivalCurves:
 
     def survival_at(self, days: Sequence[float]) -> FloatArray:
         """P(activity not yet returned) at each of ``days``: (len(days), r), one row a day."""
-        cols = _columns(tuple(days), self._n, self.bin_days)
-        both = self._table.take(cols.index, axis=0)  # (2 d, r): log_start, then log_keep
-        d = len(cols.rest)
+        at = _day_rows(tuple(days), self._n, self.bin_days)
+        both = self._table.take(at.index, axis=0)  # (2 d, r): log_start, then log_keep
+        d = len(at.rest)
         # log_start + log_keep * rest / bin_days, in place (in that order of operations).
         log_s = both[d:]
-        np.multiply(log_s, cols.rest, out=log_s)
+        np.multiply(log_s, at.rest, out=log_s)
         np.divide(log_s, self.bin_days, out=log_s)
         np.add(both[:d], log_s, out=log_s)
         out: FloatArray = np.exp(log_s, out=log_s)
@@ -319,7 +319,7 @@ class SurvivalCurves:
 
 
 @dataclass(frozen=True)
-class _Columns:
+class _DayRows:
     """Where each of some days falls in the bins (read-only arrays, cached per set of days).
 
     Attributes:
@@ -333,19 +333,19 @@ class _Columns:
     rest: FloatArray
 
 
-def _columns_of(days: FloatArray, n_bins: int, bin_days: float) -> _Columns:
+def _day_rows_of(days: FloatArray, n_bins: int, bin_days: float) -> _DayRows:
     k_full = np.minimum(days // bin_days, n_bins).astype(np.int64)
     rest = days - k_full * bin_days
     last = np.minimum(k_full, n_bins - 1)
-    return _Columns(
+    return _DayRows(
         _read_only(np.concatenate([k_full, n_bins + 1 + last])), _read_only(rest[:, None])
     )
 
 
 @functools.lru_cache(maxsize=64)
-def _columns(days: tuple[float, ...], n_bins: int, bin_days: float) -> _Columns:
-    # Keyed by the days as given: 90 and 90.0 hash alike and give the same columns.
-    return _columns_of(np.array(days, dtype=np.float64), n_bins, bin_days)
+def _day_rows(days: tuple[float, ...], n_bins: int, bin_days: float) -> _DayRows:
+    # Keyed by the days as given: 90 and 90.0 hash alike and give the same rows.
+    return _day_rows_of(np.array(days, dtype=np.float64), n_bins, bin_days)
 
 
 @dataclass(frozen=True)

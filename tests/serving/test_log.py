@@ -29,7 +29,14 @@ import sqlalchemy as sa
 
 import serving.log
 from data.contract import TABLES
-from serving.log import ROWS_PER_STATEMENT, TABLE, LogBatch, PredictionLog, predictions
+from serving.log import (
+    ROWS_PER_STATEMENT,
+    TABLE,
+    LogBatch,
+    PredictionLog,
+    _rows_sql,
+    predictions,
+)
 
 # --- a throwaway PostgreSQL server --------------------------------------------------------------
 
@@ -288,10 +295,18 @@ def test_many_rows_go_in_statements_of_several_and_a_shorter_rest(tmp_path: Path
     log = PredictionLog(url)
     assert log._driver is not None and log._driver.rows == ROWS_PER_STATEMENT > 1
     n = 2 * ROWS_PER_STATEMENT + 44  # two full statements, then one of the 44 left
+    inserts: list[tuple[int, bool]] = []  # (rows in the statement, executemany) per insert
+
+    def count(conn: object, cursor: object, sql: str, params: object, ctx: object, many: bool):
+        if sql.startswith("INSERT INTO predictions"):
+            inserts.append((sql.count("(?, ?, ?, ?, ?, ?, ?)"), many))
+
+    sa.event.listen(log._engine, "before_cursor_execute", count)
     log.start()
     log.record_many(_batch(0, n))
     log.close()
     assert (log.written, log.failures) == (n, 0)
+    assert inserts == [(ROWS_PER_STATEMENT, True), (44, False)]
     # Every row whole and in its place: a shifted parameter would move a value to another row or
     # column.
     rows = sorted(_rows(url), key=lambda r: r.id)
@@ -299,6 +314,17 @@ def test_many_rows_go_in_statements_of_several_and_a_shorter_rest(tmp_path: Path
     assert [r.input_sha256 for r in rows] == [f"{i:064x}" for i in range(n)]
     assert [r.outputs for r in rows] == [{**ANSWER, "i": i} for i in range(n)]
     assert {(r.clinic, r.model_name, r.model_version) for r in rows} == {("south", "asym", "4")}
+
+
+def test_a_one_row_insert_is_repeated_only_where_it_is_one() -> None:
+    one = "INSERT INTO t (a, b) VALUES (?, ?)"
+    assert _rows_sql(one, 3) == "INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?)"
+    assert _rows_sql(one, 1) == one
+    # Another shape of insert is used as it is, one row a statement (the writer's fallback).
+    other = "INSERT INTO t (a, b) SELECT ?, ?"
+    assert _rows_sql(other, 1) == other
+    with pytest.raises(ValueError, match="not a one-row insert"):
+        _rows_sql(other, 2)
 
 
 def test_close_flushes_what_is_queued(url: str) -> None:

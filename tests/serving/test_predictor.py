@@ -14,7 +14,13 @@ from features.longevity import LONGEVITY_NAMES, longevity_matrix, treated_region
 from features.request import request_inputs
 from features.tables import registry_inputs, registry_requests
 from serving.bundle import MANIFEST_FILE, BundleError, BundleMismatch
-from serving.predictor import SURVIVAL_DAYS, Predictor, _first_to_wear_off
+from serving.predictor import (
+    _SORT_UP_TO_ROWS,
+    SURVIVAL_DAYS,
+    Predictor,
+    _first_rows_by_run,
+    _first_to_wear_off,
+)
 from serving.resolve import resolve_model
 from training import export, postprocess
 from training.dataset import TrainingData
@@ -150,11 +156,18 @@ def test_first_to_wear_off_is_the_smallest_median_first_row_if_tied(rows: int) -
     t[t == 1] = 2  # a treatment without rows (still in order)
     r, s = rng.integers(0, 8, rows), rng.integers(0, 3, rows)
     median = rng.choice([50.0, 60.0, 70.0, np.nan], size=rows)  # ties, and NaN
-    median[t == t[0]] = np.nan  # a treatment whose medians are all NaN
-    for label, m in (("any", median), ("no NaN", np.nan_to_num(median, nan=80.0))):
+    last = np.flatnonzero(np.diff(t, append=n))  # each treatment's last row: a number, so that
+    median[last] = rng.choice([50.0, 60.0, 70.0], size=len(last))  # none is all NaN here
+    all_nan = median.copy()
+    all_nan[t == t[0]] = np.nan  # a treatment whose medians are all NaN
+    cases = {"NaN here and there": median, "a treatment all NaN": all_nan}
+    cases["no NaN"] = np.nan_to_num(median, nan=80.0)
+    for label, m in cases.items():
         want = _first_by_sorting(m, t, r, s, n)
         got = _first_to_wear_off(m, t, r, s, n)
         np.testing.assert_array_equal(got, want, err_msg=label)
+        if rows > _SORT_UP_TO_ROWS:  # by runs, but for a treatment all NaN: sorted
+            assert (_first_rows_by_run(m, t) is None) == (label == "a treatment all NaN"), label
         # The rows in any order (the first of tied rows: the first in that order).
         perm = rng.permutation(rows)
         got = _first_to_wear_off(m[perm], t[perm], r[perm], s[perm], n)
