@@ -13,18 +13,30 @@ Medians of repeated runs; the machine is shared, so compare ratios.
 from __future__ import annotations
 
 import argparse
+import functools
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from timing import median_seconds  # benchmarks/timing.py (scripts run from their folder)
 
 from data.registry import read_registry
 from data.simulate import simulate
 from features.build import build_features
+from features.inputs import FeatureInput
 from features.request import request_inputs
 from features.tables import registry_inputs, registry_requests
+
+T = TypeVar("T")
+
+
+def _featurise(inputs: Callable[[T], FeatureInput], data: T, times: int) -> None:
+    """Turn the same data into features ``times`` times (``inputs`` then ``build_features``)."""
+    for _ in range(times):
+        build_features(inputs(data))
 
 
 def main() -> None:
@@ -72,17 +84,10 @@ def main() -> None:
             request = all_requests[tid]
             own = {k: v[v["treatment_id"] == tid] for k, v in tables.items()}
             fast = (
-                median_seconds(
-                    lambda r=request: [build_features(request_inputs(r)) for _ in range(loops)], 7
-                )
+                median_seconds(functools.partial(_featurise, request_inputs, request, loops), 7)
                 / loops
             )
-            slow = (
-                median_seconds(
-                    lambda o=own: [build_features(registry_inputs(o)) for _ in range(200)], 5
-                )
-                / 200
-            )
+            slow = median_seconds(functools.partial(_featurise, registry_inputs, own, 200), 5) / 200
             print(
                 f"one request, {label}: {len(request['plan']['injections'])} points, "
                 f"{len(request.get('history', []))} earlier treatments"

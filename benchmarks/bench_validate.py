@@ -12,6 +12,7 @@ Run: .venv/bin/python benchmarks/bench_validate.py
 from __future__ import annotations
 
 import csv
+import functools
 import sys
 import tempfile
 import time
@@ -62,7 +63,7 @@ def build_export(n: int) -> dict[str, pd.DataFrame]:
     # A few bad rows: out of range, non-numeric, duplicated key, orphan, midline, bad date.
     treatments.loc[10, "age_years"] = "17"
     treatments.loc[20, "treatment_date"] = "2024-02-30"
-    treatments.loc[30, "treatment_id"] = treatments.loc[31, "treatment_id"]
+    treatments.at[30, "treatment_id"] = str(treatments.at[31, "treatment_id"])
     injections.loc[100, "units"] = "abc"
     injections.loc[200, "side"] = "midline"
     injections.loc[300, "treatment_id"] = "T_orphan"
@@ -148,7 +149,7 @@ def main() -> None:
         bad_rows = len(reg.rejects.drop_duplicates(["table", "row"]))
         print(f"rejects: {len(reg.rejects):,} violations on {bad_rows:,} rows")
         seconds = {
-            fmt: median_seconds(lambda f=folder: read_registry(f), REPEATS)
+            fmt: median_seconds(functools.partial(read_registry, folder), REPEATS)
             for fmt, folder in folders.items()
         }
         naive = median_seconds(lambda: naive_validate(small), REPEATS)

@@ -63,7 +63,7 @@ def main() -> None:
         )
         x = data[cols].to_numpy(np.float32)
         model.fit(x[train], y[train])
-        p = model.predict_proba(x[test])[:, 1]
+        p = np.asarray(model.predict_proba(x[test]))[:, 1]
         auc, brier = roc_auc_score(y[test], p), brier_score_loss(y[test], p)
         print(
             f"{name:<24}{len(cols):>5}{auc:>8.4f}{brier:>8.4f}{auc / auc_o:>12.3f}"

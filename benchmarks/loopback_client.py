@@ -10,6 +10,7 @@ fixed body, responses with Content-Length) and checks the status of every respon
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import time
 
@@ -134,7 +135,7 @@ async def _load(port: int, request: bytes, total: int, concurrency: int) -> floa
     t0 = time.perf_counter()
     for done in dones:
         _, client = await loop.create_connection(
-            lambda d=done: _Client(request, budget, d), "127.0.0.1", port
+            functools.partial(_Client, request, budget, done), "127.0.0.1", port
         )
         clients.append(client)
     await asyncio.gather(*dones)

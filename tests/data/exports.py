@@ -19,7 +19,7 @@ from data.contract import TABLES, Kind
 Format = Literal["csv", "parquet"]
 FORMATS: tuple[Format, ...] = ("csv", "parquet")
 
-_ = None  # a null cell, to keep the rows below readable
+_: None = None  # a null cell, to keep the rows below readable
 
 TREATMENTS = pd.DataFrame(
     [
