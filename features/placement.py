@@ -216,7 +216,7 @@ _UNIT_POINTS = columns([f"points_{m}_{s}" for m, s in INJECTION_UNITS])
 _EFF = columns([f"eff_{m}_{s}" for m, s in MUSCLE_TARGETS + RISK_TARGETS])
 _DIFF = columns([f"eff_lr_diff_{m}" for m in PAIRED_MUSCLES + tuple(RISK_BLOBS)])
 _RATIO = columns([f"eff_lr_ratio_{m}" for m in PAIRED_MUSCLES])
-_GEOMETRY = columns([f"{stem}_{s}" for stem, _ in GEOMETRY for s in SIDES2])
+_GEOMETRY = columns([f"{stem}_{s}" for stem, _, _ in GEOMETRY for s in SIDES2])
 _CHANGE = columns([f"expected_{d}_change_mm" for d in DIFFS])
 _POST = columns([f"expected_{d}_post_abs_mm" for d in DIFFS])
 _CORRECTION = columns([f"expected_{d}_correction_mm" for d in DIFFS])
@@ -280,11 +280,13 @@ def _point_tables() -> tuple[IntArray, FloatArray]:
     """
     cols = np.full((len(MUSCLES) * N_SIDES, _W_WIDTH), _INVALID, dtype=np.int64)
     consts = np.zeros((len(MUSCLES) * N_SIDES, 4))
-    geometry_y0 = {
+    y0_of = {
         "frontalis": BROW_LINE_Y_MM,
         "corrugator": ORBITAL_RIM_Y_MM,
         "depressor_anguli_oris": COMMISSURE_XY_MM[1],
     }
+    # In GEOMETRY's order, the order of the geometry columns (``slot`` below).
+    geometry_y0 = {muscle: y0_of[muscle] for _, muscle, _ in GEOMETRY}
     for unit, (m, s) in enumerate(INJECTION_UNITS):
         mi, si = MUSCLE_CODE[m], SIDE_CODE[s]
         row = mi * N_SIDES + si

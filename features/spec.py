@@ -67,11 +67,24 @@ DIFFS: Final = ("brow_height", "palpebral_fissure", "commissure_height")
 """The three signed left-minus-right differences of the contract (``*_diff_mm`` columns)."""
 THICKNESS_MUSCLES: Final = ("frontalis", "masseter")
 GEOMETRY: Final = (
-    ("frontalis_low_point_above_brow_mm", "Height of the lowest frontalis point above the brow"),
-    ("glabella_low_point_above_rim_mm", "Height of the lowest corrugator point above the rim"),
-    ("dao_point_to_commissure_mm", "Distance of the nearest DAO point from the commissure"),
+    (
+        "frontalis_low_point_above_brow_mm",
+        "frontalis",
+        "Height of the lowest frontalis point above the brow",
+    ),
+    (
+        "glabella_low_point_above_rim_mm",
+        "corrugator",
+        "Height of the lowest corrugator point above the rim",
+    ),
+    (
+        "dao_point_to_commissure_mm",
+        "depressor_anguli_oris",
+        "Distance of the nearest DAO point from the commissure",
+    ),
 )
-"""Point-geometry features (name stem, meaning); each for the left, then the right side."""
+"""Point-geometry features (name stem, the muscle whose points it measures, meaning); each for
+the left, then the right side."""
 
 
 def _each(
@@ -146,7 +159,7 @@ def _placement() -> list[Feature]:
             "mm",
             "{2}, {1}; no such point: NaN.",
             g,
-            tuple((stem, s, what) for stem, what in GEOMETRY for s in SIDES2),
+            tuple((stem, s, what) for stem, _, what in GEOMETRY for s in SIDES2),
         ),
         *_each(
             "expected_{}_change_mm",

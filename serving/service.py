@@ -36,6 +36,7 @@ from features.spec import (
     DIFFS,
     FEATURE_INDEX,
     FEATURES,
+    GEOMETRY,
     INJECTION_UNITS,
     MUSCLE_TARGETS,
     SIDES2,
@@ -46,13 +47,6 @@ from serving.schemas import TOP_CONTRIBUTIONS, LongevityRow, risk_band
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-_GEOMETRY_MUSCLE: Final = {
-    "frontalis_low_point_above_brow_mm": "frontalis",
-    "glabella_low_point_above_rim_mm": "corrugator",
-    "dao_point_to_commissure_mm": "depressor_anguli_oris",
-}
-"""Which muscle's points each point-geometry feature (``features.spec.GEOMETRY``) measures."""
 
 
 def _feature_groups() -> dict[str, tuple[str, ...]]:
@@ -69,7 +63,7 @@ def _feature_groups() -> dict[str, tuple[str, ...]]:
         muscle[m].add(f"eff_{m}_{s}")
     for m in MUSCLES:
         muscle[m] |= {f"eff_lr_diff_{m}", f"eff_lr_ratio_{m}"}
-    for stem, m in _GEOMETRY_MUSCLE.items():
+    for stem, m, _ in GEOMETRY:
         muscle[m] |= {f"{stem}_{s}" for s in SIDES2}
     named: dict[str, set[str]] = {f"placement:{m}": names for m, names in muscle.items()}
     named["placement:off_target_structures"] = {
