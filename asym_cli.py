@@ -15,16 +15,16 @@ from typing import Annotated
 
 import typer
 
+from bundle.manifest import MANIFEST_FILE
+from bundle.registry import DEFAULT_TRACKING_URI
 from data.cli import simulate_cmd, summarise, validate_cmd
 from data.registry import read_registry
 from data.simulate import simulate
 from features.cli import feature_docs_cmd, features_cmd
 from features.tables import registry_requests
-from serving.bundle import MANIFEST_FILE
 from serving.cli import predict_cmd, serve_cmd
 from serving.keys_cli import keys_create_cmd
 from training.cli import promote_cmd, train_cmd
-from training.settings import DEFAULT_TRACKING_URI
 
 app = typer.Typer(
     name="asym",

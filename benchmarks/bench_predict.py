@@ -21,14 +21,14 @@ import lightgbm as lgb
 import numpy as np
 from timing import median_seconds  # benchmarks/timing.py (scripts run from their folder)
 
+from bundle import postprocess
+from bundle.predictor import SURVIVAL_DAYS, Predictor, _late_asymmetry
 from data.registry import read_registry
 from data.simulate import simulate
 from features.build import build_features
 from features.longevity import longevity_matrix, treated_region_sides
 from features.tables import registry_inputs
 from serving.predict import predict_registry
-from serving.predictor import SURVIVAL_DAYS, Predictor, _late_asymmetry
-from training import postprocess
 from training.dataset import TrainingData, load_training_data
 from training.export import export_bundle
 from training.longevity import life_table_baseline

@@ -14,8 +14,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from data.atlas import UNIT_FACTOR
 from data.contract import MUSCLE_REGION, MUSCLES, PRODUCTS, REGIONS, SIDES
-from features.atlas import UNIT_FACTOR
 from features.spec import FEATURE_INDEX
 
 FloatArray = npt.NDArray[np.float64]

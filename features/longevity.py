@@ -19,8 +19,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from data.atlas import UNPAIRED_MUSCLES
 from data.contract import HANDS, MUSCLE_REGION, MUSCLES, REGIONS, SIDES
-from features.atlas import UNPAIRED_MUSCLES
 from features.inputs import LEFT, MIDLINE, REGION_OF_MUSCLE, RIGHT, PlanArrays
 from features.placement import LABEL_HIGH
 from features.spec import FEATURE_INDEX, INJECTION_UNITS, Feature

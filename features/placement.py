@@ -13,8 +13,7 @@ from typing import Final
 
 import numpy as np
 
-from data.contract import MUSCLES, REGIONS
-from features.atlas import (
+from data.atlas import (
     BROW_LINE_Y_MM,
     COMMISSURE_XY_MM,
     LABEL_RANGE_U_EQ,
@@ -26,6 +25,7 @@ from features.atlas import (
     reach_in_place,
     spread_sd_mm,
 )
+from data.contract import MUSCLES, REGIONS
 from features.inputs import (
     MUSCLE_CODE,
     REGION_OF_MUSCLE,

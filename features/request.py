@@ -18,8 +18,8 @@ from typing import Any, Final, NotRequired, TypedDict
 import numpy as np
 import numpy.typing as npt
 
+from data.atlas import UNIT_FACTOR
 from data.contract import REGIONS, SIDES, TREATMENTS
-from features.atlas import UNIT_FACTOR
 from features.inputs import (
     BASELINE_FIELDS,
     MUSCLE_CODE,

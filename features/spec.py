@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from data.atlas import RISK_BLOBS, UNPAIRED_MUSCLES
 from data.contract import MIDLINE_MUSCLES, MUSCLES, REGIONS
-from features.atlas import RISK_BLOBS, UNPAIRED_MUSCLES
 
 FeatureKind = Literal["numeric", "binary", "categorical", "count"]
 

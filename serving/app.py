@@ -42,13 +42,13 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.bundle import Manifest
+from bundle.manifest import Manifest
+from bundle.predictor import Predictor
+from bundle.resolve import resolve_model
 from serving.keys import Clinic, KeyStore
 from serving.log import PredictionLog
-from serving.predictor import Predictor
 from serving.process import tune_for_serving
 from serving.reload import ModelHolder, ReloadRefused
-from serving.resolve import resolve_model
 from serving.schemas import (
     ALLOWED,
     BatchRequest,

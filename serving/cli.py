@@ -10,11 +10,11 @@ from typing import Annotated, Any, Final
 
 import typer
 
+from bundle.manifest import BundleError
+from bundle.resolve import resolve_model
 from data.cli import EXIT_UNUSABLE
 from data.registry import ExportError
-from serving.bundle import BundleError
 from serving.predict import predict_registry
-from serving.resolve import resolve_model
 
 APP_FACTORY: Final = "serving.app:app_from_env"
 """What each uvicorn worker imports and calls to build its app (settings from the environment)."""
@@ -66,7 +66,7 @@ def _unusable(model: str, tracking_uri: str | None, log_url: str) -> str | None:
     The model is fetched into a temporary folder and checked (manifest, file hashes) as a
     worker will; each worker fetches it again, so that reload keeps following the alias.
     """
-    from serving.bundle import check_manifest, load_manifest
+    from bundle.manifest import check_manifest, load_manifest
     from serving.log import PredictionLog
 
     try:

@@ -1,7 +1,7 @@
 """The batch prediction stage: score every valid treatment of a registry export with a bundle.
 
 Reads through ``data.registry``, computes features only through ``features`` and scores only
-with the bundle's ONNX models (``serving.predictor``): the same answers the server gives.
+with the bundle's ONNX models (``bundle.predictor``): the same answers the server gives.
 Treatments are scored in chunks, so memory stays bounded whatever the registry's size; each
 chunk is two session calls.
 """
@@ -19,12 +19,12 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bundle.predictor import SURVIVAL_DAYS, Predictions, Predictor
 from data.contract import REGIONS, SIDES
 from data.registry import read_registry, write_rejects
 from features.build import build_features
 from features.longevity import treated_region_sides
 from features.tables import registry_inputs
-from serving.predictor import SURVIVAL_DAYS, Predictions, Predictor
 
 CHUNK_TREATMENTS: Final = 20_000
 """Treatments per ``Predictor.predict`` call: bounds the hazard rows held at once."""
@@ -136,7 +136,7 @@ def predict_registry(
     p_not_returned_90/120/150) and, if the export has rejected rows, ``out/rejects.csv``.
 
     Args:
-        model: Bundle folder (``serving.resolve.resolve_model`` finds one).
+        model: Bundle folder (``bundle.resolve.resolve_model`` finds one).
         registry: Registry export folder.
         out: Output folder, created if missing; files of the same names are replaced.
         chunk: Treatments per scoring call.
@@ -146,7 +146,7 @@ def predict_registry(
         Counts, files and timings.
 
     Raises:
-        serving.bundle.BundleError: The bundle cannot be used (BundleMismatch: not with this
+        bundle.manifest.BundleError: The bundle cannot be used (BundleMismatch: not with this
             install).
         data.registry.ExportError: The export cannot be used at all.
     """

@@ -9,7 +9,7 @@ answers a single request.
 The checks, in order:
 
 1. ``Predictor.load``: the manifest must fit the installed ``features`` package and the ONNX
-   files must be the exported ones (``serving.bundle.check_manifest``).
+   files must be the exported ones (``bundle.manifest.check_manifest``).
 2. The canary: ``CANARY_REQUESTS`` (a fixed handful of realistic requests, several muscles and
    regions, with and without history) are scored. Every output must be finite and in its range:
    risks and survival probabilities in [0, 1], difference quantiles ordered q10 <= q50 <= q90,
@@ -32,16 +32,14 @@ from typing import Any, Final
 
 import numpy as np
 
+from bundle.predictor import Predictions, Predictor
+from bundle.registry import CHAMPION, MODELS_SCHEME
+from bundle.resolve import resolve_model
 from data.contract import REGIONS, SIDES
 from features.request import TreatmentRequest, request_inputs
-from serving.predictor import Predictions, Predictor
-from serving.resolve import MODELS_SCHEME, resolve_model
 
 logger = logging.getLogger(__name__)
 
-CHAMPION_ALIAS: Final = "champion"
-"""Registry alias of the serving model (``training.tracking.CHAMPION``; not imported from
-there because that module imports MLflow, which a server given a folder never needs)."""
 MAX_MEAN_RISK_SHIFT: Final = 0.5
 """Largest mean |new - old| canary asymmetry risk a reload accepts."""
 
@@ -336,7 +334,7 @@ class ModelHolder:
 
     @staticmethod
     def _champion_uri(old: Predictor) -> str:
-        return f"{MODELS_SCHEME}{old.model_name}@{CHAMPION_ALIAS}"
+        return f"{MODELS_SCHEME}{old.model_name}@{CHAMPION}"
 
     def _load(self, uri: str, tracking_uri: str | None) -> Predictor:
         try:

@@ -2,7 +2,7 @@
 
 A request becomes features only through ``features`` (``features.request.requests_inputs`` and
 ``features.build.build_features``) and answers only through the bundle's ONNX models
-(``serving.predictor.Predictor``): no pandas and no LightGBM on this path.
+(``bundle.predictor.Predictor``): no pandas and no LightGBM on this path.
 
 Contributions come with the model: the bundle's treatment graph gives, per feature, its share of
 the risk's log-odds (a path attribution of the risk trees, ``training.export``), and a feature
@@ -22,13 +22,14 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from data.contract import MUSCLES, REGIONS, SIDES
-from features.atlas import (
+from bundle.predictor import SURVIVAL_DAYS, Predictions, Predictor
+from data.atlas import (
     LABEL_RANGE_U_EQ,
     RISK_BLOBS,
     SAFE_FRONTALIS_ABOVE_BROW_MM,
     SAFE_GLABELLA_ABOVE_RIM_MM,
 )
+from data.contract import MUSCLES, REGIONS, SIDES
 from features.build import build_features
 from features.longevity import treated_region_sides
 from features.request import TreatmentRequest, requests_inputs
@@ -42,7 +43,6 @@ from features.spec import (
     SIDES2,
 )
 from serving.log import LogBatch, PredictionLog
-from serving.predictor import SURVIVAL_DAYS, Predictions, Predictor
 from serving.schemas import TOP_CONTRIBUTIONS, LongevityRow, risk_band
 
 FloatArray = npt.NDArray[np.float64]

@@ -12,7 +12,7 @@ from typing import Any, Final
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from training.settings import DEFAULT_TRACKING_URI
+from bundle.registry import DEFAULT_TRACKING_URI
 
 ENV_PREFIX: Final = "ASYM_SERVE_"
 DEFAULT_MODEL: Final = "models:/asym@champion"

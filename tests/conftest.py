@@ -1,4 +1,4 @@
-"""Test-wide settings; the tiny simulated registry and models the serving and export tests share."""
+"""Test-wide settings; the tiny simulated registry, models and bundle the tests share."""
 
 import os
 
@@ -6,10 +6,14 @@ import os
 # other process (fits measured 15x slower). Must be set before lightgbm is first imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from pathlib import Path
+
 import pytest
 
+from bundle.manifest import MANIFEST_FILE
 from tests.serving.tiny import fit_tiny, simulated_data
 from training.dataset import TrainingData
+from training.export import export_bundle
 from training.models import FittedModels
 
 
@@ -23,3 +27,14 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> TrainingData:
 def models(data: TrainingData) -> FittedModels:
     """Tiny real models fitted on ``data``, fitted once for every test that exports or serves."""
     return fit_tiny(data)
+
+
+@pytest.fixture(scope="session")
+def bundle(
+    models: FittedModels, data: TrainingData, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """``models`` exported as an ONNX bundle (the serving and bundle tests run it)."""
+    out = tmp_path_factory.mktemp("bundles") / "bundle"
+    export_bundle(models, data, out, model_name="asym-test", model_version="1", run_id="run-1")
+    assert (out / MANIFEST_FILE).is_file()
+    return out

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
+from bundle.registry import DEFAULT_TRACKING_URI
 from data.registry import ExportError
-from training.settings import DEFAULT_TRACKING_URI, training_settings
+from training.settings import training_settings
 
 EXIT_FAILED = 2
 
@@ -79,7 +80,7 @@ def promote_cmd(
     experiment: Annotated[str, typer.Option(help="Experiment for the comparison run.")] = "asym",
 ) -> None:
     """Score champion and candidate on the same held-out data; promote the candidate if it wins."""
-    from serving.bundle import BundleError
+    from bundle.manifest import BundleError
     from training.promote import promote
 
     try:

@@ -9,7 +9,7 @@ Two ONNX files, so that a request costs two session calls whatever it asks:
 - ``longevity.onnx``: the raw margin f(x) of the proportional-odds hazard booster over
   ``longevity`` rows (one per treated (region, side)); the hazard of bin k is
   sigmoid(baseline[region, k] + f(x)) with the manifest's ``hazard_baseline``
-  (``training.postprocess.hazards_from_margin``).
+  (``bundle.postprocess.hazards_from_margin``).
 
 The contributions are a path (Saabas) attribution exported as one more tree ensemble: the risk
 trees with, at each leaf, instead of its value, the vector of what each feature's splits added on
@@ -50,9 +50,8 @@ from onnxmltools.convert.common.data_types import (
     FloatTensorType,
 )
 
-from features.longevity import LONGEVITY_INDEX, LONGEVITY_NAMES, longevity_matrix
-from features.spec import FEATURE_DTYPE, FEATURE_NAMES
-from serving.bundle import (
+from bundle import postprocess
+from bundle.manifest import (
     CONTRIBUTIONS_OUTPUT,
     FORMAT_VERSION,
     HAZARD_MARGIN_OUTPUT,
@@ -69,8 +68,9 @@ from serving.bundle import (
     difference_output,
     sha256_bytes,
 )
-from serving.predictor import open_session
-from training import postprocess
+from bundle.predictor import open_session
+from features.longevity import LONGEVITY_INDEX, LONGEVITY_NAMES, longevity_matrix
+from features.spec import FEATURE_DTYPE, FEATURE_NAMES
 from training.dataset import TrainingData
 from training.models import DIFF_TARGETS, QUANTILES, FittedModels, LongevityModel
 
@@ -589,7 +589,7 @@ def export_bundle(
         HAZARD_MARGIN_OUTPUT,
         "raw margin f(x) of the hazard booster (log-odds); the hazard of bin k is "
         "sigmoid(hazard_baseline[region][k] + f(x)), region row 0 if the baseline has one row "
-        "(training.postprocess.hazards_from_margin)",
+        "(bundle.postprocess.hazards_from_margin)",
     )
     risk = models.risk.booster
     paths = path_contributions(risk)

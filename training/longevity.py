@@ -20,10 +20,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from bundle import postprocess
 from data.contract import REGIONS
 from features.inputs import LEFT, REGION_CODE, RIGHT, SIDE_CODE
 from features.longevity import longevity_matrix
-from training import postprocess
 from training.dataset import TrainingData
 from training.models import LongevityModel
 from training.survival import auc, c_index, kaplan_meier, person_period

@@ -1,6 +1,6 @@
 """The fitted models of one run: LightGBM boosters and what turns their outputs into answers.
 
-Calibration and survival come from the numpy-only ``training.postprocess``. The ONNX bundle
+Calibration and survival come from the numpy-only ``bundle.postprocess``. The ONNX bundle
 (``training.export``) holds the same boosters converted, and ``serving`` reproduces these
 ``predict`` methods with onnxruntime and the same post-processing.
 
@@ -17,8 +17,8 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
+from bundle import postprocess
 from features.longevity import LONGEVITY_INDEX
-from training import postprocess
 
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]

@@ -17,15 +17,16 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
+from bundle.manifest import BundleMismatch, Manifest
+from bundle.predictor import Predictor
+from bundle.registry import CHAMPION
+from bundle.resolve import resolve_model
 from data.contract import TREATMENTS
-from serving.bundle import BundleMismatch, Manifest
-from serving.predictor import Predictor
-from serving.resolve import resolve_model
 from training import metrics
 from training.dataset import TrainingData, load_training_data
 from training.longevity import duration_rows
 from training.survival import c_index
-from training.tracking import CHAMPION, champion_version, use_store
+from training.tracking import champion_version, use_store
 
 LARGEST_DIFF_MM: Final = max(
     abs(TREATMENTS.column(c).maximum or 0.0)

@@ -8,11 +8,10 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bundle.registry import DEFAULT_TRACKING_URI
+
 TEST_FRACTION = 0.2
 """Share of treatments, latest by date, held out for evaluation (no patient on both sides)."""
-
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-"""The embedded default: an MLflow SQLite store in the working directory (artifacts: ./mlruns)."""
 
 
 class TrainingSettings(BaseSettings):

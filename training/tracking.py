@@ -9,15 +9,14 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
 
 import mlflow
 from mlflow import MlflowClient
 
+from bundle import pyfunc
+from bundle.manifest import load_manifest
+from bundle.registry import CHAMPION
 from training.dataset import TrainingData
-
-CHAMPION: Final = "champion"
-"""Alias of the registered model version that serves clinics."""
 
 
 @dataclass(frozen=True)
@@ -104,16 +103,14 @@ def register_bundle(bundle: Path, name: str) -> Registered:
     The version becomes the champion only when the model has no champion yet; otherwise
     ``asym promote`` decides.
     """
-    import serving.pyfunc
-
     # Model from code (a file MLflow executes), not a pickled object; importing that file would
     # register the model as a side effect, so only its path is taken here.
-    code = Path(serving.pyfunc.__file__).with_name("mlflow_model.py")
+    code = Path(pyfunc.__file__).with_name("mlflow_model.py")
     info = mlflow.pyfunc.log_model(
         name="model",
         python_model=str(code),
         artifacts={"bundle": str(bundle)},
-        signature=serving.pyfunc.signature(),
+        signature=pyfunc.signature(load_manifest(bundle)),
         registered_model_name=name,
     )
     version = str(info.registered_model_version)

@@ -14,8 +14,8 @@ between the sides evenly, with accidental imbalance, and in some clinics correct
 brow or mouth-corner difference.
 
 Physics. Each point lands at its planned place plus a placement error; its dose spreads as a
-Gaussian kernel (``features.atlas.spread_sd_mm``) and reaches each muscle of the patient's own
-anatomy (``features.atlas.reach``); paralysis saturates with dose over strength. Paralysis moves
+Gaussian kernel (``data.atlas.spread_sd_mm``) and reaches each muscle of the patient's own
+anatomy (``data.atlas.reach``); paralysis saturates with dose over strength. Paralysis moves
 the brows and mouth corners side by side; toxin reaching the levator palpebrae or the lowest
 frontalis causes eyelid or brow ptosis. The true post-treatment differences are the baseline
 plus the left-minus-right displacement plus biological noise; the clinician rates visible

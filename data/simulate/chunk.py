@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from data.atlas import UNIT_FACTOR
 from data.contract import (
     ANCESTRIES,
     CHRNA1,
@@ -33,7 +34,6 @@ from data.simulate.physics import Anatomy, Points, pre_treatment, review
 from data.simulate.plans import PlanInput, draw_plan
 from data.simulate.tables import ORACLE_TABLES, arrow_table, ids
 from data.simulate.types import FloatArray, IntArray, Scenario, pick, rounded
-from features.atlas import UNIT_FACTOR
 
 _UNIT_FACTOR = np.array([UNIT_FACTOR[x] for x in PRODUCTS])
 _GLABELLA = REGIONS.index("glabella")

@@ -3,7 +3,7 @@
 Each constant names its row in ``domain-facts.md`` section 11 ("DF s11 <row>", sometimes another
 section) or says "assumption" where no public number exists. Anatomy (muscle centres, usual
 sites, structures at risk, unit factors, spread kernel) is not restated here: it comes from
-``features.atlas``.
+``data.atlas``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Final
 
-from features.atlas import BROW_LINE_Y_MM, Blob
+from data.atlas import BROW_LINE_Y_MM, Blob
 
 SIMULATOR_VERSION: Final = "asym-sim 1.2"
 """Bumped whenever the same arguments would give different files."""

@@ -28,9 +28,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import expit, ndtr
 
+from data.atlas import MUSCLE_BLOBS, RISK_BLOBS, USUAL_SITES, Blob, reach, spread_sd_mm
 from data.simulate import params as p
 from data.simulate.types import LEFT, RIGHT, BoolArray, FloatArray, IntArray
-from features.atlas import MUSCLE_BLOBS, RISK_BLOBS, USUAL_SITES, Blob, reach, spread_sd_mm
 
 TARGET_BLOBS: Final = MappingProxyType(
     {

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from data.atlas import ORBITAL_RIM_Y_MM, UNIT_FACTOR, USUAL_SITES
 from data.contract import DEPTHS, INJECTIONS, MAX_UNITS_PER_POINT, MUSCLES, PRODUCTS, REGIONS
 from data.simulate import params as p
 from data.simulate.types import (
@@ -24,7 +25,6 @@ from data.simulate.types import (
     rounded,
     segment_ids,
 )
-from features.atlas import ORBITAL_RIM_Y_MM, UNIT_FACTOR, USUAL_SITES
 
 _UNIT_FACTOR = np.array([UNIT_FACTOR[x] for x in PRODUCTS])
 _R = {name: i for i, name in enumerate(REGIONS)}

@@ -14,6 +14,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+from data.atlas import BROW_LINE_Y_MM, UNIT_FACTOR
 from data.contract import (
     MIDLINE_MUSCLES,
     MIDLINE_REGIONS,
@@ -26,7 +27,6 @@ from data.frames import dtype
 from data.simulate import Simulated, params, simulate, simulate_frames
 from data.simulate.chunk import generate
 from data.simulate.tables import ALL_TABLES, schema, to_frame
-from features.atlas import BROW_LINE_Y_MM, UNIT_FACTOR
 
 N_STATS = 60_000  # ~23k patients; enough for ~1e-3 standard errors on rates near 1-2%
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from features.atlas import MUSCLE_BLOBS, RISK_BLOBS, USUAL_SITES, reach
+from data.atlas import MUSCLE_BLOBS, RISK_BLOBS, USUAL_SITES, reach
 from features.build import build_features
 from features.placement import N_TARGETS, REACH_TARGETS, _reach_doses
 from features.request import request_inputs

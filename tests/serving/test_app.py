@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bundle.predictor import SURVIVAL_DAYS, Predictor
 from data.contract import REGIONS, SIDES
 from features.request import TreatmentRequest, request_inputs
 from features.tables import registry_requests
 from serving.app import create_app
 from serving.keys import create_key
 from serving.predict import predict_registry
-from serving.predictor import SURVIVAL_DAYS, Predictor
 from serving.service import _GROUP_MATRIX, FEATURE_GROUPS
 from serving.settings import serving_settings
 from tests.serving.live import live_server

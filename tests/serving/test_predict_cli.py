@@ -13,10 +13,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from bundle.predictor import Predictor
 from features.longevity import treated_region_sides
 from features.tables import registry_inputs
 from serving.cli import predict_cmd
-from serving.predictor import Predictor
 from training.dataset import TrainingData
 from training.models import DIFF_TARGETS
 

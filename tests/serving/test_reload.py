@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 import serving.reload
+from bundle.manifest import MANIFEST_FILE
+from bundle.predictor import Predictions, Predictor
 from data.contract import REGIONS
 from features.request import request_inputs
-from serving.bundle import MANIFEST_FILE
-from serving.predictor import Predictions, Predictor
 from serving.reload import (
     CANARY_REQUESTS,
     ModelHolder,

@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
+from bundle.predictor import SURVIVAL_DAYS, Predictions
 from features.spec import FEATURE_NAMES
-from serving.predictor import SURVIVAL_DAYS, Predictions
 from serving.service import (
     _GROUP_MATRIX,
     FEATURE_GROUPS,

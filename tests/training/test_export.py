@@ -14,11 +14,12 @@ import pytest
 from onnx import TensorProto, helper
 from onnxmltools.convert.common.data_types import FloatTensorType
 
+from bundle import postprocess
+from bundle.manifest import MANIFEST_FILE, load_manifest, sha256_bytes
 from features.longevity import LONGEVITY_INDEX, LONGEVITY_NAMES
 from features.spec import FEATURE_DTYPE, FEATURE_NAMES
-from serving.bundle import MANIFEST_FILE, load_manifest, sha256_bytes
 from tests.serving.tiny import CALIBRATION, longevity_rows
-from training import export, postprocess
+from training import export
 from training.dataset import TrainingData
 from training.models import DIFF_TARGETS, QUANTILES, FittedModels
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bundle import postprocess
 from data.contract import REGIONS
 from features.longevity import LONGEVITY_INDEX
-from training import postprocess
 from training.dataset import TrainingData, load_training_data
 from training.longevity import (
     BASELINE_PRIOR_EXPOSURE,

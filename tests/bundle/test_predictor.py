@@ -9,20 +9,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from features.build import build_features
-from features.longevity import LONGEVITY_NAMES, longevity_matrix, treated_region_sides
-from features.request import request_inputs
-from features.tables import registry_inputs, registry_requests
-from serving.bundle import MANIFEST_FILE, BundleError, BundleMismatch
-from serving.predictor import (
+from bundle import postprocess
+from bundle.manifest import MANIFEST_FILE, BundleError, BundleMismatch
+from bundle.predictor import (
     _SORT_UP_TO_ROWS,
     SURVIVAL_DAYS,
     Predictor,
     _first_rows_by_run,
     _first_to_wear_off,
 )
-from serving.resolve import resolve_model
-from training import export, postprocess
+from bundle.resolve import resolve_model
+from features.build import build_features
+from features.longevity import LONGEVITY_NAMES, longevity_matrix, treated_region_sides
+from features.request import request_inputs
+from features.tables import registry_inputs, registry_requests
+from training import export
 from training.dataset import TrainingData
 from training.models import DIFF_TARGETS, FittedModels
 

@@ -150,7 +150,7 @@ class Manifest(_Frozen):
         hazard_baseline: (g, n_bins) log-odds baseline of the hazard per bin: one row for every
             region (g = 1) or one per region code (g = len(REGIONS)); the hazard of a longevity
             row in bin k is sigmoid(hazard_baseline[region][k] + hazard_margin)
-            (``training.postprocess.hazards_from_margin``).
+            (``bundle.postprocess.hazards_from_margin``).
         libraries: Versions of the libraries that trained and exported it.
         data_fingerprint: SHA-256 of the training registry's files.
         parity: The export's parity check.

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from serving.bundle import BundleError, load_manifest
-from serving.resolve import resolve_model
+from bundle.manifest import BundleError, load_manifest
+from bundle.resolve import resolve_model
 
 
 def test_registered_model_resolves_to_its_bundle(bundle: Path, tmp_path: Path) -> None:

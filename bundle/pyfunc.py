@@ -16,15 +16,15 @@ from mlflow.models.signature import ModelSignature
 from mlflow.pyfunc.model import PythonModel
 from mlflow.types.schema import ColSpec, Schema, TensorSpec
 
+from bundle.manifest import Manifest
+from bundle.predictor import Predictor
 from features.spec import FEATURE_NAMES
-from serving.predictor import Predictor
-from training.models import DIFF_TARGETS
 
 
-def signature() -> ModelSignature:
+def signature(manifest: Manifest) -> ModelSignature:
     """Input: one float column per treatment feature; output: risk and differences."""
     outputs: list[ColSpec | TensorSpec] = [ColSpec("double", "asymmetry_risk")]
-    for target in DIFF_TARGETS:
+    for target in manifest.diff_targets:
         outputs += [ColSpec("double", f"{target}{s}") for s in ("", "_q10", "_q90")]
     return ModelSignature(
         inputs=Schema([ColSpec("float", n) for n in FEATURE_NAMES]),

@@ -4,7 +4,7 @@ and late-asymmetry probability are known exactly."""
 import numpy as np
 import pytest
 
-from training import postprocess
+from bundle import postprocess
 
 W = 30.0
 N_BINS = 12

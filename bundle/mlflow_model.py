@@ -6,6 +6,6 @@ registration below happens in MLflow's loader, never on an ordinary import of ``
 
 from mlflow.models import set_model
 
-from serving.pyfunc import AsymModel
+from bundle.pyfunc import AsymModel
 
 set_model(AsymModel())

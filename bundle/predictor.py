@@ -3,7 +3,7 @@
 ``Predictor.predict`` turns a feature matrix and the treated (region, side) rows of the same
 treatments into every answer of the service in two session calls (one per ONNX file), and the
 raw outputs into answers with the same numpy functions the LightGBM models use in training
-(``training.postprocess``), so both give the same answers from the same raw outputs.
+(``bundle.postprocess``), so both give the same answers from the same raw outputs.
 
 No LightGBM and no pandas here: this is the request path.
 """
@@ -19,11 +19,8 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from data.contract import REGIONS, SIDES
-from features.build import build_features
-from features.inputs import LEFT, RIGHT, FeatureInput
-from features.longevity import longevity_matrix, treated_region_sides
-from serving.bundle import (
+from bundle import postprocess
+from bundle.manifest import (
     CONTRIBUTIONS_OUTPUT,
     HAZARD_MARGIN_OUTPUT,
     LONGEVITY_FILE,
@@ -34,7 +31,10 @@ from serving.bundle import (
     load_manifest,
     read_onnx,
 )
-from training import postprocess
+from data.contract import REGIONS, SIDES
+from features.build import build_features
+from features.inputs import LEFT, RIGHT, FeatureInput
+from features.longevity import longevity_matrix, treated_region_sides
 
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
@@ -53,7 +53,7 @@ class Predictions:
         contributions: (n, F) per feature, its share of logit(asymmetry_risk): with the base
             calibration.intercept + calibration.slope * risk_contribution_base of the
             manifest, base + a row's sum = logit(asymmetry_risk) (path attribution of the risk
-            trees, see ``serving.bundle.Manifest``).
+            trees, see ``bundle.manifest.Manifest``).
         differences: ``differences[target][q]``, (n,) post-treatment left-minus-right difference
             quantiles in mm, q in q10/q50/q90 (sorted per row).
         treatment: (r,) row in the n treatments of each longevity row.
@@ -222,8 +222,8 @@ class Predictor:
             The predictor.
 
         Raises:
-            serving.bundle.BundleError: The bundle cannot be read.
-            serving.bundle.BundleMismatch: It does not fit the installed ``features`` or a file
+            bundle.manifest.BundleError: The bundle cannot be read.
+            bundle.manifest.BundleMismatch: It does not fit the installed ``features`` or a file
                 was changed after export.
         """
         manifest = load_manifest(bundle_dir)

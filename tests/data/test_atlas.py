@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from data.contract import MUSCLES, PRODUCTS, REGIONS
-from features.atlas import (
+from data.atlas import (
     LABEL_RANGE_U_EQ,
     MUSCLE_BLOBS,
     UNIT_FACTOR,
@@ -12,6 +11,7 @@ from features.atlas import (
     reach,
     spread_sd_mm,
 )
+from data.contract import MUSCLES, PRODUCTS, REGIONS
 
 
 def test_atlas_covers_the_contract() -> None:

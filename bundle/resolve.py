@@ -6,9 +6,9 @@ import contextlib
 from pathlib import Path
 from typing import Any, Final
 
-from serving.bundle import MANIFEST_FILE, BundleError
+from bundle.manifest import MANIFEST_FILE, BundleError
+from bundle.registry import MODELS_SCHEME
 
-MODELS_SCHEME: Final = "models:/"
 ARTIFACT_KEY: Final = "bundle"
 """Key of the bundle in the registered pyfunc model's ``artifacts``."""
 DEFAULT_ARTIFACT_PATH: Final = "artifacts/bundle"

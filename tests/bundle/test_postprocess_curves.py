@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from training import postprocess
+from bundle import postprocess
 
 W = 30.0
 
