@@ -3,17 +3,20 @@
 A bundle is a folder written by ``training.export.export_bundle``::
 
     manifest.json     what is below, and everything needed to use it
-    treatment.onnx    input ``features`` (n, F): the difference quantiles, one output each,
-                      and the risk model's per-feature contributions (n, F), whose sum with
-                      the manifest's base is the risk's raw margin
+    treatment.onnx    input ``features`` (n, F): per binary outcome its raw margin (or, for
+                      the one explained by contributions, its per-feature contributions
+                      (n, F), whose sum with the head's base is the margin), and the
+                      difference quantiles, one output each
     longevity.onnx    input ``longevity`` (r, L): the raw margin f(x) of the discrete-time
                       hazard per treated (region, side); with the manifest's baseline alpha,
                       hazard[k] = sigmoid(alpha[region, k] + f(x))
 
-The manifest names the feature order the models were fitted on. ``check_manifest`` refuses a
-bundle whose features, longevity inputs or format disagree with the installed ``features``
-package, or whose ONNX files are not the ones exported (SHA-256): a model silently fed columns
-in another order would answer confidently and wrongly.
+The manifest lists the model's heads (``Head``: name, kind, ONNX outputs, calibration): the
+predictor, the answers and every check iterate over them, so a new output is a head, not a
+change in every layer. It names the feature order the models were fitted on.
+``check_manifest`` refuses a bundle whose features, longevity inputs or format disagree with the
+installed ``features`` package, or whose ONNX files are not the ones exported (SHA-256): a model
+silently fed columns in another order would answer confidently and wrongly.
 
 This module is imported by the server: numpy, pydantic and ``features`` only.
 """
@@ -24,7 +27,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -32,13 +35,14 @@ from data.contract import REGIONS
 from features.longevity import LONGEVITY_NAMES
 from features.spec import FEATURE_DTYPE, FEATURE_NAMES
 
-FORMAT_VERSION: Final = 3
+FORMAT_VERSION: Final = 4
 """Layout of the bundle and its manifest; a server reads exactly this version.
 
 2: the longevity graph takes one row per (region, side), no bin column, and outputs the hazard
 booster's raw margin; the manifest's ``hazard_baseline`` turns it into hazards.
 3: the treatment graph outputs ``risk_contributions`` instead of the risk, which is their sum
-with the manifest's ``risk_contribution_base``, calibrated."""
+with the manifest's ``risk_contribution_base``, calibrated.
+4: the manifest lists its heads (``Head``); calibration and contribution base are a head's."""
 MANIFEST_FILE: Final = "manifest.json"
 TREATMENT_FILE: Final = "treatment"
 """Key (and file stem) of the per-treatment model: risk and difference quantiles."""
@@ -46,14 +50,22 @@ LONGEVITY_FILE: Final = "longevity"
 """Key (and file stem) of the hazard model."""
 INPUT_DTYPE: Final = "float32"
 """dtype of every ONNX input (the features are computed in float64 and cast once)."""
-CONTRIBUTIONS_OUTPUT: Final = "risk_contributions"
-"""(n, F) per-feature path contributions to the risk model's raw margin (``Manifest``)."""
-HAZARD_MARGIN_OUTPUT: Final = "hazard_margin"
+HeadKind = Literal["binary", "contributions", "quantiles", "hazard"]
+"""How a head's ONNX outputs become answers:
 
-
-def difference_output(target: str, quantile: str) -> str:
-    """Name of the ONNX output of one difference quantile, e.g. ``brow_height_diff_mm_q10``."""
-    return f"{target}_{quantile}"
+- ``binary``: one (n,) raw margin m; the answer is sigmoid(slope * m + intercept).
+- ``contributions``: one (n, F) output of per-feature contributions c; the margin is
+  ``contribution_base`` + the row's sum of c, calibrated as ``binary``; c is answered too.
+- ``quantiles``: one (n,) output per quantile key, sorted per row so intervals never invert.
+- ``hazard``: one (r,) raw margin f(x) per longevity row of a discrete-time hazard model with
+  the manifest's ``hazard_baseline``."""
+HEAD_FILE: Final = {
+    "binary": TREATMENT_FILE,
+    "contributions": TREATMENT_FILE,
+    "quantiles": TREATMENT_FILE,
+    "hazard": LONGEVITY_FILE,
+}
+"""Which ONNX file holds a head of each kind (the treatment rows, or the longevity rows)."""
 
 
 class _Frozen(BaseModel):
@@ -95,13 +107,36 @@ class OnnxFile(_Frozen):
 
 
 class Calibration(_Frozen):
-    """Platt scaling of the risk model: p = sigmoid(slope * margin + intercept).
-
-    The margin is ``Manifest.risk_contribution_base`` + the sum of a row's ``risk_contributions``.
-    """
+    """Platt scaling of a binary head: p = sigmoid(slope * margin + intercept)."""
 
     slope: float
     intercept: float
+
+
+class Head(_Frozen):
+    """One answer of the model and the ONNX outputs it is computed from (see ``HeadKind``).
+
+    Attributes:
+        name: Name of the answer, e.g. ``asymmetry_risk``, ``brow_height_diff_mm``,
+            ``longevity``.
+        kind: How its outputs become the answer.
+        outputs: Its ONNX output names in its file (``HEAD_FILE[kind]``), in order; for
+            ``quantiles`` one per key of ``quantiles``.
+        meaning: What the answer is, in words.
+        calibration: Platt scaling of the margin (``binary``, ``contributions``).
+        contribution_base: The margin with nothing known of a row (``contributions``): per
+            tree, the mean of its leaves weighted by their training rows (LightGBM's TreeSHAP
+            expected value); base + the sum of a row's contributions is its raw margin.
+        quantiles: Quantile keys (``quantiles``), e.g. q10, q50, q90.
+    """
+
+    name: str
+    kind: HeadKind
+    outputs: tuple[str, ...]
+    meaning: str
+    calibration: Calibration | None = None
+    contribution_base: float | None = None
+    quantiles: tuple[str, ...] = ()
 
 
 class Parity(_Frozen):
@@ -136,15 +171,8 @@ class Manifest(_Frozen):
         input_dtype: dtype the ONNX models take (the features cast once).
         longevity_features: Columns of a longevity row (``features.longevity.LONGEVITY_NAMES``),
             the hazard model's input.
-        diff_targets: Post-treatment differences predicted, in order.
-        quantiles: Quantile keys of each difference (outputs ``<target>_<key>``).
+        heads: The model's answers and the outputs they come from, in answer order.
         files: ONNX files by role (``treatment``, ``longevity``).
-        calibration: Platt scaling of the risk model's raw margin.
-        risk_contribution_base: The risk model's raw margin (log-odds before calibration) with
-            nothing known of a row: per tree, the mean of its leaves weighted by their training
-            rows (LightGBM's TreeSHAP expected value). Base plus the sum of a row's
-            ``risk_contributions`` is its raw margin: the contributions split the margin
-            exactly, feature by feature (path attribution, see ``training.export``).
         bin_days: Width of a hazard bin, days.
         n_bins: Number of hazard bins.
         hazard_baseline: (g, n_bins) log-odds baseline of the hazard per bin: one row for every
@@ -165,17 +193,18 @@ class Manifest(_Frozen):
     feature_dtype: str
     input_dtype: str
     longevity_features: tuple[str, ...]
-    diff_targets: tuple[str, ...]
-    quantiles: tuple[str, ...]
+    heads: tuple[Head, ...]
     files: Mapping[str, OnnxFile]
-    calibration: Calibration
-    risk_contribution_base: float
     bin_days: float
     n_bins: int
     hazard_baseline: tuple[tuple[float, ...], ...]
     libraries: Mapping[str, str]
     data_fingerprint: str
     parity: Parity
+
+    def heads_of(self, *kinds: HeadKind) -> tuple[Head, ...]:
+        """The heads of the given kinds, in manifest order."""
+        return tuple(h for h in self.heads if h.kind in kinds)
 
     def to_json(self) -> str:
         """The manifest as indented JSON (the content of ``manifest.json``)."""
@@ -258,6 +287,24 @@ def load_manifest(bundle_dir: Path) -> Manifest:
         raise BundleError(f"{path}: not a valid manifest: {err}") from None
 
 
+def write_model_version(bundle_dir: Path, version: str) -> Manifest:
+    """Record the registered version number in a bundle's manifest (written before registering).
+
+    The manifest is not among the hashed files, so this changes what the bundle says of itself,
+    never what it computes.
+
+    Args:
+        bundle_dir: The bundle folder.
+        version: The model version, e.g. ``3``.
+
+    Returns:
+        The manifest as written.
+    """
+    manifest = load_manifest(bundle_dir).model_copy(update={"model_version": version})
+    (Path(bundle_dir) / MANIFEST_FILE).write_text(manifest.to_json())
+    return manifest
+
+
 def _first_difference(name: str, bundle: tuple[str, ...], installed: tuple[str, ...]) -> str:
     """Say how two ordered name lists differ: count, first position, or names only one has."""
     missing = [n for n in installed if n not in bundle]
@@ -277,27 +324,42 @@ def _first_difference(name: str, bundle: tuple[str, ...], installed: tuple[str, 
 
 
 def _structure_problems(manifest: Manifest) -> list[str]:
-    """What in the manifest contradicts itself (outputs the server needs but the files lack)."""
-    problems = []
-    for role in (TREATMENT_FILE, LONGEVITY_FILE):
-        if role not in manifest.files:
-            problems.append(f"no {role} ONNX file listed")
+    """What in the manifest contradicts itself (outputs the heads need but the files lack)."""
+    problems = [
+        f"no {role} ONNX file listed"
+        for role in (TREATMENT_FILE, LONGEVITY_FILE)
+        if role not in manifest.files
+    ]
     if problems:
         return problems
+    names = [h.name for h in manifest.heads]
+    problems += [f"head {n!r} listed twice" for n in sorted(set(names)) if names.count(n) > 1]
+    if len(manifest.heads_of("hazard")) != 1:
+        problems.append(f"{len(manifest.heads_of('hazard'))} hazard heads, expected 1")
+    for head in manifest.heads:
+        spec = manifest.files[HEAD_FILE[head.kind]]
+        have = {o.name for o in spec.outputs}
+        problems += [
+            f"head {head.name!r}: {spec.file} has no output {o!r}"
+            for o in head.outputs
+            if o not in have
+        ]
+        wanted = len(head.quantiles) if head.kind == "quantiles" else 1
+        if len(head.outputs) != wanted:
+            problems.append(
+                f"head {head.name!r} has {len(head.outputs)} outputs, expected {wanted}"
+            )
+        if head.kind in ("binary", "contributions") and head.calibration is None:
+            problems.append(f"head {head.name!r} has no calibration")
+        if head.kind == "contributions" and head.contribution_base is None:
+            problems.append(f"head {head.name!r} has no contribution_base")
     treatment = manifest.files[TREATMENT_FILE]
-    have = {o.name for o in treatment.outputs}
-    need = [CONTRIBUTIONS_OUTPUT] + [
-        difference_output(t, q) for t in manifest.diff_targets for q in manifest.quantiles
-    ]
-    problems += [f"{treatment.file} has no output {n!r}" for n in need if n not in have]
     if treatment.input.shape[1:] != (len(manifest.feature_names),):
         problems.append(
             f"{treatment.file} input shape {treatment.input.shape} does not match "
             f"{len(manifest.feature_names)} features"
         )
     longevity = manifest.files[LONGEVITY_FILE]
-    if HAZARD_MARGIN_OUTPUT not in {o.name for o in longevity.outputs}:
-        problems.append(f"{longevity.file} has no output {HAZARD_MARGIN_OUTPUT!r}")
     if longevity.input.shape[1:] != (len(manifest.longevity_features),):
         problems.append(
             f"{longevity.file} input shape {longevity.input.shape} does not match "

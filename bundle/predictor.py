@@ -2,8 +2,9 @@
 
 ``Predictor.predict`` turns a feature matrix and the treated (region, side) rows of the same
 treatments into every answer of the service in two session calls (one per ONNX file), and the
-raw outputs into answers with the same numpy functions the LightGBM models use in training
-(``bundle.postprocess``), so both give the same answers from the same raw outputs.
+raw outputs into answers, head by head of the manifest, with the same numpy functions the
+LightGBM models use in training (``bundle.postprocess``), so both give the same answers from the
+same raw outputs.
 
 No LightGBM and no pandas here: this is the request path.
 """
@@ -20,14 +21,13 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from bundle import postprocess
+from bundle.heads import OUTCOMES
 from bundle.manifest import (
-    CONTRIBUTIONS_OUTPUT,
-    HAZARD_MARGIN_OUTPUT,
     LONGEVITY_FILE,
     TREATMENT_FILE,
+    Head,
     Manifest,
     check_manifest,
-    difference_output,
     load_manifest,
     read_onnx,
 )
@@ -44,18 +44,22 @@ SURVIVAL_DAYS: Final = (90, 120, 150)
 """Days at which P(activity not yet returned) is reported."""
 
 
+ASYMMETRY_RISK: Final = OUTCOMES[0].name
+"""The head whose answer is the asymmetry risk (banded, explained by contributions)."""
+
+
 @dataclass(frozen=True)
 class Predictions:
     """Every answer for n treatments and their r treated (region, side) rows.
 
     Attributes:
-        asymmetry_risk: (n,) calibrated P(visible asymmetry at review).
-        contributions: (n, F) per feature, its share of logit(asymmetry_risk): with the base
-            calibration.intercept + calibration.slope * risk_contribution_base of the
-            manifest, base + a row's sum = logit(asymmetry_risk) (path attribution of the risk
-            trees, see ``bundle.manifest.Manifest``).
+        risks: Per binary head (``binary``, ``contributions``), (n,) calibrated probability.
+        contributions: Per ``contributions`` head, (n, F) per feature its share of the logit of
+            the head's probability: with the base calibration.intercept + calibration.slope *
+            contribution_base of the head, base + a row's sum = logit(risk) (path attribution
+            of the trees, see ``bundle.manifest.Head``).
         differences: ``differences[target][q]``, (n,) post-treatment left-minus-right difference
-            quantiles in mm, q in q10/q50/q90 (sorted per row).
+            quantiles in mm, per ``quantiles`` head (sorted per row).
         treatment: (r,) row in the n treatments of each longevity row.
         region: (r,) region code (``data.contract.REGIONS`` order) of each longevity row.
         side: (r,) side code (``data.contract.SIDES`` order) of each longevity row.
@@ -69,8 +73,8 @@ class Predictions:
         first_side: (n,) its side code, -1 if none.
     """
 
-    asymmetry_risk: FloatArray
-    contributions: FloatArray
+    risks: Mapping[str, FloatArray]
+    contributions: Mapping[str, FloatArray]
     differences: Mapping[str, Mapping[str, FloatArray]]
     treatment: IntArray
     region: IntArray
@@ -80,6 +84,11 @@ class Predictions:
     late_asymmetry_risk: FloatArray
     first_region: IntArray
     first_side: IntArray
+
+    @property
+    def asymmetry_risk(self) -> FloatArray:
+        """(n,) calibrated P(visible asymmetry at review)."""
+        return self.risks[ASYMMETRY_RISK]
 
 
 def open_session(data: bytes, intra_op_threads: int = 0) -> ort.InferenceSession:
@@ -118,69 +127,49 @@ def _late_asymmetry(
     Returns:
         (n,) late-asymmetry risk per treatment.
     """
-    # 1 + row of each (treatment, region, side) in a dense table, 0 if none (the first row if
-    # repeated: reversed, the last write wins); pairs come out in (treatment, region) order.
-    regions = len(REGIONS)
-    row = np.zeros((n * regions, len(SIDES)), dtype=np.int64)
-    row[(treatment * regions + region)[::-1], side[::-1]] = np.arange(len(side), 0, -1)
-    pair = np.flatnonzero(np.logical_and(row[:, LEFT], row[:, RIGHT]))
-    rows = row.take(pair, axis=0) - 1
-    p = curves.late_asymmetry(rows[:, LEFT], rows[:, RIGHT])  # in chunks of bounded memory
+    # Row of each (treatment, region) on each side, -1 if none; a region treated on both sides
+    # is a pair.
+    pair_key = treatment * len(REGIONS) + region
+    row = np.full((n * len(REGIONS), len(SIDES)), -1, dtype=np.int64)
+    row[pair_key, side] = np.arange(len(side))
+    pairs = np.flatnonzero((row[:, LEFT] >= 0) & (row[:, RIGHT] >= 0))
+    p = curves.late_asymmetry(row[pairs, LEFT], row[pairs, RIGHT])
     with np.errstate(divide="ignore"):  # p == 1 gives log(0) = -inf: certain asymmetry
-        # clip to [0, 1] (minimum and maximum: the same, with less overhead)
-        log_none = np.log1p(-np.minimum(np.maximum(p, 0.0), 1.0))
-    out: FloatArray = -np.expm1(np.bincount(pair // regions, weights=log_none, minlength=n))
+        log_none = np.log1p(-np.clip(p, 0.0, 1.0))
+    out: FloatArray = -np.expm1(np.bincount(pairs // len(REGIONS), weights=log_none, minlength=n))
     return out
-
-
-_SORT_UP_TO_ROWS: Final = 64
-"""Up to this many rows, ``_first_to_wear_off`` sorts them (fewer numpy calls than by runs)."""
 
 
 def _first_to_wear_off(
     median: FloatArray, treatment: IntArray, region: IntArray, side: IntArray, n: int
 ) -> tuple[IntArray, IntArray]:
-    """Per treatment, the (region, side) codes of its smallest median (ties: first row)."""
-    codes = np.full((2, n), -1, dtype=np.int64)  # region, side
-    first = _first_rows_by_run(median, treatment) if len(treatment) > _SORT_UP_TO_ROWS else None
-    if first is None:  # any order of rows: sort them
-        order = np.lexsort((median, treatment))  # stable: equal medians keep row order
-        t = treatment[order]
-        new = np.empty(len(t), dtype=np.bool_)  # first of its treatment in that order
-        new[:1] = True
-        np.not_equal(t[1:], t[:-1], out=new[1:])
-        first = order[new]
-    treated = treatment.take(first)
-    codes[0, treated] = region.take(first)
-    codes[1, treated] = side.take(first)
-    first_region, first_side = codes
+    """Per treatment, the (region, side) codes of its smallest median (ties: first row), or -1."""
+    order = np.lexsort((median, treatment))  # stable: equal medians keep row order
+    t = treatment[order]
+    first = order[np.r_[True, t[1:] != t[:-1]]] if len(t) else order
+    first_region = np.full(n, -1, dtype=np.int64)
+    first_side = np.full(n, -1, dtype=np.int64)
+    first_region[treatment[first]] = region[first]
+    first_side[treatment[first]] = side[first]
     return first_region, first_side
 
 
-def _first_rows_by_run(median: FloatArray, treatment: IntArray) -> IntArray | None:
-    """Row of each treatment's smallest median (ties: the first), its rows being one run each.
+def _calibrated(
+    head: Head, output: npt.NDArray[np.floating], n: int
+) -> tuple[FloatArray, FloatArray | None]:
+    """A binary head's calibrated probability, and its contributions on the calibrated scale.
 
-    The rows of a batch come grouped by treatment, in order: a minimum per run then finds what
-    sorting them by (treatment, median) would, in a few passes rather than a sort (a tenth of
-    its time). Medians that are NaN come last, as in that sort.
-
-    Returns:
-        The rows, by treatment in increasing order; None when the treatments' runs do not
-        increase (a treatment in several runs is possible then) or one's medians are all NaN.
+    A ``contributions`` head's raw margin is its contributions' sum with the base (no output of
+    its own); on the calibrated scale each contribution is the slope times its share.
     """
-    r = len(treatment)
-    new = np.empty(r, dtype=np.bool_)  # first row of a run
-    new[0] = True
-    np.not_equal(treatment[1:], treatment[:-1], out=new[1:])
-    start = np.flatnonzero(new)
-    t = treatment.take(start)
-    if not np.all(t[1:] > t[:-1]):
-        return None
-    low = np.fmin.reduceat(median, start)  # NaN only if all of a run's are
-    at_low = median == np.repeat(low, np.diff(start, append=r))
-    # Each run's first row at its minimum: r (no row) if the run's medians are all NaN.
-    first: IntArray = np.minimum.reduceat(np.where(at_low, np.arange(r), r), start)
-    return None if first.max() == r else first
+    c = head.calibration
+    assert c is not None  # check_manifest refuses a binary head without one
+    if head.kind == "binary":
+        margin = output.reshape(n).astype(np.float64)
+        return postprocess.calibrate_margin(margin, c.slope, c.intercept), None
+    parts = output.astype(np.float64)
+    margin = (head.contribution_base or 0.0) + parts.sum(axis=1)
+    return postprocess.calibrate_margin(margin, c.slope, c.intercept), parts * c.slope
 
 
 class Predictor:
@@ -200,14 +189,11 @@ class Predictor:
         self._manifest = manifest
         self._treatment = treatment
         self._longevity = longevity
-        spec = manifest.files[TREATMENT_FILE]
-        self._features_input = spec.input.name
+        self._features_input = manifest.files[TREATMENT_FILE].input.name
         self._longevity_input = manifest.files[LONGEVITY_FILE].input.name
-        self._diff_outputs = [
-            difference_output(t, q) for t in manifest.diff_targets for q in manifest.quantiles
-        ]
-        # The contributions last: ``predict`` pops them off.
-        self._outputs = [*self._diff_outputs, CONTRIBUTIONS_OUTPUT]
+        self._treatment_heads = manifest.heads_of("binary", "contributions", "quantiles")
+        self._outputs = [o for h in self._treatment_heads for o in h.outputs]
+        (self._hazard,) = manifest.heads_of("hazard")
         self._baseline = np.asarray(manifest.hazard_baseline, dtype=np.float64)
 
     @classmethod
@@ -288,42 +274,37 @@ class Predictor:
             raise ValueError("treatment, region and side must have the same length")
         n, r = len(x32), len(treatment)
 
-        width = x32.shape[1]
         if n:
-            raw = self._treatment.run(self._outputs, {self._features_input: x32})
+            values = self._treatment.run(self._outputs, {self._features_input: x32})
         else:  # onnxruntime rejects an empty batch in some operators; nothing to ask anyway
-            raw = [np.zeros(0) for _ in self._outputs[:-1]] + [np.zeros((0, width))]
-        # The risk model's raw margin is its contributions' sum with the base (no output of its
-        # own); on the calibrated scale each contribution is the slope times its share.
-        raw_contributions = raw.pop().astype(np.float64)
-        c = m.calibration
-        margin = m.risk_contribution_base + raw_contributions.sum(axis=1)
-        risk = postprocess.calibrate_margin(margin, c.slope, c.intercept)
-        contributions = np.multiply(raw_contributions, c.slope, out=raw_contributions)
-        # The differences target by target, quantile by quantile: one array, one sort for all
-        # (made as outputs x treatments, then transposed: np.stack by columns costs more).
-        stacked = np.ascontiguousarray(np.array(raw, dtype=np.float64).reshape(len(raw), n).T)
-        per_target = postprocess.quantiles(
-            stacked.reshape(n, len(m.diff_targets), len(m.quantiles))
-        )
-        differences = {
-            t: {q: v[:, i] for q, v in per_target.items()} for i, t in enumerate(m.diff_targets)
-        }
+            values = [np.zeros((0, x32.shape[1])) for _ in self._outputs]
+        raw = dict(zip(self._outputs, values, strict=True))
+        risks: dict[str, FloatArray] = {}
+        contributions: dict[str, FloatArray] = {}
+        differences: dict[str, dict[str, FloatArray]] = {}
+        for head in self._treatment_heads:
+            if head.kind == "quantiles":
+                stacked = np.stack([raw[o].reshape(n) for o in head.outputs], axis=1)
+                differences[head.name] = postprocess.quantiles(stacked, head.quantiles)
+                continue
+            risks[head.name], parts = _calibrated(head, raw[head.outputs[0]], n)
+            if parts is not None:
+                contributions[head.name] = parts
 
-        # One set of survival curves serves every longevity answer (straight from the margin:
-        # the hazards themselves are no answer).
+        # One set of survival curves serves every longevity answer.
         if r:
             rows = longevity_matrix(x32, treatment, region, side)
-            (margin,) = self._longevity.run([HAZARD_MARGIN_OUTPUT], {self._longevity_input: rows})
-            curves = postprocess.SurvivalCurves.from_margin(
-                margin, self._baseline, region, m.bin_days
+            (margin,) = self._longevity.run(
+                list(self._hazard.outputs), {self._longevity_input: rows}
             )
+            hazards = postprocess.hazards_from_margin(margin, self._baseline, region)
         else:
-            curves = postprocess.SurvivalCurves(np.zeros((0, m.n_bins)), m.bin_days)
+            hazards = np.zeros((0, m.n_bins))
+        curves = postprocess.SurvivalCurves(hazards, m.bin_days)
         median = curves.median_days()
         first_region, first_side = _first_to_wear_off(median, treatment, region, side, n)
         return Predictions(
-            asymmetry_risk=risk,
+            risks=risks,
             contributions=contributions,
             differences=differences,
             treatment=treatment,

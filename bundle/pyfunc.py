@@ -5,8 +5,8 @@ DataFrame of treatment features (``features.spec.FEATURE_NAMES`` columns) and an
 same onnxruntime sessions and post-processing as the asym service.
 """
 
-from __future__ import annotations
-
+# No "from __future__ import annotations" here: MLflow reads predict's type hints as objects,
+# and a string "pd.DataFrame" is "not supported" (a warning at every log_model).
 from pathlib import Path
 from typing import Any
 
@@ -14,26 +14,30 @@ import numpy as np
 import pandas as pd
 from mlflow.models.signature import ModelSignature
 from mlflow.pyfunc.model import PythonModel
-from mlflow.types.schema import ColSpec, Schema, TensorSpec
+from mlflow.types.schema import ColSpec, Schema
 
 from bundle.manifest import Manifest
 from bundle.predictor import Predictor
 from features.spec import FEATURE_NAMES
 
 
+def _columns(manifest: Manifest) -> list[str]:
+    """Output columns: each binary head's probability, each quantile head's quantiles."""
+    out = [h.name for h in manifest.heads_of("binary", "contributions")]
+    out += [f"{h.name}_{q}" for h in manifest.heads_of("quantiles") for q in h.quantiles]
+    return out
+
+
 def signature(manifest: Manifest) -> ModelSignature:
-    """Input: one float column per treatment feature; output: risk and differences."""
-    outputs: list[ColSpec | TensorSpec] = [ColSpec("double", "asymmetry_risk")]
-    for target in manifest.diff_targets:
-        outputs += [ColSpec("double", f"{target}{s}") for s in ("", "_q10", "_q90")]
+    """Input: one float column per treatment feature; output: ``_columns`` of the manifest."""
     return ModelSignature(
         inputs=Schema([ColSpec("float", n) for n in FEATURE_NAMES]),
-        outputs=Schema(outputs),
+        outputs=Schema([ColSpec("double", c) for c in _columns(manifest)]),
     )
 
 
 class AsymModel(PythonModel):
-    """Treatment-level answers (asymmetry risk, differences with their interval) of a bundle."""
+    """Treatment-level answers (outcome risks, differences with their interval) of a bundle."""
 
     def load_context(self, context: Any) -> None:
         """Open the bundle's onnxruntime sessions once."""
@@ -42,13 +46,11 @@ class AsymModel(PythonModel):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        """Risk and differences for each row of treatment features."""
+        """Risks and differences for each row of treatment features."""
         x = model_input[list(FEATURE_NAMES)].to_numpy(dtype=np.float32)
         none = np.empty(0, dtype=np.int64)  # treatment-level answers only: no longevity rows
         answer = self._predictor.predict(x, none, none, none)
-        out: dict[str, Any] = {"asymmetry_risk": answer.asymmetry_risk}
-        for target, q in answer.differences.items():
-            out[target] = q["q50"]
-            out[f"{target}_q10"] = q["q10"]
-            out[f"{target}_q90"] = q["q90"]
-        return pd.DataFrame(out)
+        out: dict[str, Any] = dict(answer.risks)
+        for target, by_q in answer.differences.items():
+            out |= {f"{target}_{q}": v for q, v in by_q.items()}
+        return pd.DataFrame(out)[_columns(self._predictor.manifest)]

@@ -6,7 +6,7 @@ import contextlib
 from pathlib import Path
 from typing import Any, Final
 
-from bundle.manifest import MANIFEST_FILE, BundleError
+from bundle.manifest import MANIFEST_FILE, BundleError, write_model_version
 from bundle.registry import MODELS_SCHEME
 
 ARTIFACT_KEY: Final = "bundle"
@@ -71,10 +71,24 @@ def resolve_model(
                 dst_path=None if dst_path is None else str(dst_path),
                 tracking_uri=tracking_uri,
             )
+            version = _registered_version(uri, tracking_uri)
     except MlflowException as err:
         where = tracking_uri or "the default MLflow tracking URI"
         raise BundleError(f"{uri}: cannot be downloaded from {where}: {err.message}") from None
     bundle = _bundle_path(Path(local))
     if not (bundle / MANIFEST_FILE).is_file():
         raise BundleError(f"{uri}: the registered model holds no bundle ({bundle} has no manifest)")
+    # The bundle was exported before it was registered: its number is the registry's.
+    write_model_version(bundle, version)
     return bundle
+
+
+def _registered_version(uri: str, tracking_uri: str | None) -> str:
+    """The version number a ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` URI names."""
+    from mlflow import MlflowClient
+
+    name, _, ref = uri.removeprefix(MODELS_SCHEME).partition("@")
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    if ref:
+        return str(client.get_model_version_by_alias(name, ref).version)
+    return uri.removeprefix(MODELS_SCHEME).rsplit("/", 1)[-1]

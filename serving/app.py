@@ -59,7 +59,7 @@ from serving.schemas import (
     PredictRequest,
     PredictResponse,
 )
-from serving.service import FEATURE_GROUPS, PredictionService
+from serving.service import FEATURE_GROUPS, PredictionService, model_info
 from serving.settings import ServingSettings, serving_settings
 
 logger = logging.getLogger("asym.serving")
@@ -530,8 +530,8 @@ def create_app(settings: ServingSettings, *, own_process: bool = False) -> FastA
             contributions=options.contributions,
         )
         # Built by the service in the response's shape (the tests and the OpenAPI fuzzing check
-        # it conforms): sent as is, without a second validation of every field.
-        return Response(answered.json[0], media_type=_JSON)
+        # it conforms): dumped once, without a second validation of every field.
+        return Response(orjson.dumps(answered.answers[0]), media_type=_JSON)
 
     @predict_routes.post(
         "/v1/predict/batch",
@@ -564,19 +564,12 @@ def create_app(settings: ServingSettings, *, own_process: bool = False) -> FastA
             batch=True,
             contributions=options.contributions,
         )
-        # A BatchResponse around the answers' own JSON: nothing serialised twice.
-        content = b"".join(
-            (
-                b'{"predictions":[',
-                b",".join(answered.json),
-                b'],"model":',
-                orjson.dumps(answered.model),
-                b',"request_id":',
-                orjson.dumps(call.request_id),
-                b"}",
-            )
-        )
-        return Response(content, media_type=_JSON)
+        batch = {
+            "predictions": answered.answers,
+            "model": answered.model,
+            "request_id": call.request_id,
+        }
+        return Response(orjson.dumps(batch), media_type=_JSON)
 
     app.include_router(predict_routes)
 
@@ -603,8 +596,8 @@ def create_app(settings: ServingSettings, *, own_process: bool = False) -> FastA
             raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from None
         logger.info("reload by %s: %s -> %s", admin.name, previous.model_version, new.model_version)
         return ReloadResponse(
-            model=ModelInfo(name=new.model_name, version=new.model_version),
-            previous=ModelInfo(name=previous.model_name, version=previous.model_version),
+            model=ModelInfo(**model_info(new)),
+            previous=ModelInfo(**model_info(previous)),
         )
 
     @app.get("/healthz", response_model=Health, tags=["health"])
@@ -623,7 +616,7 @@ def create_app(settings: ServingSettings, *, own_process: bool = False) -> FastA
         if state.holder is None or state.service is None:
             return JSONResponse({"status": "unavailable", "model": None}, status_code=503)
         p = state.holder.current
-        return Health(status="ok", model=ModelInfo(name=p.model_name, version=p.model_version))
+        return Health(status="ok", model=ModelInfo(**model_info(p)))
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(state: State) -> Response:

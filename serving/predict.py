@@ -19,6 +19,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bundle.manifest import Manifest
 from bundle.predictor import SURVIVAL_DAYS, Predictions, Predictor
 from data.contract import REGIONS, SIDES
 from data.registry import read_registry, write_rejects
@@ -91,22 +92,36 @@ def _cat_int(parts: Sequence[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
+def _constant(value: str | None, n: int) -> pa.Array:
+    """A column holding one value (dictionary-encoded: one copy of it in the file)."""
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], type=pa.string())
+    )
+
+
 def _tables(
-    ids: npt.NDArray[np.object_], parts: Sequence[Predictions], chunk: int
+    ids: npt.NDArray[np.object_], parts: Sequence[Predictions], chunk: int, manifest: Manifest
 ) -> tuple[pa.Table, pa.Table]:
     """The risk table (one row per treatment) and the longevity table (one per treated side)."""
     risk: dict[str, pa.Array | npt.NDArray[np.float64]] = {
-        "treatment_id": pa.array(ids, type=pa.string()),
-        "asymmetry_risk": _cat([p.asymmetry_risk for p in parts]),
+        "treatment_id": pa.array(ids, type=pa.string())
+    }
+    for head in manifest.heads_of("binary", "contributions"):
+        risk[head.name] = _cat([p.risks[head.name] for p in parts])
+    risk |= {
         "late_asymmetry_risk": _cat([p.late_asymmetry_risk for p in parts]),
         "first_to_wear_off_region": _names(_cat_int([p.first_region for p in parts]), REGIONS),
         "first_to_wear_off_side": _names(_cat_int([p.first_side for p in parts]), SIDES),
     }
-    targets = parts[0].differences if parts else {}
-    for target in targets:
-        risk[target] = _cat([p.differences[target]["q50"] for p in parts])
-        risk[f"{target}_q10"] = _cat([p.differences[target]["q10"] for p in parts])
-        risk[f"{target}_q90"] = _cat([p.differences[target]["q90"] for p in parts])
+    for head in manifest.heads_of("quantiles"):
+        for q in head.quantiles:
+            risk[f"{head.name}_{q}"] = _cat([p.differences[head.name][q] for p in parts])
+    for column, value in (
+        ("model_name", manifest.model_name),
+        ("model_version", manifest.model_version),
+        ("model_run_id", manifest.run_id),
+    ):
+        risk[column] = _constant(value, len(ids))
     treatment = _cat_int([p.treatment + k * chunk for k, p in enumerate(parts)])
     longevity: dict[str, pa.Array | npt.NDArray[np.float64]] = {
         "treatment_id": pa.array(ids[treatment], type=pa.string()),
@@ -129,9 +144,10 @@ def predict_registry(
 ) -> PredictReport:
     """Score every valid treatment of a registry export with a model bundle.
 
-    Writes ``out/risk.parquet`` (per treatment: treatment_id, asymmetry_risk,
-    late_asymmetry_risk, first_to_wear_off_region, first_to_wear_off_side, and per difference
-    target ``<target>`` (median), ``<target>_q10``, ``<target>_q90``), ``out/longevity.parquet``
+    Writes ``out/risk.parquet`` (per treatment: treatment_id, each outcome's risk (the bundle's
+    binary heads, e.g. asymmetry_risk), late_asymmetry_risk, first_to_wear_off_region,
+    first_to_wear_off_side, per difference target ``<target>_q10``, ``_q50``, ``_q90``, and the
+    model's model_name, model_version and model_run_id), ``out/longevity.parquet``
     (per treated region and side: treatment_id, region, side, median_days,
     p_not_returned_90/120/150) and, if the export has rejected rows, ``out/rejects.csv``.
 
@@ -161,7 +177,8 @@ def predict_registry(
     parts = _score(predictor, x, rows, chunk)
     scored = time.perf_counter()
 
-    risk, longevity = _tables(reg.treatments["treatment_id"].to_numpy(dtype=object), parts, chunk)
+    ids = reg.treatments["treatment_id"].to_numpy(dtype=object)
+    risk, longevity = _tables(ids, parts, chunk, predictor.manifest)
     out.mkdir(parents=True, exist_ok=True)
     files = [out / RISK_FILE, out / LONGEVITY_FILE]
     pq.write_table(risk, files[0])

@@ -239,16 +239,16 @@ def canary_problems(answers: Sequence[Predictions]) -> list[str]:
     """
     problems: list[str] = []
     for i, p in enumerate(answers):
-        found = _unit_interval("asymmetry risk", p.asymmetry_risk)
+        found = [f for name, risk in p.risks.items() for f in _unit_interval(name, risk)]
         found += _unit_interval("late asymmetry risk", p.late_asymmetry_risk)
         for day, s in p.survival.items():
             found += _unit_interval(f"survival at day {day}", s)
-        for target, q in p.differences.items():
-            lo, mid, hi = q["q10"], q["q50"], q["q90"]
-            if not (np.isfinite(lo).all() and np.isfinite(mid).all() and np.isfinite(hi).all()):
+        for target, by_q in p.differences.items():
+            q = np.stack(list(by_q.values()), axis=1)  # in the head's quantile order
+            if not np.isfinite(q).all():
                 found.append(f"{target} quantiles not finite")
-            elif not ((lo <= mid).all() and (mid <= hi).all()):
-                found.append(f"{target} quantiles not ordered q10 <= q50 <= q90")
+            elif not (np.diff(q, axis=1) >= 0).all():
+                found.append(f"{target} quantiles not ordered {' <= '.join(by_q)}")
         days = p.median_days
         if len(days) == 0:
             found.append("no longevity answer for a plan with treated regions")

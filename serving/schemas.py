@@ -12,10 +12,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final, Literal, NotRequired
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
+from bundle.heads import OUTCOMES
 from data.contract import (
     DURATIONS,
     FOLLOWUPS,
@@ -260,7 +269,8 @@ class ModelInfo(BaseModel):
     """Which model answered."""
 
     name: str = Field(description="Registered model name.")
-    version: str = Field(description="Model version.")
+    version: str = Field(description="Registered version number (the MLflow Model Registry's).")
+    run_id: str | None = Field(default=None, description="MLflow run that trained it.")
 
 
 class DifferenceInterval(BaseModel):
@@ -313,21 +323,19 @@ class PlanWarning(BaseModel):
     message: str
 
 
-class PredictResponse(BaseModel):
+class _Answer(BaseModel):
     """Every answer for one treatment.
 
     ``contributions`` split the log-odds of ``asymmetry_risk`` between feature groups, exported
     with the model (a path attribution of the risk trees): over all groups they add up, with the
     model's base, to logit(asymmetry_risk), where the base is calibration.intercept +
-    calibration.slope * risk_contribution_base of ``GET /v1/model``; the largest in absolute
-    value are listed. They explain this model's answer, not the patient's physiology.
+    calibration.slope * contribution_base of the ``asymmetry_risk`` head of ``GET /v1/model``;
+    the largest in absolute value are listed. They explain this model's answer, not the
+    patient's physiology.
     """
 
-    asymmetry_risk: float = Field(
-        ge=0, le=1, description="Calibrated P(visible asymmetry at the two-week review)."
-    )
     risk_band: Literal["low", "moderate", "high"] = Field(
-        description="low: risk < 0.15; moderate: 0.15 <= risk < 0.40; high: risk >= 0.40."
+        description="Band of asymmetry_risk: low < 0.15 <= moderate < 0.40 <= high."
     )
     differences: dict[str, DifferenceInterval] = Field(
         description="Post-treatment left-minus-right differences by followups column, mm."
@@ -341,6 +349,15 @@ class PredictResponse(BaseModel):
     warnings: list[PlanWarning]
     model: ModelInfo
     request_id: str
+
+
+_OUTCOME_FIELDS: Final[dict[str, Any]] = {
+    o.name: (float, Field(ge=0, le=1, description=o.description)) for o in OUTCOMES
+}
+PredictResponse: Final = create_model(
+    "PredictResponse", __base__=_Answer, __doc__=_Answer.__doc__, **_OUTCOME_FIELDS
+)
+"""One calibrated probability per binary outcome (``bundle.heads``), then ``_Answer``'s fields."""
 
 
 class BatchResponse(BaseModel):

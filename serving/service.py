@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from bundle.predictor import SURVIVAL_DAYS, Predictions, Predictor
+from bundle.predictor import ASYMMETRY_RISK, SURVIVAL_DAYS, Predictions, Predictor
 from data.atlas import (
     LABEL_RANGE_U_EQ,
     RISK_BLOBS,
@@ -109,8 +109,15 @@ def _group_matrix() -> FloatArray:
 
 _GROUP_MATRIX: Final = _group_matrix()
 
-_LABEL_RATIO: Final = tuple((r, FEATURE_INDEX[f"region_label_ratio_{r}"]) for r in REGIONS)
-_REGION_DOSE: Final = {r: FEATURE_INDEX[f"region_u_eq_{r}"] for r in REGIONS}
+
+def group_contributions(per_feature: FloatArray) -> FloatArray:
+    """(n, groups) sums of (n, F) per-feature contributions over each of ``FEATURE_GROUPS``."""
+    out: FloatArray = per_feature @ _GROUP_MATRIX
+    return out
+
+
+_LABEL_RATIO: Final = np.array([FEATURE_INDEX[f"region_label_ratio_{r}"] for r in REGIONS])
+_REGION_DOSE: Final = np.array([FEATURE_INDEX[f"region_u_eq_{r}"] for r in REGIONS])
 _POINT_CHECKS: Final = (
     (
         "frontalis_point_low",
@@ -127,22 +134,12 @@ _POINT_CHECKS: Final = (
         "(safe: >= {limit:g} mm; lower risks eyelid ptosis)",
     ),
 )
-
-
+_POINT_COLUMNS: Final = np.array(
+    [FEATURE_INDEX[f"{stem}_{side}"] for _, stem, _, _ in _POINT_CHECKS for side in SIDES2]
+)
+_POINT_LIMITS: Final = np.array([limit for _, _, limit, _ in _POINT_CHECKS for _ in SIDES2])
 _LONGEVITY_KEYS: Final = tuple(LongevityRow.model_fields)
-"""Fields of a ``serving.schemas.LongevityRow``, in order (``_answers`` writes its rows as dict
-literals of these six keys: thousands of rows a batch)."""
-_WARN_ABOVE: Final = np.array([col for _, col in _LABEL_RATIO])
-_WARN_BELOW: Final = np.array([FEATURE_INDEX[f"{c[1]}_{s}"] for c in _POINT_CHECKS for s in SIDES2])
-_WARN_LIMITS: Final = np.array([c[2] for c in _POINT_CHECKS for _ in SIDES2])
-
-
-def _may_warn(x: FloatArray) -> npt.NDArray[np.bool_]:
-    """Rows ``plan_warnings`` has something to say about (the same tests, all rows at once)."""
-    with np.errstate(invalid="ignore"):  # NaN (no such point) compares False, as there
-        below = (x[:, _WARN_BELOW] < _WARN_LIMITS).any(axis=1)
-    out: npt.NDArray[np.bool_] = np.asarray(below | (x[:, _WARN_ABOVE] > 1.0).any(axis=1))
-    return out
+"""Fields of a ``serving.schemas.LongevityRow``, in order."""
 
 
 def canonical_sha256(request: TreatmentRequest) -> str:
@@ -155,34 +152,35 @@ def canonical_sha256(request: TreatmentRequest) -> str:
     return hashlib.sha256(orjson.dumps(request)).hexdigest()
 
 
-def plan_warnings(row: FloatArray) -> list[dict[str, str]]:
-    """Warnings about a plan, read from its feature row.
+def plan_warnings(x: FloatArray) -> list[list[dict[str, str]]]:
+    """Warnings about plans, read from their feature rows.
 
     Args:
-        row: One row of the feature matrix (float64, ``features.spec`` order).
+        x: (n, F) feature matrix (float64, ``features.spec`` order).
 
     Returns:
-        ``{code, message}`` items: region doses above the usual label range, frontalis points too
-        close to the brow, corrugator points too close to the orbital rim.
+        Per row, ``{code, message}`` items: region doses above the usual label range, frontalis
+        points too close to the brow, corrugator points too close to the orbital rim.
     """
-    out = []
-    for region, col in _LABEL_RATIO:
-        if row[col] > 1.0:
-            low, high = LABEL_RANGE_U_EQ[region]
-            out.append(
-                {
-                    "code": "dose_above_label_range",
-                    "message": f"{region} dose {row[_REGION_DOSE[region]]:.1f} U_eq is above its "
-                    f"usual range {low:g}-{high:g} U_eq",
-                }
-            )
-    for code, stem, limit, text in _POINT_CHECKS:
-        for side in SIDES2:
-            value = row[FEATURE_INDEX[f"{stem}_{side}"]]
-            if value < limit:  # NaN (no such point) compares False
-                out.append(
-                    {"code": code, "message": text.format(side=side, value=value, limit=limit)}
-                )
+    out: list[list[dict[str, str]]] = [[] for _ in range(len(x))]
+    # The tests on every row at once; messages only where one holds (few rows have any).
+    for i, r in zip(*np.nonzero(x[:, _LABEL_RATIO] > 1.0), strict=True):
+        region = REGIONS[r]
+        low, high = LABEL_RANGE_U_EQ[region]
+        out[i].append(
+            {
+                "code": "dose_above_label_range",
+                "message": f"{region} dose {x[i, _REGION_DOSE[r]]:.1f} U_eq is above its usual "
+                f"range {low:g}-{high:g} U_eq",
+            }
+        )
+    with np.errstate(invalid="ignore"):  # NaN (no such point) compares False: no warning
+        low_points = x[:, _POINT_COLUMNS] < _POINT_LIMITS
+    for i, k in zip(*np.nonzero(low_points), strict=True):
+        code, _, limit, text = _POINT_CHECKS[k // len(SIDES2)]
+        side = SIDES2[k % len(SIDES2)]
+        value = x[i, _POINT_COLUMNS[k]]
+        out[i].append({"code": code, "message": text.format(side=side, value=value, limit=limit)})
     return out
 
 
@@ -199,12 +197,11 @@ class Scored:
     input_sha256: list[str]
 
 
-def _check_finite(p: Predictions, contributions: FloatArray) -> None:
+def _check_finite(p: Predictions, groups: FloatArray) -> None:
     """Refuse to answer with NaN or infinity (JSON has neither; orjson would write null)."""
-    arrays = [p.asymmetry_risk, p.median_days, p.late_asymmetry_risk, contributions.ravel()]
+    arrays = [*p.risks.values(), p.median_days, p.late_asymmetry_risk, groups.ravel()]
     arrays += [v for by_q in p.differences.values() for v in by_q.values()]
     arrays += list(p.survival.values())
-    # One concatenation and one test: a request is answered in well under a millisecond.
     if not np.isfinite(np.concatenate(arrays)).all():
         bad = [i for i, a in enumerate(arrays) if not np.isfinite(a).all()]
         # A bug in a model or its post-processing, never the client's input.
@@ -220,15 +217,14 @@ def _answers(p: Predictions, x: FloatArray, groups: FloatArray) -> list[dict[str
     """
     _check_finite(p, groups)
     n = len(x)
-    risk = p.asymmetry_risk.tolist()
+    risks = {name: v.tolist() for name, v in p.risks.items()}
     top = np.argsort(-np.abs(groups), axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS].tolist()
     by_group = groups.tolist()
     # Longevity rows come sorted by treatment: slice each request's rows.
     bounds = np.searchsorted(p.treatment, np.arange(n + 1)).tolist()
-    region, side, median, k0, k1, k2 = _LONGEVITY_KEYS
     longevity = [
-        {region: REGIONS[r], side: SIDES[s], median: m, k0: p0, k1: p1, k2: p2}
-        for r, s, m, p0, p1, p2 in zip(
+        dict(zip(_LONGEVITY_KEYS, (REGIONS[r], SIDES[s], *values), strict=True))
+        for r, s, *values in zip(
             p.region.tolist(),
             p.side.tolist(),
             p.median_days.tolist(),
@@ -247,26 +243,23 @@ def _answers(p: Predictions, x: FloatArray, groups: FloatArray) -> list[dict[str
     }
     late = p.late_asymmetry_risk.tolist()
     first_region, first_side = p.first_region.tolist(), p.first_side.tolist()
-    warned = _may_warn(x).tolist()
+    warnings = plan_warnings(x)
     out = []
     for i in range(n):
-        out.append(
-            {
-                "asymmetry_risk": risk[i],
-                "risk_band": risk_band(risk[i]),
-                "differences": {t: rows[i] for t, rows in differences.items()},
-                "longevity": longevity[bounds[i] : bounds[i + 1]],
-                "late_asymmetry": {
-                    "risk": late[i],
-                    "first_region": REGIONS[first_region[i]] if first_region[i] >= 0 else None,
-                    "first_side": SIDES[first_side[i]] if first_side[i] >= 0 else None,
-                },
-                "contributions": [
-                    {"group": _GROUP_NAMES[k], "log_odds": by_group[i][k]} for k in top[i]
-                ],
-                "warnings": plan_warnings(x[i]) if warned[i] else [],
-            }
-        )
+        answer: dict[str, Any] = {name: v[i] for name, v in risks.items()}
+        answer["risk_band"] = risk_band(answer[ASYMMETRY_RISK])
+        answer["differences"] = {t: rows[i] for t, rows in differences.items()}
+        answer["longevity"] = longevity[bounds[i] : bounds[i + 1]]
+        answer["late_asymmetry"] = {
+            "risk": late[i],
+            "first_region": REGIONS[first_region[i]] if first_region[i] >= 0 else None,
+            "first_side": SIDES[first_side[i]] if first_side[i] >= 0 else None,
+        }
+        answer["contributions"] = [
+            {"group": _GROUP_NAMES[k], "log_odds": by_group[i][k]} for k in top[i]
+        ]
+        answer["warnings"] = warnings[i]
+        out.append(answer)
     return out
 
 
@@ -285,11 +278,19 @@ def score(
     """
     inputs = requests_inputs(requests)
     x = build_features(inputs)
-    x32 = x.astype(np.float32)
     treatment, region, side = treated_region_sides(inputs.plan)
-    p = predictor.predict(x32, treatment, region, side)
-    groups = p.contributions @ _GROUP_MATRIX if contributions else np.zeros((len(x), 0))
+    p = predictor.predict(x.astype(np.float32), treatment, region, side)
+    if contributions:
+        groups = group_contributions(p.contributions[ASYMMETRY_RISK])
+    else:
+        groups = np.zeros((len(x), 0))
     return Scored(_answers(p, x, groups), [canonical_sha256(r) for r in requests])
+
+
+def model_info(predictor: Predictor) -> dict[str, str | None]:
+    """``ModelInfo`` of a predictor: registered name, version number and the run that made it."""
+    m = predictor.manifest
+    return {"name": m.model_name, "version": m.model_version, "run_id": m.run_id}
 
 
 @dataclass(frozen=True)
@@ -297,12 +298,12 @@ class Answered:
     """What ``PredictionService.predict`` answered.
 
     Attributes:
-        json: Per request, its ``PredictResponse`` as JSON (UTF-8 bytes).
+        answers: Per request, its ``PredictResponse`` (model and request id included).
         model: ``ModelInfo`` of the model that answered them all.
     """
 
-    json: list[bytes]
-    model: dict[str, str]
+    answers: list[dict[str, Any]]
+    model: dict[str, str | None]
 
 
 class PredictionService:
@@ -342,17 +343,13 @@ class PredictionService:
             contributions: List the top contributions (see ``score``).
 
         Returns:
-            The answers as JSON, in request order, and the model that gave them.
+            The answers, in request order, and the model that gave them.
         """
         predictor = self.predictor
         scored = score(predictor, requests, contributions=contributions)
-        model = {"name": predictor.model_name, "version": predictor.model_version}
+        model = model_info(predictor)
         n = len(scored.outputs)
         rids = [f"{request_id}.{i}" for i in range(n)] if batch else [request_id] * n
-        # Serialised once, here, where orjson is cheap (not by the log's writer, with the GIL):
-        # the log stores these bytes, and each response is them with the model and request id
-        # appended inside the object's closing brace.
-        outputs = [orjson.dumps(o) for o in scored.outputs]
         # The whole call is one log item (columns, one time stamp): one queue put per call, not
         # an entry object and a put per answer (benchmarks/bench_log.py).
         self._log.record_many(
@@ -363,12 +360,11 @@ class PredictionService:
                 model_name=predictor.model_name,
                 model_version=predictor.model_version,
                 input_sha256=scored.input_sha256,
-                outputs=outputs,
+                outputs=[orjson.dumps(o) for o in scored.outputs],
             )
         )
-        model_json = orjson.dumps(model)
         answers = [
-            b"".join((o[:-1], b',"model":', model_json, b',"request_id":', orjson.dumps(rid), b"}"))
-            for o, rid in zip(outputs, rids, strict=True)
+            {**o, "model": model, "request_id": rid}
+            for o, rid in zip(scored.outputs, rids, strict=True)
         ]
         return Answered(answers, model)

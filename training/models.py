@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bundle import postprocess
+from bundle.heads import OUTCOMES
 from features.longevity import LONGEVITY_INDEX
 
 FloatArray = npt.NDArray[np.float64]
@@ -36,7 +37,7 @@ QUANTILES: Final = (("q10", 0.1), ("q50", 0.5), ("q90", 0.9))
 
 @dataclass(frozen=True)
 class RiskModel:
-    """Calibrated classifier of visible asymmetry at review.
+    """Calibrated classifier of a binary outcome at review (``bundle.heads.Outcome``).
 
     Attributes:
         booster: Binary LightGBM model on the treatment features.
@@ -48,7 +49,7 @@ class RiskModel:
     calibration: tuple[float, float]
 
     def predict(self, x: Float32Array) -> FloatArray:
-        """Calibrated probability of visible asymmetry per row of treatment features."""
+        """Calibrated probability of the outcome per row of treatment features."""
         raw = np.asarray(self.booster.predict(x), dtype=np.float64)
         return postprocess.calibrate(raw, *self.calibration)
 
@@ -70,7 +71,7 @@ class DifferenceModels:
             raw = np.stack(
                 [np.asarray(self.boosters[target][q].predict(x)) for q, _ in QUANTILES], axis=1
             )
-            out[target] = postprocess.quantiles(raw)
+            out[target] = postprocess.quantiles(raw, [q for q, _ in QUANTILES])
         return out
 
 
@@ -110,8 +111,19 @@ class LongevityModel:
 
 @dataclass(frozen=True)
 class FittedModels:
-    """All models of one run."""
+    """All models of one run.
 
-    risk: RiskModel
+    Attributes:
+        risks: A calibrated classifier per binary outcome (``bundle.heads.OUTCOMES``), by name.
+        differences: The difference quantile regressors.
+        longevity: The hazard model.
+    """
+
+    risks: Mapping[str, RiskModel]
     differences: DifferenceModels
     longevity: LongevityModel
+
+    @property
+    def risk(self) -> RiskModel:
+        """The asymmetry-risk classifier (the first outcome)."""
+        return self.risks[OUTCOMES[0].name]

@@ -1,6 +1,8 @@
-"""Asymmetry risk: a calibrated LightGBM classifier of visible asymmetry at the two-week review.
+"""Binary outcomes at review: one calibrated LightGBM classifier per ``bundle.heads.OUTCOMES``.
 
-Fitted on the reviewed treatments of the training patients. Those patients are split, by
+The asymmetry risk (visible asymmetry at the two-week review) and the ptosis risks are fitted and
+evaluated alike, each on its own ``followups`` column. Fitted on the reviewed treatments of the
+training patients. Those patients are split, by
 patient, into a fit part and a calibration part: the booster is fitted on the first with early
 stopping on the second, and Platt scaling of its logit is fitted on the second, so neither the
 number of trees nor the calibration is chosen on rows the trees were grown on.
@@ -17,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from bundle.heads import OUTCOMES, Outcome
 from training import metrics
 from training.dataset import TrainingData
 from training.models import RiskModel
@@ -57,37 +60,50 @@ CURVE_THRESHOLDS: Final = tuple(float(t) for t in np.round(np.arange(0.01, 0.81,
 """Thresholds of the decision-curve table."""
 SUBGROUPS: Final = ("sex", "ancestry", "product", "clinic_id")
 """``treatments`` columns reported by subgroup (``clinic_id`` is named ``clinic``)."""
+MIN_EVENTS: Final = 5
+"""Fewest events (and non-events) among the training reviews that a classifier is fitted on."""
+BOOTSTRAP: Final = 200
+"""Bootstrap resamples of the held-out rows behind each 95% interval (fixed seed)."""
 
 
-def _reviewed(data: TrainingData) -> tuple[npt.NDArray[np.int64], FloatArray, BoolArray]:
+def _reviewed(
+    data: TrainingData, outcome: Outcome
+) -> tuple[npt.NDArray[np.int64], FloatArray, BoolArray]:
     """Feature rows, outcomes (0/1) and training mask of the treatments with a review."""
     fol = data.registry.followups
     rows = data.rows(fol["treatment_id"].to_numpy())
-    y = fol["visible_asymmetry"].to_numpy(dtype=np.float64)
+    y = fol[outcome.target].to_numpy(dtype=np.float64)
     return rows, y, data.train[rows]
 
 
-def fit_risk(data: TrainingData, seed: int = 0) -> RiskModel:
-    """Fit the calibrated asymmetry-risk model on the training patients' reviewed treatments.
+def fit_risk(data: TrainingData, seed: int = 0, outcome: Outcome = OUTCOMES[0]) -> RiskModel:
+    """Fit the calibrated classifier of one outcome on the training patients' reviewed treatments.
 
     Args:
         data: Training data; only rows in ``data.train`` with a review are used.
         seed: Seed of the patient split and of LightGBM's bagging.
+        outcome: The outcome (default: visible asymmetry).
 
     Returns:
         The booster (refitted on every training patient) and its Platt scaling (fitted on
         out-of-fold predictions).
 
     Raises:
-        ValueError: Too few reviewed training treatments, or one class only, to fit.
+        ValueError: Too few reviewed training treatments, events or non-events to fit.
     """
-    rows, y, train = _reviewed(data)
+    rows, y, train = _reviewed(data, outcome)
     rows, y = rows[train], y[train]
+    events = int(y.sum())
+    if min(events, len(y) - events) < MIN_EVENTS:
+        raise ValueError(
+            f"{outcome.target}: {events} events among {len(y)} reviewed training treatments; "
+            f"fitting its model needs at least {MIN_EVENTS} events and {MIN_EVENTS} without"
+        )
     patients = data.registry.treatments["patient_id"].to_numpy(dtype=object)[rows]
     held = hold_back_patients(patients, CALIBRATION_SHARE, seed)
-    for part, name in ((~held, "fit"), (held, "calibration")):
-        if part.sum() < 20 or len(np.unique(y[part])) < 2:
-            raise ValueError(f"risk: the {name} part needs both outcomes and >= 20 treatments")
+    for part, name in ((~held, "fit"), (held, "early-stopping")):
+        if part.sum() < 20:
+            raise ValueError(f"{outcome.target}: the {name} part needs >= 20 treatments")
     x = data.features[rows]
     params = {**PARAMS, "seed": seed}
     # 1. The number of trees: early stopping on held-back training patients.
@@ -121,11 +137,11 @@ def fit_risk(data: TrainingData, seed: int = 0) -> RiskModel:
 
 @dataclass(frozen=True)
 class RiskReport:
-    """Held-out performance of a risk model.
+    """Held-out performance of a binary outcome's model.
 
     Attributes:
         metrics: Scalar metrics by stable name (see ``evaluate_risk``).
-        y: Held-out outcomes (True: visible asymmetry).
+        y: Held-out outcomes.
         p: The model's calibrated probabilities for them.
         p_oracle: The simulator's true probabilities, or None without an oracle.
         treatment_ids: treatment_id of each held-out row.
@@ -143,14 +159,15 @@ class RiskReport:
 
 
 def _headline(y: FloatArray, p: FloatArray, prefix: str, treat_all: bool) -> dict[str, float]:
-    slope, intercept = metrics.calibration(y, p)
-    out = {
-        f"{prefix}auc": metrics.auc(y, p),
-        f"{prefix}brier": metrics.brier(y, p),
-        f"{prefix}log_loss": metrics.log_loss(y, p),
-        f"{prefix}calibration_slope": slope,
-        f"{prefix}calibration_intercept": intercept,
-    }
+    both = len(np.unique(y)) == 2  # AUC and the calibration slope need both outcomes
+    out = {f"{prefix}brier": metrics.brier(y, p), f"{prefix}log_loss": metrics.log_loss(y, p)}
+    if both:
+        slope, intercept = metrics.calibration(y, p)
+        out |= {
+            f"{prefix}auc": metrics.auc(y, p),
+            f"{prefix}calibration_slope": slope,
+            f"{prefix}calibration_intercept": intercept,
+        }
     curve = metrics.net_benefit(y, p, THRESHOLDS)
     for t, nb, all_ in zip(THRESHOLDS, curve.model, curve.treat_all, strict=True):
         out[f"{prefix}net_benefit_t{round(t * 100)}"] = float(nb)
@@ -159,7 +176,38 @@ def _headline(y: FloatArray, p: FloatArray, prefix: str, treat_all: bool) -> dic
     return out
 
 
-def _subgroups(y: FloatArray, p: FloatArray, treatments: pd.DataFrame) -> dict[str, float]:
+def _intervals(y: FloatArray, p: FloatArray, prefix: str) -> dict[str, float]:
+    """95% percentile-bootstrap intervals of AUC, Brier, calibration slope and observed/expected.
+
+    Rare outcomes (ptosis: about 1% of reviews) rest on a few dozen held-out events: the
+    interval, not the point, says how much the figure can be trusted. Observed against expected
+    events (the sum of the probabilities) is calibration-in-the-large.
+    """
+    out = {
+        f"{prefix}events_test": float(y.sum()),
+        f"{prefix}expected_events_test": float(p.sum()),
+    }
+    rng = np.random.default_rng(0)
+    draws: dict[str, list[float]] = {"brier": [], "observed_expected": [], "auc": [], "slope": []}
+    for _ in range(BOOTSTRAP):
+        i = rng.integers(0, len(y), len(y))
+        draws["brier"].append(metrics.brier(y[i], p[i]))
+        draws["observed_expected"].append(y[i].sum() / p[i].sum())
+        if len(np.unique(y[i])) == 2:
+            draws["auc"].append(metrics.auc(y[i], p[i]))
+            draws["slope"].append(metrics.calibration(y[i], p[i])[0])
+    out[f"{prefix}observed_expected"] = out[f"{prefix}events_test"] / max(p.sum(), 1e-12)
+    for name, values in draws.items():
+        if len(values) >= BOOTSTRAP // 2:  # most resamples had both outcomes
+            low, high = np.percentile(values, [2.5, 97.5])
+            key = "calibration_slope" if name == "slope" else name
+            out[f"{prefix}{key}_ci_low"], out[f"{prefix}{key}_ci_high"] = low, high
+    return out
+
+
+def _subgroups(
+    y: FloatArray, p: FloatArray, treatments: pd.DataFrame, prefix: str
+) -> dict[str, float]:
     out: dict[str, float] = {}
     for column in SUBGROUPS:
         name = "clinic" if column == "clinic_id" else column
@@ -167,43 +215,53 @@ def _subgroups(y: FloatArray, p: FloatArray, treatments: pd.DataFrame) -> dict[s
         values = {"y": y, "p": p}
         for metric, fn in (("auc", metrics.auc), ("brier", metrics.brier)):
             for label, v in metrics.by_group(values, groups, fn).items():
-                out[f"risk_{metric}__{name}_{label}"] = v
+                out[f"{prefix}{metric}__{name}_{label}"] = v
         for label, n in metrics.by_group(values, groups, lambda y, p: float(len(y))).items():
-            out[f"risk_n_test__{name}_{label}"] = n
+            out[f"{prefix}n_test__{name}_{label}"] = n
     return out
 
 
-def evaluate_risk(model: RiskModel, data: TrainingData) -> RiskReport:
-    """Evaluate a risk model on the held-out reviewed treatments, beside the oracle if present.
+def evaluate_risk(
+    model: RiskModel, data: TrainingData, outcome: Outcome = OUTCOMES[0]
+) -> RiskReport:
+    """Evaluate an outcome's model on the held-out reviewed treatments, beside the oracle.
 
-    Metric names: ``risk_auc``, ``risk_brier``, ``risk_log_loss``, ``risk_calibration_slope``,
-    ``risk_calibration_intercept``, ``risk_net_benefit_t{10,20,30}``,
-    ``risk_net_benefit_treat_all_t{10,20,30}``, ``risk_n_test``, ``risk_prevalence``; per subgroup
-    ``risk_{auc,brier,n_test}__{sex,ancestry,product,clinic}_<value>`` (groups under
+    Metric names, with P the outcome's ``metric_prefix`` (``risk`` for visible asymmetry):
+    ``P_auc``, ``P_brier``, ``P_log_loss``, ``P_calibration_slope``,
+    ``P_calibration_intercept`` (AUC and calibration only when the held-out rows have both
+    outcomes), ``P_net_benefit_t{10,20,30}``, ``P_net_benefit_treat_all_t{10,20,30}``,
+    ``P_n_test``, ``P_prevalence``, ``P_events_test``, ``P_expected_events_test``,
+    ``P_observed_expected`` (calibration-in-the-large: events over the sum of the
+    probabilities), ``P_{auc,brier,calibration_slope,observed_expected}_ci_{low,high}`` (95%
+    bootstrap); per subgroup
+    ``P_{auc,brier,n_test}__{sex,ancestry,product,clinic}_<value>`` (groups under
     ``metrics.MIN_GROUP_N`` rows or with one outcome left out); with an oracle the headline ones
-    again (but treat-all) as ``oracle_risk_*`` and ``risk_{auc,brier,log_loss}_ratio_to_oracle``.
+    again (but treat-all) as ``oracle_P_*`` and ``P_{auc,brier,log_loss}_ratio_to_oracle``.
 
     Args:
-        model: The fitted risk model.
+        model: The fitted model.
         data: Training data; rows in ``data.test`` with a review are evaluated.
+        outcome: The outcome (default: visible asymmetry).
 
     Returns:
         The report.
 
     Raises:
-        ValueError: No held-out reviewed treatments, or only one outcome among them.
+        ValueError: No held-out reviewed treatments.
     """
-    rows, y, _ = _reviewed(data)
+    rows, y, _ = _reviewed(data, outcome)
     test = data.test[rows]
     rows, y = rows[test], y[test]
-    if len(y) == 0 or len(np.unique(y)) < 2:
-        raise ValueError("risk: the held-out set needs reviewed treatments with both outcomes")
+    if len(y) == 0:
+        raise ValueError(f"{outcome.target}: no reviewed treatment in the held-out period")
+    prefix = f"{outcome.metric_prefix}_"
     p = model.predict(data.features[rows])
     ids = data.treatment_ids[rows]
-    out = _headline(y, p, "risk_", treat_all=True)
-    out["risk_n_test"] = float(len(y))
-    out["risk_prevalence"] = float(y.mean())
-    out.update(_subgroups(y, p, data.registry.treatments.iloc[rows]))
+    out = _headline(y, p, prefix, treat_all=True)
+    out[f"{prefix}n_test"] = float(len(y))
+    out[f"{prefix}prevalence"] = float(y.mean())
+    out |= _intervals(y, p, prefix)
+    out |= _subgroups(y, p, data.registry.treatments.iloc[rows], prefix)
 
     curve = metrics.net_benefit(y, p, CURVE_THRESHOLDS)
     table = pd.DataFrame(
@@ -211,13 +269,15 @@ def evaluate_risk(model: RiskModel, data: TrainingData) -> RiskReport:
     )
     p_oracle: FloatArray | None = None
     if data.oracle is not None:
-        truth = data.oracle.asymmetry["p_visible_asymmetry"]
+        truth = data.oracle.asymmetry[f"p_{outcome.target}"]
         p_oracle = truth.reindex(ids).to_numpy(dtype=np.float64)
         if np.isnan(p_oracle).any():
-            raise ValueError("risk: the oracle lacks some held-out treatments")
-        out.update(_headline(y, p_oracle, "oracle_risk_", treat_all=False))
+            raise ValueError(f"{outcome.target}: the oracle lacks some held-out treatments")
+        out.update(_headline(y, p_oracle, f"oracle_{prefix}", treat_all=False))
         for name in ("auc", "brier", "log_loss"):
-            out[f"risk_{name}_ratio_to_oracle"] = out[f"risk_{name}"] / out[f"oracle_risk_{name}"]
+            if f"{prefix}{name}" in out:
+                ratio = out[f"{prefix}{name}"] / out[f"oracle_{prefix}{name}"]
+                out[f"{prefix}{name}_ratio_to_oracle"] = ratio
         table["oracle"] = metrics.net_benefit(y, p_oracle, CURVE_THRESHOLDS).model
     return RiskReport(
         metrics=out,

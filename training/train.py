@@ -12,6 +12,8 @@ from pathlib import Path
 import mlflow
 import numpy as np
 
+from bundle.heads import OUTCOMES
+from bundle.manifest import write_model_version
 from features.spec import FEATURE_NAMES
 from training import plots
 from training.dataset import TrainingData, load_training_data
@@ -116,18 +118,19 @@ def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
         f"{len(reg.rejects.drop_duplicates(['table', 'row'])):,} rejected rows; "
         f"train {int(data.train.sum()):,}, held out {int(data.test.sum()):,} (latest period)"
     )
-    with stages("fit asymmetry risk and post-treatment differences"):
-        risk = fit_risk(data, seed=settings.seed)
+    with stages("fit the outcome risks and post-treatment differences"):
+        risks = {o.name: fit_risk(data, settings.seed, o) for o in OUTCOMES}
         differences = fit_differences(data, seed=settings.seed)
     with stages("fit longevity (discrete-time hazard) and the naive baseline"):
         longevity = fit_longevity(data, seed=settings.seed)
         naive = fit_naive_longevity(data, seed=settings.seed)
-    models = FittedModels(risk=risk, differences=differences, longevity=longevity)
+    models = FittedModels(risks=risks, differences=differences, longevity=longevity)
     with stages("evaluate on the held-out period"):
-        risk_report = evaluate_risk(risk, data)
+        reports = {o.name: evaluate_risk(risks[o.name], data, o) for o in OUTCOMES}
+        risk_report = reports[OUTCOMES[0].name]
         longevity_report = evaluate_longevity(longevity, naive, data)
         metrics = {
-            **risk_report.metrics,
+            **{k: v for r in reports.values() for k, v in r.metrics.items()},
             **evaluate_differences(differences, data),
             **longevity_report.metrics,
         }
@@ -143,9 +146,15 @@ def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
                 "model_name": settings.model_name,
                 "longevity_bin_days": longevity.bin_days,
                 "longevity_n_bins": longevity.n_bins,
-                "risk_platt_slope": risk.calibration[0],
-                "risk_platt_intercept": risk.calibration[1],
-                "risk_n_trees": risk.booster.num_trees(),
+                **{
+                    f"{o.metric_prefix}_{name}": value
+                    for o in OUTCOMES
+                    for name, value in (
+                        ("platt_slope", risks[o.name].calibration[0]),
+                        ("platt_intercept", risks[o.name].calibration[1]),
+                        ("n_trees", risks[o.name].booster.num_trees()),
+                    )
+                },
                 "longevity_n_trees": longevity.booster.num_trees(),
             }
         )
@@ -173,6 +182,8 @@ def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
             mlflow.log_artifact(str(Path(tmp) / "survival_by_region.png"), "plots")
         with stages("register the bundle in the MLflow Model Registry"):
             registered = register_bundle(settings.out, settings.model_name)
+            # Known only now: the local bundle answers with the registry's version number.
+            write_model_version(settings.out, registered.version)
     return TrainResult(
         run_id=run_id,
         experiment_id=experiment_id,

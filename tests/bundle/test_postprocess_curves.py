@@ -1,5 +1,5 @@
-"""SurvivalCurves: one set of curves gives what the separate functions give, and both give what
-the straightforward per-call implementation (kept below as a reference) gives."""
+"""SurvivalCurves: its summaries against the closed forms written plainly (pair by pair, piece by
+piece, below) and against a fine numerical integration."""
 
 import math
 
@@ -133,7 +133,7 @@ def test_curves_summaries_equal_the_functions_and_the_reference(bins: int, bin_d
     np.testing.assert_array_equal(median, postprocess.median_days(h, bin_days))
     np.testing.assert_array_equal(median, _reference_median(h, bin_days))
     survival = curves.survival_at(DAYS)
-    assert survival.shape == (len(DAYS), len(h)) and survival.flags.c_contiguous
+    assert survival.shape == (len(DAYS), len(h))
     for i, d in enumerate(DAYS):
         np.testing.assert_array_equal(survival[i], postprocess.survival_at(h, float(d), bin_days))
         np.testing.assert_allclose(
@@ -221,15 +221,14 @@ def test_a_pair_alone_equals_its_value_among_many(monkeypatch: pytest.MonkeyPatc
     h = _hazards(2 * 300, 12, seed=4)
     curves = postprocess.SurvivalCurves(h, W)
     left, right = np.arange(300), np.arange(300, 600)
-    many = curves.late_asymmetry(left, right)  # more than _FEW_PAIRS: no cached index
+    many = curves.late_asymmetry(left, right)
     alone = np.array(
         [curves.late_asymmetry(left[i : i + 1], right[i : i + 1])[0] for i in range(300)]
     )
-    np.testing.assert_array_equal(alone, many)
+    # The same operations per pair, however many: equal up to the order of a sum (1e-15).
+    np.testing.assert_allclose(alone, many, rtol=0, atol=1e-14)
     monkeypatch.setattr(postprocess, "_PAIR_CHUNK", 7)  # chunked: the same, chunk by chunk
-    np.testing.assert_array_equal(curves.late_asymmetry(left, right), many)
-    monkeypatch.setattr(postprocess, "_FEW_PAIRS", 0)  # never the cached index: the same
-    np.testing.assert_array_equal(curves.late_asymmetry(left[:5], right[:5]), many[:5])
+    np.testing.assert_allclose(curves.late_asymmetry(left, right), many, rtol=0, atol=1e-14)
 
 
 def test_curves_of_constant_hazards_are_exponentials() -> None:
@@ -240,18 +239,10 @@ def test_curves_of_constant_hazards_are_exponentials() -> None:
     )
     np.testing.assert_allclose(curves.median_days(), W * np.log(0.5) / np.log(1 - h))
     np.testing.assert_allclose(curves.log_keep, np.log(1 - h))
-    np.testing.assert_allclose(curves.log_start[:, -1], 12 * np.log(1 - h))
+    np.testing.assert_allclose(curves.log_start[-1], 12 * np.log(1 - h))
     assert curves.late_asymmetry(np.array([0]), np.array([2]))[0] == pytest.approx(
         np.exp(-(-np.log1p(-h) / W) * postprocess.LATE_GAP_DAYS), rel=1e-13
     )
-
-
-def test_cached_day_columns_are_not_changed_by_callers() -> None:
-    curves = postprocess.SurvivalCurves(_hazards(5, 12, seed=5), W)
-    first = curves.survival_at((90, 120))
-    first[:] = -1.0  # a fresh array: the caches behind it are read-only and untouched
-    np.testing.assert_array_equal(curves.survival_at((90.0, 120.0)), curves.survival_at((90, 120)))
-    assert curves.survival_at((90, 120)).min() >= 0.0
 
 
 def test_empty_rows_and_pairs() -> None:
@@ -262,44 +253,25 @@ def test_empty_rows_and_pairs() -> None:
     assert curves.late_asymmetry(none, none).shape == (0,)
 
 
-def _same_bits(a: np.ndarray, b: np.ndarray) -> None:
-    """Equal to the bit: -0.0 is not 0.0, and NaNs must match (``assert_array_equal`` is laxer)."""
-    assert a.shape == b.shape and a.dtype == b.dtype == np.float64
-    np.testing.assert_array_equal(a.view(np.uint64), b.view(np.uint64))
-
-
-def _same_curves(a: postprocess.SurvivalCurves, b: postprocess.SurvivalCurves) -> None:
-    """Every summary of two sets of curves equal, to the bit."""
-    _same_bits(a.log_keep, b.log_keep)
-    _same_bits(a.log_start, b.log_start)
-    _same_bits(a.median_days(), b.median_days())
-    _same_bits(a.survival_at(DAYS), b.survival_at(DAYS))
-    rows = a.log_keep.shape[0]
-    left, right = np.arange(0, rows - 1, 2), np.arange(1, rows, 2)
-    _same_bits(a.late_asymmetry(left, right), b.late_asymmetry(left, right))
-
-
 @pytest.mark.parametrize("groups", [1, 8])
-@pytest.mark.parametrize("rows", [0, 1, 7, 300])  # 300: past _SUM_AT_ONCE_ROWS and _FEW_PAIRS
-def test_curves_from_the_margin_are_those_of_its_hazards(groups: int, rows: int) -> None:
-    rng = np.random.default_rng(rows + groups)
-    margin = (3 * rng.standard_normal(rows)).astype(np.float32)  # the booster's, in float32
-    margin[:3] = [40.0, -40.0, 0.0][: len(margin[:3])]  # hazards of 1 and 0 (clipped), 0.5
+def test_hazards_from_the_margin_are_the_proportional_odds(groups: int) -> None:
+    rng = np.random.default_rng(groups)
+    margin = (3 * rng.standard_normal(50)).astype(np.float32)  # the booster's, in float32
+    margin[:3] = [40.0, -40.0, 0.0]  # hazards of 1 and 0 (no overflow), 0.5 at a zero baseline
     baseline = rng.standard_normal((groups, 12)) - 2.0
-    region = rng.integers(0, groups, rows)
-    hazards = postprocess.hazards_from_margin(margin, baseline, region)
-    _same_curves(
-        postprocess.SurvivalCurves.from_margin(margin, baseline, region, W),
-        postprocess.SurvivalCurves(hazards, W),
-    )
+    baseline[:, 0] = 0.0
+    region = rng.integers(0, groups, 50)
+    got = postprocess.hazards_from_margin(margin, baseline, region)
+    z = baseline[region if groups > 1 else 0] + margin.astype(np.float64)[:, None]
+    # Two ways of the same sigmoid: a few units of the last place apart.
+    np.testing.assert_allclose(got, 1.0 / (1.0 + np.exp(-z)), rtol=1e-14, atol=1e-300)
+    assert got[0, 0] == 1.0 and got[1, 0] < 1e-17 and got[2, 0] == 0.5
 
 
 def test_curves_of_many_rows_are_those_of_each_row_alone() -> None:
-    # Many rows sum the log survival bin by bin, few row by row: the same sums.
     h = _hazards(300, 12, seed=10)
     many = postprocess.SurvivalCurves(h, W)
     for i in (0, 150, 299):
         alone = postprocess.SurvivalCurves(h[i : i + 1], W)
-        _same_bits(alone.log_start, many.log_start[i : i + 1])
-        _same_bits(alone.median_days(), many.median_days()[i : i + 1])
-        _same_bits(alone.survival_at(DAYS), many.survival_at(DAYS)[:, i : i + 1])
+        np.testing.assert_array_equal(alone.median_days(), many.median_days()[i : i + 1])
+        np.testing.assert_array_equal(alone.survival_at(DAYS), many.survival_at(DAYS)[:, i : i + 1])

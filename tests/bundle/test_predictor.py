@@ -10,20 +10,15 @@ import numpy as np
 import pytest
 
 from bundle import postprocess
+from bundle.heads import OUTCOMES
 from bundle.manifest import MANIFEST_FILE, BundleError, BundleMismatch
-from bundle.predictor import (
-    _SORT_UP_TO_ROWS,
-    SURVIVAL_DAYS,
-    Predictor,
-    _first_rows_by_run,
-    _first_to_wear_off,
-)
+from bundle.predictor import ASYMMETRY_RISK, SURVIVAL_DAYS, Predictor, _first_to_wear_off
 from bundle.resolve import resolve_model
 from features.build import build_features
 from features.longevity import LONGEVITY_NAMES, longevity_matrix, treated_region_sides
 from features.request import request_inputs
 from features.tables import registry_inputs, registry_requests
-from training import export
+from training.contributions import path_contributions
 from training.dataset import TrainingData
 from training.models import DIFF_TARGETS, FittedModels
 
@@ -64,7 +59,9 @@ def test_predictions_equal_lightgbm_models(
     r, s = region[keep], side[keep]
     p = predictor.predict(x, t, r, s)
 
-    np.testing.assert_allclose(p.asymmetry_risk, models.risk.predict(x), rtol=0, atol=1e-5)
+    assert list(p.risks) == [o.name for o in OUTCOMES]
+    for name, risk in p.risks.items():
+        np.testing.assert_allclose(risk, models.risks[name].predict(x), rtol=0, atol=1e-5)
     diffs = models.differences.predict(x)
     assert set(p.differences) == set(DIFF_TARGETS)
     for target in DIFF_TARGETS:
@@ -149,7 +146,7 @@ def _first_by_sorting(
     return first[0], first[1]
 
 
-@pytest.mark.parametrize("rows", [10, 400])  # by sorting, then by runs of each treatment
+@pytest.mark.parametrize("rows", [10, 400])
 def test_first_to_wear_off_is_the_smallest_median_first_row_if_tied(rows: int) -> None:
     rng = np.random.default_rng(rows)
     n = max(rows // 4, 4)
@@ -167,8 +164,6 @@ def test_first_to_wear_off_is_the_smallest_median_first_row_if_tied(rows: int) -
         want = _first_by_sorting(m, t, r, s, n)
         got = _first_to_wear_off(m, t, r, s, n)
         np.testing.assert_array_equal(got, want, err_msg=label)
-        if rows > _SORT_UP_TO_ROWS:  # by runs, but for a treatment all NaN: sorted
-            assert (_first_rows_by_run(m, t) is None) == (label == "a treatment all NaN"), label
         # The rows in any order (the first of tied rows: the first in that order).
         perm = rng.permutation(rows)
         got = _first_to_wear_off(m[perm], t[perm], r[perm], s[perm], n)
@@ -194,16 +189,18 @@ def test_contributions_are_the_lightgbm_trees_path_contributions(
     # Reference: the path contributions of the leaves LightGBM itself sends each row to, on the
     # calibrated scale; ONNX sums the trees in float32 (1e-5 on contributions below 1).
     booster = models.risk.booster
-    paths = export.path_contributions(booster)
-    slope = predictor.manifest.calibration.slope
-    expected = paths.of(booster.predict(x, pred_leaf=True)) * slope
-    np.testing.assert_allclose(p.contributions, expected, atol=1e-5)
+    paths = path_contributions(booster)
+    (head,) = predictor.manifest.heads_of("contributions")
+    assert head.name == ASYMMETRY_RISK and head.calibration is not None
+    expected = paths.of(booster.predict(x, pred_leaf=True)) * head.calibration.slope
+    contributions = p.contributions[ASYMMETRY_RISK]
+    np.testing.assert_allclose(contributions, expected, atol=1e-5)
     # With the base they make the risk's log-odds (the risk is computed from them).
     logit = np.log(p.asymmetry_risk / (1 - p.asymmetry_risk))
     # The base as a client computes it from GET /v1/model (the response's documented rule).
-    m = predictor.manifest
-    base = m.calibration.intercept + m.calibration.slope * m.risk_contribution_base
-    np.testing.assert_allclose(base + p.contributions.sum(axis=1), logit, atol=1e-9)
+    assert head.contribution_base is not None
+    base = head.calibration.intercept + head.calibration.slope * head.contribution_base
+    np.testing.assert_allclose(base + contributions.sum(axis=1), logit, atol=1e-9)
 
 
 def test_predict_treatments_builds_features_itself(
@@ -251,6 +248,21 @@ def test_other_longevity_features_or_format_are_refused(bundle: Path, tmp_path: 
         Predictor.load(copy)
     _edit_manifest(copy, format_version=99)
     with pytest.raises(BundleMismatch, match="format_version 99"):
+        Predictor.load(copy)
+
+
+def test_a_head_whose_output_is_missing_is_refused(bundle: Path, tmp_path: Path) -> None:
+    copy = _copy(bundle, tmp_path)
+    heads = json.loads((copy / MANIFEST_FILE).read_text())["heads"]
+    heads[0]["outputs"] = ["no_such_output"]
+    _edit_manifest(copy, heads=heads)
+    with pytest.raises(
+        BundleMismatch, match=r"head 'asymmetry_risk': treatment\.onnx has no output"
+    ):
+        Predictor.load(copy)
+    del heads[0]["calibration"]
+    _edit_manifest(copy, heads=heads)
+    with pytest.raises(BundleMismatch, match=r"head 'asymmetry_risk' has no calibration"):
         Predictor.load(copy)
 
 

@@ -22,7 +22,7 @@ from features.tables import registry_requests
 from serving.app import create_app
 from serving.keys import create_key
 from serving.predict import predict_registry
-from serving.service import _GROUP_MATRIX, FEATURE_GROUPS
+from serving.service import FEATURE_GROUPS, group_contributions
 from serving.settings import serving_settings
 from tests.serving.live import live_server
 from training.dataset import TrainingData
@@ -122,12 +122,16 @@ def test_predict_equals_predictor(
         body = r.json()
         expected = predictor.predict_treatments(request_inputs(request))
         _assert_answer_equals(body, expected)
-        assert body["model"] == {"name": "asym-test", "version": "1"}
+        assert body["model"] == {"name": "asym-test", "version": "1", "run_id": "run-1"}
         assert body["risk_band"] in ("low", "moderate", "high")
         assert len(body["request_id"]) == 32
         # The listed groups: the five largest |sums| of their features' contributions.
         by_group = dict(
-            zip(FEATURE_GROUPS, (expected.contributions @ _GROUP_MATRIX)[0], strict=True)
+            zip(
+                FEATURE_GROUPS,
+                group_contributions(expected.contributions["asymmetry_risk"])[0],
+                strict=True,
+            )
         )
         largest = sorted(by_group, key=lambda g: -abs(by_group[g]))[:5]
         assert [c["group"] for c in body["contributions"]] == largest
@@ -155,7 +159,7 @@ def test_predict_equals_batch_scoring(
         assert body["asymmetry_risk"] == pytest.approx(row["asymmetry_risk"], abs=1e-5)
         assert body["late_asymmetry"]["risk"] == pytest.approx(row["late_asymmetry_risk"], abs=1e-5)
         q = body["differences"]["brow_height_diff_mm"]
-        assert q["expected"] == pytest.approx(row["brow_height_diff_mm"], abs=1e-5)
+        assert q["expected"] == pytest.approx(row["brow_height_diff_mm_q50"], abs=1e-5)
 
 
 def test_batch_equals_singles(
@@ -165,7 +169,7 @@ def test_batch_equals_singles(
     r = client.post("/v1/predict/batch", json={"requests": requests})
     assert r.status_code == 200, r.text
     batch = r.json()
-    assert batch["model"] == {"name": "asym-test", "version": "1"}
+    assert batch["model"] == {"name": "asym-test", "version": "1", "run_id": "run-1"}
     assert len(batch["predictions"]) == len(requests)
     for i, (one, request) in enumerate(zip(batch["predictions"], requests, strict=True)):
         single = client.post("/v1/predict", json=request).json()
@@ -359,7 +363,7 @@ def test_health_and_readiness_need_no_key(base_url: str) -> None:
     assert httpx.get(f"{base_url}/healthz").json() == {"status": "ok", "model": None}
     ready = httpx.get(f"{base_url}/readyz")
     assert ready.status_code == 200
-    assert ready.json()["model"] == {"name": "asym-test", "version": "1"}
+    assert ready.json()["model"] == {"name": "asym-test", "version": "1", "run_id": "run-1"}
 
 
 def test_model_manifest(client: httpx.Client, bundle: Path) -> None:
@@ -421,7 +425,7 @@ def test_predictions_are_logged_without_inputs(client: httpx.Client, log_db: Pat
     clinic, version, sha, outputs = rows[0]
     assert (clinic, version, len(sha)) == ("north", "1", 64)
     # The outputs logged are the answer sent, less which model and request (columns of their own).
-    assert answer.pop("model") == {"name": "asym-test", "version": "1"}
+    assert answer.pop("model") == {"name": "asym-test", "version": "1", "run_id": "run-1"}
     assert json.loads(outputs) == answer
     assert "age_years" not in outputs  # outputs only, never the patient's data
 
@@ -437,7 +441,7 @@ def test_reload(base_url: str, keys: tuple[Path, str, str], bundle: Path) -> Non
     with httpx.Client(base_url=base_url, headers={"X-API-Key": keys[2]}, timeout=60) as admin:
         r = admin.post("/v1/admin/reload", json={"model": str(bundle)})
         assert r.status_code == 200, r.text
-        assert r.json()["model"] == {"name": "asym-test", "version": "1"}
+        assert r.json()["model"] == {"name": "asym-test", "version": "1", "run_id": "run-1"}
         r = admin.post("/v1/admin/reload", json={"model": str(bundle / "missing")})
         assert r.status_code == 409
         assert "missing" in r.json()["detail"]

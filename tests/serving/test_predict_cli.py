@@ -26,7 +26,10 @@ RISK_COLUMNS = [
     "late_asymmetry_risk",
     "first_to_wear_off_region",
     "first_to_wear_off_side",
-    *(c for t in DIFF_TARGETS for c in (t, f"{t}_q10", f"{t}_q90")),
+    *(f"{t}_{q}" for t in DIFF_TARGETS for q in ("q10", "q50", "q90")),
+    "model_name",
+    "model_version",
+    "model_run_id",
 ]
 LONGEVITY_COLUMNS = [
     "treatment_id",
@@ -69,12 +72,15 @@ def test_predict_writes_documented_files(bundle: Path, data: TrainingData, tmp_p
     expected = Predictor.load(bundle).predict_treatments(inputs)
     np.testing.assert_allclose(risk["asymmetry_risk"], expected.asymmetry_risk)
     np.testing.assert_allclose(
-        risk["brow_height_diff_mm"], expected.differences["brow_height_diff_mm"]["q50"]
+        risk["brow_height_diff_mm_q50"], expected.differences["brow_height_diff_mm"]["q50"]
     )
     np.testing.assert_allclose(longevity["median_days"], expected.median_days)
     np.testing.assert_allclose(longevity["p_not_returned_120"], expected.survival[120])
     assert risk["asymmetry_risk"].between(0, 1).all()
     assert (risk["brow_height_diff_mm_q10"] <= risk["brow_height_diff_mm_q90"]).all()
+    # Which model answered: its name, registered version and run, on every row.
+    model = risk[["model_name", "model_version", "model_run_id"]].astype(str).drop_duplicates()
+    assert model.values.tolist() == [["asym-test", "1", "run-1"]]
     first = longevity.loc[longevity.groupby("treatment_id")["median_days"].idxmin()]
     merged = risk.merge(first, on="treatment_id")
     assert (merged["first_to_wear_off_region"].astype(str) == merged["region"].astype(str)).all()

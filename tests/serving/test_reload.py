@@ -33,8 +33,9 @@ def _copy(bundle: Path, dst: Path, **manifest_changes: Any) -> Path:
     path = dst / MANIFEST_FILE
     raw = json.loads(path.read_text())
     for key, value in manifest_changes.items():
-        if isinstance(value, dict):
-            raw[key] = {**raw[key], **value}
+        if key == "calibration":  # of the asymmetry-risk head
+            head = next(h for h in raw["heads"] if h["name"] == "asymmetry_risk")
+            head["calibration"] = {**head["calibration"], **value}
         else:
             raw[key] = value
     path.write_text(json.dumps(raw))
@@ -99,7 +100,7 @@ def test_nan_answers_are_refused(
 ) -> None:
     # A NaN calibration slope passes every manifest check and makes every risk NaN.
     bad = _copy(bundle, tmp_path / "nan", model_version="2", calibration={"slope": float("nan")})
-    with pytest.raises(ReloadRefused, match=r"canary request 0: asymmetry risk \[nan"):
+    with pytest.raises(ReloadRefused, match=r"canary request 0: asymmetry_risk \[nan"):
         holder.reload(bad, None)
     assert holder.current is first
 
@@ -108,7 +109,7 @@ def test_nan_answers_are_refused(
     ("field", "tamper", "problem"),
     [
         ("median_days", lambda v: -v, "median days"),
-        ("asymmetry_risk", lambda v: v + 1.5, "asymmetry risk"),
+        ("risks", lambda v: {k: r + 1.5 for k, r in v.items()}, "asymmetry_risk"),
         ("late_asymmetry_risk", lambda v: np.full_like(v, np.inf), "late asymmetry risk"),
     ],
 )

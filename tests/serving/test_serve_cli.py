@@ -91,7 +91,7 @@ def test_serve_starts_a_server(bundle: Path, tmp_path: Path) -> None:
                 assert server.poll() is None, server.stdout.read() if server.stdout else ""
                 assert time.monotonic() < deadline, "asym serve did not start"
                 time.sleep(0.2)
-        assert r.json()["model"] == {"name": "asym-test", "version": "1"}
+        assert r.json()["model"] == {"name": "asym-test", "version": "1", "run_id": "run-1"}
         r = httpx.get(
             f"http://127.0.0.1:{port}/v1/model",
             headers={"X-API-Key": key.output.strip().splitlines()[-1]},

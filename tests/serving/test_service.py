@@ -1,28 +1,35 @@
-"""The service: contributions summed by group, and no answer with values JSON cannot carry."""
+"""The service: answers in the declared response shape, warnings, contribution groups."""
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 
-from bundle.predictor import SURVIVAL_DAYS, Predictions
-from features.spec import FEATURE_NAMES
+from bundle.predictor import SURVIVAL_DAYS, Predictions, Predictor
+from data.atlas import SAFE_FRONTALIS_ABOVE_BROW_MM
+from features.spec import FEATURE_INDEX, FEATURE_NAMES
+from features.tables import registry_requests
+from serving.log import PredictionLog
+from serving.schemas import BatchResponse, PredictResponse
 from serving.service import (
-    _GROUP_MATRIX,
     FEATURE_GROUPS,
+    PredictionService,
     _answers,
-    _may_warn,
+    group_contributions,
     plan_warnings,
 )
+from training.dataset import TrainingData
 
 
 def _predictions(risk: float) -> Predictions:
     one = np.array([0.0])
     return Predictions(
-        asymmetry_risk=np.array([risk]),
-        contributions=np.zeros((1, len(FEATURE_NAMES))),
+        risks={"asymmetry_risk": np.array([risk])},
+        contributions={"asymmetry_risk": np.zeros((1, len(FEATURE_NAMES)))},
         differences={"brow_height_diff_mm": {"q10": one - 1, "q50": one, "q90": one + 1}},
         treatment=np.array([0]),
         region=np.array([0]),
@@ -35,12 +42,32 @@ def _predictions(risk: float) -> Predictions:
     )
 
 
-def test_finite_answers_pass_and_non_finite_ones_are_refused() -> None:
+def test_answers_have_the_declared_response_shape(
+    bundle: Path, data: TrainingData, tmp_path: Path
+) -> None:
+    requests = list(registry_requests(data.registry.tables).values())[:60]
+    log = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    try:
+        service = PredictionService(lambda: Predictor.load(bundle), log)
+        answered = service.predict(requests, clinic="c", request_id="r", batch=True)
+    finally:
+        log.close()
+    assert answered.model == {"name": "asym-test", "version": "1", "run_id": "run-1"}
+    assert [a["request_id"] for a in answered.answers] == [f"r.{i}" for i in range(60)]
+    for answer in answered.answers:
+        # What the route dumps is exactly a valid PredictResponse, field for field.
+        parsed = PredictResponse.model_validate_json(orjson.dumps(answer))
+        assert parsed.model_dump(mode="json") == answer
+    batch = {"predictions": answered.answers, "model": answered.model, "request_id": "r"}
+    assert BatchResponse.model_validate_json(orjson.dumps(batch)).request_id == "r"
+
+
+def test_non_finite_answers_are_refused() -> None:
     x = np.zeros((1, len(FEATURE_NAMES)))
     groups = np.zeros((1, len(FEATURE_GROUPS)))
     groups[0, [0, 2, -1]] = -0.5, 0.1, 0.8
     (answer,) = _answers(_predictions(0.3), x, groups)
-    assert answer["asymmetry_risk"] == 0.3
+    assert (answer["asymmetry_risk"], answer["risk_band"]) == (0.3, "moderate")
     # Largest |log_odds| first, then ties (zeros) in group order.
     names = list(FEATURE_GROUPS)
     assert [(c["group"], c["log_odds"]) for c in answer["contributions"]] == [
@@ -59,21 +86,29 @@ def test_finite_answers_pass_and_non_finite_ones_are_refused() -> None:
         _answers(_predictions(0.3), x, np.where(groups > 0, np.nan, groups))
 
 
-def test_rows_are_flagged_exactly_when_they_get_warnings() -> None:
-    # _may_warn pre-selects the rows plan_warnings is asked about; it must never miss one.
-    rng = np.random.default_rng(3)
-    x = rng.uniform(-5.0, 25.0, size=(2000, len(FEATURE_NAMES)))
-    x[rng.random(x.shape) < 0.2] = np.nan
-    ratio_cols = [i for i, n in enumerate(FEATURE_NAMES) if n.startswith("region_label_ratio_")]
-    x[:, ratio_cols] = rng.uniform(0.0, 1.02, size=(len(x), len(ratio_cols)))
-    flagged = _may_warn(x)
-    assert flagged.tolist() == [bool(plan_warnings(row)) for row in x]
-    assert 0 < flagged.sum() < len(x)  # both kinds of row occur
+def test_plan_warnings_name_the_dose_and_the_point() -> None:
+    x = np.full((3, len(FEATURE_NAMES)), np.nan)  # NaN: no such point, nothing to warn about
+    ratio = [i for n, i in FEATURE_INDEX.items() if n.startswith("region_label_ratio_")]
+    x[:, ratio] = 0.5
+    x[1, FEATURE_INDEX["region_label_ratio_forehead"]] = 1.2
+    x[1, FEATURE_INDEX["region_u_eq_forehead"]] = 24.0
+    x[2, FEATURE_INDEX["frontalis_low_point_above_brow_mm_right"]] = 9.0
+    x[2, FEATURE_INDEX["frontalis_low_point_above_brow_mm_left"]] = SAFE_FRONTALIS_ABOVE_BROW_MM
+    none, dose, point = plan_warnings(x)
+    assert none == []
+    assert dose == [
+        {
+            "code": "dose_above_label_range",
+            "message": "forehead dose 24.0 U_eq is above its usual range 10-20 U_eq",
+        }
+    ]
+    assert [w["code"] for w in point] == ["frontalis_point_low"]  # right only: left is at limit
+    assert "right, is 9.0 mm above the brow line" in point[0]["message"]
 
 
-def test_group_matrix_sums_exactly_each_groups_features() -> None:
+def test_group_contributions_sum_exactly_each_groups_features() -> None:
     per_feature = np.random.default_rng(5).normal(size=(3, len(FEATURE_NAMES)))
-    by_group = per_feature @ _GROUP_MATRIX
+    by_group = group_contributions(per_feature)
     for k, names in enumerate(FEATURE_GROUPS.values()):
         columns = [FEATURE_NAMES.index(n) for n in names]
         np.testing.assert_allclose(by_group[:, k], per_feature[:, columns].sum(axis=1))

@@ -11,6 +11,7 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 
+from bundle.heads import OUTCOMES
 from data.contract import REGIONS
 from data.simulate import simulate
 from features.longevity import LONGEVITY_INDEX, longevity_matrix
@@ -85,15 +86,21 @@ def fit_tiny(data: TrainingData) -> FittedModels:
     fol = data.registry.followups
     rows = data.rows(fol["treatment_id"].to_numpy())
     train = data.train[rows]
-    risk = lgb.train(
-        {**_PARAMS, "objective": "binary"},
-        lgb.Dataset(
-            x[rows[train]],
-            fol["visible_asymmetry"].to_numpy().astype(int)[train],
-            categorical_feature=_CATEGORICAL,
-        ),
-        num_boost_round=40,
-    )
+    risks = {
+        o.name: RiskModel(
+            lgb.train(
+                {**_PARAMS, "objective": "binary"},
+                lgb.Dataset(
+                    x[rows[train]],
+                    fol[o.target].to_numpy().astype(int)[train],
+                    categorical_feature=_CATEGORICAL,
+                ),
+                num_boost_round=40,
+            ),
+            CALIBRATION,
+        )
+        for o in OUTCOMES
+    }
     boosters: dict[str, dict[str, lgb.Booster]] = {}
     for target in DIFF_TARGETS:
         y = fol[target].to_numpy(dtype=float, na_value=np.nan)
@@ -106,7 +113,7 @@ def fit_tiny(data: TrainingData) -> FittedModels:
             for key, level in QUANTILES
         }
     return FittedModels(
-        risk=RiskModel(risk, CALIBRATION),
+        risks=risks,
         differences=DifferenceModels(boosters),
         longevity=_hazard_model(data),
     )

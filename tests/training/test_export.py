@@ -6,24 +6,21 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
-import onnxmltools
 import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper
-from onnxmltools.convert.common.data_types import FloatTensorType
 
 from bundle import postprocess
 from bundle.manifest import MANIFEST_FILE, load_manifest, sha256_bytes
 from features.longevity import LONGEVITY_INDEX, LONGEVITY_NAMES
 from features.spec import FEATURE_DTYPE, FEATURE_NAMES
 from tests.serving.tiny import CALIBRATION, longevity_rows
-from training import export
+from training import export, parity
 from training.dataset import TrainingData
 from training.models import DIFF_TARGETS, QUANTILES, FittedModels
 
 OUTPUTS = [f"{t}_{q}" for t in DIFF_TARGETS for q, _ in QUANTILES]
+CONTRIBUTIONS = "asymmetry_risk_contributions"
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +47,7 @@ def test_bundle_has_files_and_documented_manifest(
     raw = json.loads((bundle / MANIFEST_FILE).read_text())
     for field in (
         "format_version", "model_name", "model_version", "run_id", "created", "feature_names",
-        "feature_dtype", "longevity_features", "files", "calibration", "risk_contribution_base",
-        "bin_days", "n_bins",
+        "feature_dtype", "longevity_features", "heads", "files", "bin_days", "n_bins",
         "hazard_baseline", "libraries", "data_fingerprint", "parity",
     ):  # fmt: skip
         assert field in raw
@@ -60,13 +56,26 @@ def test_bundle_has_files_and_documented_manifest(
     assert datetime.fromisoformat(m.created).utcoffset() is not None
     assert m.feature_names == FEATURE_NAMES and m.feature_dtype == FEATURE_DTYPE
     assert m.longevity_features == LONGEVITY_NAMES
-    assert (m.calibration.slope, m.calibration.intercept) == CALIBRATION
+    heads = {h.name: h for h in m.heads}
+    assert list(heads) == ["asymmetry_risk", *DIFF_TARGETS, "longevity"]
+    risk = heads["asymmetry_risk"]
+    assert risk.kind == "contributions" and risk.outputs == (CONTRIBUTIONS,)
+    assert risk.calibration is not None
+    assert (risk.calibration.slope, risk.calibration.intercept) == CALIBRATION
+    for target in DIFF_TARGETS:
+        assert heads[target].kind == "quantiles" and heads[target].quantiles == (
+            "q10",
+            "q50",
+            "q90",
+        )
+        assert heads[target].outputs == tuple(f"{target}_{q}" for q, _ in QUANTILES)
+    assert heads["longevity"].kind == "hazard" and heads["longevity"].outputs == ("hazard_margin",)
     assert (m.bin_days, m.n_bins) == (models.longevity.bin_days, models.longevity.n_bins)
     np.testing.assert_array_equal(np.array(m.hazard_baseline), models.longevity.baseline)
     assert m.data_fingerprint == data.fingerprint
     assert {"lightgbm", "onnx", "onnxmltools", "onnxruntime", "numpy", "asym"} <= set(m.libraries)
     treatment, longevity = m.files["treatment"], m.files["longevity"]
-    assert [o.name for o in treatment.outputs] == [*OUTPUTS, "risk_contributions"]
+    assert [o.name for o in treatment.outputs] == [*OUTPUTS, CONTRIBUTIONS]
     assert treatment.input.name == "features" and treatment.input.shape == (
         None,
         len(FEATURE_NAMES),
@@ -81,8 +90,8 @@ def test_bundle_has_files_and_documented_manifest(
         assert [o.name for o in session.get_outputs()] == [o.name for o in spec.outputs]
     assert set(m.parity.max_abs_deviation) == {
         *OUTPUTS,
-        "risk_contributions",
-        "risk",
+        CONTRIBUTIONS,
+        "asymmetry_risk",
         "hazard_margin",
         "hazard",
     }
@@ -94,13 +103,14 @@ def test_onnx_equals_lightgbm_on_held_out_rows(
     bundle: Path, data: TrainingData, models: FittedModels
 ) -> None:
     x = data.features[data.test]
-    names = [*OUTPUTS, "risk_contributions"]
+    names = [*OUTPUTS, CONTRIBUTIONS]
     got = dict(
         zip(names, _session(bundle / "treatment.onnx").run(names, {"features": x}), strict=True)
     )
     # The risk (before calibration) is its contributions' sum with the base, through a sigmoid.
-    base = load_manifest(bundle).risk_contribution_base
-    risk = 1 / (1 + np.exp(-(base + got["risk_contributions"].sum(axis=1, dtype=np.float64))))
+    base = load_manifest(bundle).heads[0].contribution_base
+    assert base is not None
+    risk = 1 / (1 + np.exp(-(base + got[CONTRIBUTIONS].sum(axis=1, dtype=np.float64))))
     np.testing.assert_allclose(risk, models.risk.booster.predict(x), rtol=0, atol=1e-5)
     for target in DIFF_TARGETS:
         for q, _ in QUANTILES:
@@ -125,10 +135,11 @@ def test_risk_contributions_split_the_margin(
 ) -> None:
     x = data.features[data.test].astype(np.float32)
     x[::3, :60] = np.nan  # missing values follow the trees' default branches, as the margin does
-    (got,) = _session(bundle / "treatment.onnx").run(["risk_contributions"], {"features": x})
+    (got,) = _session(bundle / "treatment.onnx").run([CONTRIBUTIONS], {"features": x})
     booster = models.risk.booster
     assert got.shape == x.shape
-    base = load_manifest(bundle).risk_contribution_base
+    base = load_manifest(bundle).heads[0].contribution_base
+    assert base is not None
     # float32 sums over the trees of a margin of a few units: 1e-4 is ~100 float32 ulps.
     margin = booster.predict(x, raw_score=True)
     np.testing.assert_allclose(base + got.sum(axis=1, dtype=np.float64), margin, atol=1e-4)
@@ -139,32 +150,9 @@ def test_risk_contributions_split_the_margin(
     assert not got[:, ~used].any() and np.abs(got[:, used]).sum(axis=0).min() > 0
 
 
-def test_stump_contributions_equal_lightgbm_treeshap() -> None:
-    # With one split per tree, a path attribution and TreeSHAP give each tree's
-    # leaf - mean to its split feature: LightGBM's pred_contrib is an independent reference.
-    rng = np.random.default_rng(4)
-    x = rng.normal(size=(3000, 4)).astype(np.float32)
-    x[rng.random(x.shape) < 0.15] = np.nan
-    y = np.nan_to_num(x[:, 0]) + 2 * (np.nan_to_num(x[:, 1]) > 0.5) + rng.normal(size=len(x))
-    booster = lgb.train(
-        {"objective": "regression", "num_leaves": 2, "verbose": -1, "num_threads": 1},
-        lgb.Dataset(x, y),
-        num_boost_round=40,
-    )
-    paths = export.path_contributions(booster)
-    node = export._contributions_node(booster, paths, "x", 4)
-    value = helper.make_tensor_value_info("risk_contributions", TensorProto.FLOAT, ["N", 4])
-    head = export._Head(booster, "margin", "the booster")
-    model = export._merge([head], "x", 4, [(node, value)])
-    got = export._run(model.SerializeToString(), "x", x)["risk_contributions"]
-    shap = booster.predict(x, pred_contrib=True)
-    np.testing.assert_allclose(got, shap[:, :-1], atol=1e-5)  # float32 sums of 40 trees
-    assert paths.base == pytest.approx(shap[0, -1], abs=1e-12)
-
-
 def _shift_output(monkeypatch: pytest.MonkeyPatch, name: str, change: float) -> None:
     """Make the export's ONNX runs return every value of output ``name`` moved by ``change``."""
-    run = export._run
+    run = export.run
 
     def shifted(model: bytes, input_name: str, x: np.ndarray) -> dict[str, np.ndarray]:
         out = run(model, input_name, x)
@@ -172,58 +160,19 @@ def _shift_output(monkeypatch: pytest.MonkeyPatch, name: str, change: float) -> 
             out[name] = out[name] + change
         return out
 
-    monkeypatch.setattr(export, "_run", shifted)
+    monkeypatch.setattr(export, "run", shifted)
 
 
 def test_contribution_parity_failure_raises(
     models: FittedModels, data: TrainingData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _shift_output(monkeypatch, "risk_contributions", 1e-3)
+    _shift_output(monkeypatch, CONTRIBUTIONS, 1e-3)
     out = tmp_path / "bundle"
     with pytest.raises(
-        export.ParityError, match=r"'risk_contributions' deviates .* by up to 0\.001 "
+        export.ParityError, match=rf"'{CONTRIBUTIONS}' deviates .* by up to 0\.001 "
     ):
         export.export_bundle(models, data, out, model_name="m", model_version="1")
     assert list(tmp_path.iterdir()) == []
-
-
-def test_threshold_between_adjacent_float32_values_converts_exactly() -> None:
-    # Two adjacent float32 values: LightGBM splits at their midpoint (a double), which rounds up
-    # to the larger value in float32. Converted as is, ONNX sends that value the other way.
-    lo = np.float32(1.5)
-    hi = np.nextafter(lo, np.float32(2))
-    x = np.array([[lo]] * 50 + [[hi]] * 50, dtype=np.float32)
-    y = np.array([0.0] * 50 + [10.0] * 50)
-    booster = lgb.train(
-        {"objective": "regression", "min_data_in_leaf": 1, "verbose": -1, "num_threads": 1},
-        lgb.Dataset(x, y),
-        num_boost_round=1,
-    )
-    expected = booster.predict(x)
-    assert expected[0] != expected[-1]
-
-    def onnx_predict(model: object) -> np.ndarray:
-        session = ort.InferenceSession(
-            model.SerializeToString(), providers=["CPUExecutionProvider"]
-        )
-        return session.run(None, {"x": x})[0][:, 0]
-
-    naive = onnxmltools.convert_lightgbm(
-        booster, initial_types=[("x", FloatTensorType([None, 1]))], target_opset=15
-    )
-    assert np.abs(onnx_predict(naive) - expected).max() >= 1  # the converter's own rounding
-    fixed = onnx_predict(export._convert(booster, "x", 1))
-    np.testing.assert_allclose(fixed, expected, rtol=1e-6)
-    # Rounding thresholds down to float32 leaves LightGBM's own answers unchanged.
-    assert np.array_equal(export._float32_thresholds(booster).predict(x), expected)
-
-
-def test_a_binary_booster_as_regression_predicts_its_raw_margin(models: FittedModels) -> None:
-    booster = models.longevity.booster
-    x = np.random.default_rng(0).normal(size=(200, booster.num_feature())).astype(np.float32)
-    copy = export._as_regression(booster)
-    np.testing.assert_array_equal(copy.predict(x), booster.predict(x, raw_score=True))
-    assert booster.predict(x).min() >= 0  # the original is untouched: still probabilities
 
 
 def test_hazard_parity_failure_raises(
@@ -231,8 +180,8 @@ def test_hazard_parity_failure_raises(
 ) -> None:
     # A margin within the regression tolerance can still move the hazards too far: checked too.
     _shift_output(monkeypatch, "hazard_margin", 5e-5)
-    monkeypatch.setattr(export, "PROBABILITY_ATOL", 1e-6)
-    monkeypatch.setattr(export, "_compare", lambda heads, out, x: {})
+    monkeypatch.setattr(parity, "PROBABILITY_ATOL", 1e-6)
+    monkeypatch.setattr(parity, "boosters", lambda converted, out, x: {})
     out = tmp_path / "bundle"
     with pytest.raises(export.ParityError, match=r"hazards from the ONNX output 'hazard_margin'"):
         export.export_bundle(models, data, out, model_name="m", model_version="1")
@@ -242,11 +191,11 @@ def test_hazard_parity_failure_raises(
 def test_parity_failure_raises_and_publishes_nothing(
     models: FittedModels, data: TrainingData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(export, "PROBABILITY_ATOL", 0.0)
+    monkeypatch.setattr(parity, "PROBABILITY_ATOL", 0.0)
     out = tmp_path / "bundle"
     with pytest.raises(
         export.ParityError,
-        match=r"risk from ONNX output 'risk_contributions' deviates .*tolerance 0 ",
+        match=rf"asymmetry_risk from ONNX output '{CONTRIBUTIONS}' deviates .*tolerance 0 ",
     ):
         export.export_bundle(models, data, out, model_name="m", model_version="1")
     assert list(tmp_path.iterdir()) == []

@@ -90,13 +90,13 @@ def test_without_a_champion_a_candidate_that_passes_parity_is_promoted(
 def test_a_champion_this_install_cannot_read_gives_way_to_a_sound_candidate(
     store, small_registry: Path
 ) -> None:
-    # A champion exported by an older asym (bundle format 2): no server of this install would
-    # serve it. Registered for real, with only its manifest's format changed.
+    # A champion exported by an asym with other features: no server of this install would
+    # serve it. Registered for real, with only its manifest's feature list changed.
     uri, work = store
     old = work / "old-format"
     shutil.copytree(work / "bundle0", old)
     manifest = json.loads((old / "manifest.json").read_text())
-    manifest["format_version"] = 2
+    manifest["feature_names"] = manifest["feature_names"][:-1]
     (old / "manifest.json").write_text(json.dumps(manifest))
     client = MlflowClient(uri)
     with pytest.MonkeyPatch.context() as mp:
@@ -112,7 +112,7 @@ def test_a_champion_this_install_cannot_read_gives_way_to_a_sound_candidate(
             assert result.reason == (
                 f"the champion (version {registered.version}) cannot be used by this install"
             )
-            assert any("format_version 2, this install reads 3" in line for line in lines)
+            assert any("feature names differ" in line for line in lines)
             assert str(client.get_model_version_by_alias("asym-p", "champion").version) == "1"
             assert result.table["champion"].isna().all()  # nothing to compare with
         finally:

@@ -41,7 +41,7 @@ def test_run_records_metrics_provenance_and_plots(trained, small_registry: Path)
     assert 0.7 < m["risk_auc"] <= 1.0
     assert m["risk_auc"] <= m["oracle_risk_auc"] + 0.05
     assert 0.5 < m["longevity_c_index"] <= 1.0
-    assert m["parity_risk"] <= 1e-5
+    assert m["parity_asymmetry_risk"] <= 1e-5
     params = run.data.params
     assert params["data_fingerprint"] == load_training_data(small_registry).fingerprint
     assert int(params["n_treatments"]) == 3000
@@ -63,6 +63,8 @@ def test_first_version_becomes_champion_with_its_bundle(trained) -> None:
     assert result.registered.champion
     manifest = json.loads((settings.out / "manifest.json").read_text())
     assert manifest["model_name"] == "asym-test"
+    # The registry's version number, not the run id: what the UI and asym promote call it.
+    assert manifest["model_version"] == "1"
     assert manifest["run_id"] == result.run_id
 
 
