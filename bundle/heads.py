@@ -41,5 +41,19 @@ OUTCOMES: Final = (
         True,
         "Calibrated P(visible asymmetry at the two-week review).",
     ),
+    Outcome(
+        "eyelid_ptosis_risk",
+        "eyelid_ptosis",
+        "eyelid_ptosis",
+        False,
+        "Calibrated P(eyelid ptosis seen by the review): toxin reaching the levator palpebrae.",
+    ),
+    Outcome(
+        "brow_ptosis_risk",
+        "brow_ptosis",
+        "brow_ptosis",
+        False,
+        "Calibrated P(brow ptosis seen by the review): toxin on the lowest frontalis.",
+    ),
 )
 """Every binary outcome, the asymmetry risk first (the one with contributions)."""

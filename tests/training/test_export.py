@@ -11,6 +11,7 @@ import onnxruntime as ort
 import pytest
 
 from bundle import postprocess
+from bundle.heads import OUTCOMES
 from bundle.manifest import MANIFEST_FILE, load_manifest, sha256_bytes
 from features.longevity import LONGEVITY_INDEX, LONGEVITY_NAMES
 from features.spec import FEATURE_DTYPE, FEATURE_NAMES
@@ -57,7 +58,9 @@ def test_bundle_has_files_and_documented_manifest(
     assert m.feature_names == FEATURE_NAMES and m.feature_dtype == FEATURE_DTYPE
     assert m.longevity_features == LONGEVITY_NAMES
     heads = {h.name: h for h in m.heads}
-    assert list(heads) == ["asymmetry_risk", *DIFF_TARGETS, "longevity"]
+    assert list(heads) == [*(o.name for o in OUTCOMES), *DIFF_TARGETS, "longevity"]
+    for o in OUTCOMES[1:]:  # the ptosis risks: a calibrated margin of their own
+        assert heads[o.name].kind == "binary" and heads[o.name].outputs == (f"{o.name}_margin",)
     risk = heads["asymmetry_risk"]
     assert risk.kind == "contributions" and risk.outputs == (CONTRIBUTIONS,)
     assert risk.calibration is not None
@@ -75,7 +78,8 @@ def test_bundle_has_files_and_documented_manifest(
     assert m.data_fingerprint == data.fingerprint
     assert {"lightgbm", "onnx", "onnxmltools", "onnxruntime", "numpy", "asym"} <= set(m.libraries)
     treatment, longevity = m.files["treatment"], m.files["longevity"]
-    assert [o.name for o in treatment.outputs] == [*OUTPUTS, CONTRIBUTIONS]
+    margins = [f"{o.name}_margin" for o in OUTCOMES[1:]]
+    assert [o.name for o in treatment.outputs] == [*margins, *OUTPUTS, CONTRIBUTIONS]
     assert treatment.input.name == "features" and treatment.input.shape == (
         None,
         len(FEATURE_NAMES),
@@ -89,9 +93,10 @@ def test_bundle_has_files_and_documented_manifest(
         assert [i.name for i in session.get_inputs()] == [spec.input.name]
         assert [o.name for o in session.get_outputs()] == [o.name for o in spec.outputs]
     assert set(m.parity.max_abs_deviation) == {
+        *margins,
+        *(o.name for o in OUTCOMES),
         *OUTPUTS,
         CONTRIBUTIONS,
-        "asymmetry_risk",
         "hazard_margin",
         "hazard",
     }

@@ -42,6 +42,13 @@ def test_run_records_metrics_provenance_and_plots(trained, small_registry: Path)
     assert m["risk_auc"] <= m["oracle_risk_auc"] + 0.05
     assert 0.5 < m["longevity_c_index"] <= 1.0
     assert m["parity_asymmetry_risk"] <= 1e-5
+    # The ptosis risks, evaluated like the asymmetry risk: rare (about 1% of reviews), so their
+    # figures come with the events they rest on and bootstrap intervals around them.
+    for p in ("eyelid_ptosis", "brow_ptosis"):
+        assert 0 < m[f"{p}_events_test"] < 0.05 * m[f"{p}_n_test"]
+        assert m[f"{p}_brier_ci_low"] <= m[f"{p}_brier"] <= m[f"{p}_brier_ci_high"]
+        assert m[f"{p}_observed_expected_ci_low"] < m[f"{p}_observed_expected_ci_high"]
+        assert m[f"parity_{p}_risk"] <= 1e-5
     params = run.data.params
     assert params["data_fingerprint"] == load_training_data(small_registry).fingerprint
     assert int(params["n_treatments"]) == 3000
