@@ -1,3 +1,4 @@
+# Over 400 lines: the manifest schema and the checks refusing a bundle are one contract.
 """The model bundle: ONNX files plus ``manifest.json``, and the check that it fits this install.
 
 A bundle is a folder written by ``training.export.export_bundle``::

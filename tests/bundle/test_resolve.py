@@ -40,5 +40,22 @@ def test_registered_model_resolves_to_its_bundle(bundle: Path, tmp_path: Path) -
             ref, uri, dst_path=tmp_path / ref.rsplit("/", 1)[-1].replace("@", "_")
         )
         assert load_manifest(found) == load_manifest(bundle)
+    # Registered again, the same bundle is version 2: resolved, it says so (its manifest was
+    # written before registration, and the registry's number is the one clinics see).
+    mlflow.set_tracking_uri(uri)
+    try:
+        with mlflow.start_run():
+            mlflow.pyfunc.log_model(
+                name="model",
+                python_model=Model(),
+                artifacts={"bundle": str(bundle)},
+                registered_model_name="asym-resolve",
+                pip_requirements=[],
+            )
+    finally:
+        mlflow.set_tracking_uri(None)
+    second = resolve_model("models:/asym-resolve/2", uri, dst_path=tmp_path / "v2")
+    assert load_manifest(second).model_version == "2"
+    assert load_manifest(bundle).model_version == "1"  # the original is untouched
     with pytest.raises(BundleError, match="models:/asym-resolve@nope"):
         resolve_model("models:/asym-resolve@nope", uri, dst_path=tmp_path / "x")
