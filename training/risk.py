@@ -19,6 +19,7 @@ import pandas as pd
 
 from training import metrics
 from training.dataset import TrainingData
+from training.decision_curve import net_benefit
 from training.models import RiskModel
 from training.split import hold_back_patients
 
@@ -59,20 +60,27 @@ SUBGROUPS: Final = ("sex", "ancestry", "product", "clinic_id")
 """``treatments`` columns reported by subgroup (``clinic_id`` is named ``clinic``)."""
 
 
-def _reviewed(data: TrainingData) -> tuple[npt.NDArray[np.int64], FloatArray, BoolArray]:
+TARGET: Final = "visible_asymmetry"
+"""The ``followups`` outcome of the risk model (another binary review outcome fits the same)."""
+
+
+def _reviewed(
+    data: TrainingData, target: str
+) -> tuple[npt.NDArray[np.int64], FloatArray, BoolArray]:
     """Feature rows, outcomes (0/1) and training mask of the treatments with a review."""
     fol = data.registry.followups
     rows = data.rows(fol["treatment_id"].to_numpy())
-    y = fol["visible_asymmetry"].to_numpy(dtype=np.float64)
+    y = fol[target].to_numpy(dtype=np.float64)
     return rows, y, data.train[rows]
 
 
-def fit_risk(data: TrainingData, seed: int = 0) -> RiskModel:
+def fit_risk(data: TrainingData, seed: int = 0, target: str = TARGET) -> RiskModel:
     """Fit the calibrated asymmetry-risk model on the training patients' reviewed treatments.
 
     Args:
         data: Training data; only rows in ``data.train`` with a review are used.
         seed: Seed of the patient split and of LightGBM's bagging.
+        target: The binary ``followups`` column to predict.
 
     Returns:
         The booster (refitted on every training patient) and its Platt scaling (fitted on
@@ -81,7 +89,7 @@ def fit_risk(data: TrainingData, seed: int = 0) -> RiskModel:
     Raises:
         ValueError: Too few reviewed training treatments, or one class only, to fit.
     """
-    rows, y, train = _reviewed(data)
+    rows, y, train = _reviewed(data, target)
     rows, y = rows[train], y[train]
     patients = data.registry.treatments["patient_id"].to_numpy(dtype=object)[rows]
     held = hold_back_patients(patients, CALIBRATION_SHARE, seed)
@@ -151,7 +159,7 @@ def _headline(y: FloatArray, p: FloatArray, prefix: str, treat_all: bool) -> dic
         f"{prefix}calibration_slope": slope,
         f"{prefix}calibration_intercept": intercept,
     }
-    curve = metrics.net_benefit(y, p, THRESHOLDS)
+    curve = net_benefit(y, p, THRESHOLDS)
     for t, nb, all_ in zip(THRESHOLDS, curve.model, curve.treat_all, strict=True):
         out[f"{prefix}net_benefit_t{round(t * 100)}"] = float(nb)
         if treat_all:  # the same for every model of the same rows
@@ -193,7 +201,7 @@ def evaluate_risk(model: RiskModel, data: TrainingData) -> RiskReport:
     Raises:
         ValueError: No held-out reviewed treatments, or only one outcome among them.
     """
-    rows, y, _ = _reviewed(data)
+    rows, y, _ = _reviewed(data, TARGET)
     test = data.test[rows]
     rows, y = rows[test], y[test]
     if len(y) == 0 or len(np.unique(y)) < 2:
@@ -205,7 +213,7 @@ def evaluate_risk(model: RiskModel, data: TrainingData) -> RiskReport:
     out["risk_prevalence"] = float(y.mean())
     out.update(_subgroups(y, p, data.registry.treatments.iloc[rows]))
 
-    curve = metrics.net_benefit(y, p, CURVE_THRESHOLDS)
+    curve = net_benefit(y, p, CURVE_THRESHOLDS)
     table = pd.DataFrame(
         {"threshold": curve.thresholds, "model": curve.model, "treat_all": curve.treat_all}
     )
@@ -218,7 +226,7 @@ def evaluate_risk(model: RiskModel, data: TrainingData) -> RiskReport:
         out.update(_headline(y, p_oracle, "oracle_risk_", treat_all=False))
         for name in ("auc", "brier", "log_loss"):
             out[f"risk_{name}_ratio_to_oracle"] = out[f"risk_{name}"] / out[f"oracle_risk_{name}"]
-        table["oracle"] = metrics.net_benefit(y, p_oracle, CURVE_THRESHOLDS).model
+        table["oracle"] = net_benefit(y, p_oracle, CURVE_THRESHOLDS).model
     return RiskReport(
         metrics=out,
         y=y.astype(bool),
