@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from training.dataset import load_training_data
 from training.promote import promote
 from training.settings import training_settings
 from training.tracking import register_bundle, use_store
@@ -103,7 +104,8 @@ def test_a_champion_this_install_cannot_read_gives_way_to_a_sound_candidate(
         mp.chdir(work)
         use_store(uri, "promote")
         with mlflow.start_run():
-            registered = register_bundle(old, "asym-p")
+            example = load_training_data(small_registry).features[:3]
+            registered = register_bundle(old, "asym-p", example)
         client.set_registered_model_alias("asym-p", "champion", registered.version)
         try:
             lines: list[str] = []
