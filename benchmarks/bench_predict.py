@@ -1,8 +1,9 @@
 """Batch prediction speed: `predict_registry` on a simulated registry, ONNX vs LightGBM.
 
 Simulates a registry (100k treatments by default), fits small LightGBM models on a smaller one
-(or takes a bundle given with --model), exports the bundle and times ``predict_registry``
-(median of 3), split into reading + features, scoring and writing. The scoring is then split
+(``tests.fixtures.fit_small_models``, or takes a bundle given with --model), exports the
+bundle and times ``predict_registry`` (median of 3), split into reading + features, scoring and
+writing. The scoring is then split
 again on the same matrices: the two ONNX session calls beside LightGBM's own ``predict`` of the
 same boosters (the alternative), and the numpy post-processing both share. The machine may be
 shared: compare ratios, and the target (100k treatments <= 10 s) with the total.
@@ -13,12 +14,16 @@ shared: compare ratios, and the target (100k treatments <= 10 s) with the total.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
+
+# The small models are the tests' (tests/fixtures.py), found from the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from timing import median_seconds  # benchmarks/timing.py (scripts run from their folder)
 
 from bundle import postprocess
@@ -29,62 +34,10 @@ from features.build import build_features
 from features.longevity import longevity_matrix, treated_region_sides
 from features.tables import registry_inputs
 from serving.predict import predict_registry
-from training.dataset import TrainingData, load_training_data
+from tests.fixtures import fit_small_models
+from training.dataset import load_training_data
 from training.export import export_bundle
-from training.longevity import life_table_baseline
-from training.models import (
-    DIFF_TARGETS,
-    QUANTILES,
-    DifferenceModels,
-    FittedModels,
-    LongevityModel,
-    RiskModel,
-)
-from training.survival import person_period
-
-
-def _fit(data: TrainingData, trees: int, leaves: int) -> FittedModels:
-    """Small models of the production shapes (not tuned: only their size matters here)."""
-    params = {"verbose": -1, "num_leaves": leaves, "min_data_in_leaf": 20, "num_threads": 1}
-    x, fol = data.features, data.registry.followups
-    rows = data.rows(fol["treatment_id"].to_numpy())
-
-    def fit(objective: dict[str, object], xs: np.ndarray, y: np.ndarray) -> lgb.Booster:
-        return lgb.train({**params, **objective}, lgb.Dataset(xs, y), num_boost_round=trees)
-
-    risk = fit({"objective": "binary"}, x[rows], fol["visible_asymmetry"].to_numpy().astype(int))
-    boosters = {}
-    for target in DIFF_TARGETS:
-        y = fol[target].to_numpy(dtype=float, na_value=np.nan)
-        ok = np.isfinite(y)
-        boosters[target] = {
-            q: fit({"objective": "quantile", "alpha": a}, x[rows[ok]], y[ok]) for q, a in QUANTILES
-        }
-    dur = data.registry.durations
-    lon_rows = longevity_matrix(
-        x,
-        data.rows(dur["treatment_id"].to_numpy()),
-        dur["region"].cat.codes.to_numpy().astype(np.int64),
-        dur["side"].cat.codes.to_numpy().astype(np.int64),
-    )
-    bin_days, n_bins = 30.0, 12
-    pp = person_period(
-        dur["days"].to_numpy(dtype=float), dur["returned"].to_numpy(dtype=bool), bin_days, n_bins
-    )
-    region = dur["region"].cat.codes.to_numpy().astype(np.int64)[pp.row]
-    baseline = life_table_baseline(pp.event, pp.weight, pp.bin, region, n_bins, by_region=True)
-    hazard = lgb.train(
-        {**params, "objective": "binary"},
-        lgb.Dataset(
-            lon_rows[pp.row], pp.event, weight=pp.weight, init_score=baseline[region, pp.bin]
-        ),
-        num_boost_round=trees,
-    )
-    return FittedModels(
-        RiskModel(risk, (1.0, 0.0)),
-        DifferenceModels(boosters),
-        LongevityModel(hazard, baseline, bin_days),
-    )
+from training.models import DIFF_TARGETS, QUANTILES
 
 
 def main() -> None:
@@ -102,7 +55,7 @@ def main() -> None:
         if bundle is None:
             t0 = time.perf_counter()
             small = load_training_data(simulate(args.fit_treatments, tmp_path / "fit").out)
-            models = _fit(small, args.trees, args.leaves)
+            models = fit_small_models(small, trees=args.trees, leaves=args.leaves)
             bundle = tmp_path / "bundle"
             export_bundle(models, small, bundle, model_name="bench", model_version="0")
             print(
