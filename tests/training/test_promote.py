@@ -3,6 +3,7 @@
 import json
 import shutil
 from pathlib import Path
+from urllib.parse import urlparse
 
 import mlflow
 import numpy as np
@@ -92,20 +93,21 @@ def test_a_champion_this_install_cannot_read_gives_way_to_a_sound_candidate(
     store, small_registry: Path
 ) -> None:
     # A champion exported by an older asym (bundle format 2): no server of this install would
-    # serve it. Registered for real, with only its manifest's format changed.
+    # serve it. Registered for real, then only its stored manifest's format changed (this
+    # install cannot register a format-2 bundle: it reads the manifest for the signature).
     uri, work = store
-    old = work / "old-format"
-    shutil.copytree(work / "bundle0", old)
-    manifest = json.loads((old / "manifest.json").read_text())
-    manifest["format_version"] = 2
-    (old / "manifest.json").write_text(json.dumps(manifest))
     client = MlflowClient(uri)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(work)
         use_store(uri, "promote")
         with mlflow.start_run():
             example = load_training_data(small_registry).features[:3]
-            registered = register_bundle(old, "asym-p", example)
+            registered = register_bundle(work / "bundle0", "asym-p", example)
+        logged = mlflow.get_logged_model(registered.model_uri.removeprefix("models:/"))
+        (stored,) = Path(urlparse(logged.artifact_location).path).rglob("manifest.json")
+        manifest = json.loads(stored.read_text())
+        manifest["format_version"] = 2
+        stored.write_text(json.dumps(manifest))
         client.set_registered_model_alias("asym-p", "champion", registered.version)
         try:
             lines: list[str] = []
