@@ -144,7 +144,8 @@ def main() -> None:
                     serve[side][label].append(float(found.group(1)))
 
     print(f"\n{'':42s}{'base':>12s}{'this':>12s}{'this/base':>11s}")
-    rows = [("asym train 20k (s), median", {s: statistics.median(v) for s, v in train_s.items()})]
+    label = f"asym train {args.treatments // 1000}k (s), median"
+    rows = [(label, {s: statistics.median(v) for s, v in train_s.items()})]
     rows.append(
         (
             f"asym predict {args.predict_treatments // 1000}k (s), median",

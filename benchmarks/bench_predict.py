@@ -1,8 +1,9 @@
 """Batch prediction speed: `predict_registry` on a simulated registry, ONNX vs LightGBM.
 
 Simulates a registry (100k treatments by default), fits small LightGBM models on a smaller one
-(or takes a bundle given with --model), exports the bundle and times ``predict_registry``
-(median of 3), split into reading + features, scoring and writing. The scoring is then split
+(``tests.fixtures.fit_small_models``, or takes a bundle given with --model), exports the
+bundle and times ``predict_registry`` (median of 3), split into reading + features, scoring and
+writing. The scoring is then split
 again on the same matrices: the two ONNX session calls beside LightGBM's own ``predict`` of the
 same boosters (the alternative), and the numpy post-processing both share. The machine may be
 shared: compare ratios, and the target (100k treatments <= 10 s) with the total.
@@ -13,78 +14,29 @@ shared: compare ratios, and the target (100k treatments <= 10 s) with the total.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
+
+# The small models are the tests' (tests/fixtures.py), found from the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from timing import median_seconds  # benchmarks/timing.py (scripts run from their folder)
 
-from bundle import postprocess
-from bundle.predictor import SURVIVAL_DAYS, Predictor, _late_asymmetry
+from bundle.predictor import Predictor
 from data.registry import read_registry
 from data.simulate import simulate
 from features.build import build_features
 from features.longevity import longevity_matrix, treated_region_sides
 from features.tables import registry_inputs
 from serving.predict import predict_registry
-from training.dataset import TrainingData, load_training_data
+from tests.fixtures import fit_small_models
+from training.dataset import load_training_data
 from training.export import export_bundle
-from training.longevity import life_table_baseline
-from training.models import (
-    DIFF_TARGETS,
-    QUANTILES,
-    DifferenceModels,
-    FittedModels,
-    LongevityModel,
-    RiskModel,
-)
-from training.survival import person_period
-
-
-def _fit(data: TrainingData, trees: int, leaves: int) -> FittedModels:
-    """Small models of the production shapes (not tuned: only their size matters here)."""
-    params = {"verbose": -1, "num_leaves": leaves, "min_data_in_leaf": 20, "num_threads": 1}
-    x, fol = data.features, data.registry.followups
-    rows = data.rows(fol["treatment_id"].to_numpy())
-
-    def fit(objective: dict[str, object], xs: np.ndarray, y: np.ndarray) -> lgb.Booster:
-        return lgb.train({**params, **objective}, lgb.Dataset(xs, y), num_boost_round=trees)
-
-    risk = fit({"objective": "binary"}, x[rows], fol["visible_asymmetry"].to_numpy().astype(int))
-    boosters = {}
-    for target in DIFF_TARGETS:
-        y = fol[target].to_numpy(dtype=float, na_value=np.nan)
-        ok = np.isfinite(y)
-        boosters[target] = {
-            q: fit({"objective": "quantile", "alpha": a}, x[rows[ok]], y[ok]) for q, a in QUANTILES
-        }
-    dur = data.registry.durations
-    lon_rows = longevity_matrix(
-        x,
-        data.rows(dur["treatment_id"].to_numpy()),
-        dur["region"].cat.codes.to_numpy().astype(np.int64),
-        dur["side"].cat.codes.to_numpy().astype(np.int64),
-    )
-    bin_days, n_bins = 30.0, 12
-    pp = person_period(
-        dur["days"].to_numpy(dtype=float), dur["returned"].to_numpy(dtype=bool), bin_days, n_bins
-    )
-    region = dur["region"].cat.codes.to_numpy().astype(np.int64)[pp.row]
-    baseline = life_table_baseline(pp.event, pp.weight, pp.bin, region, n_bins, by_region=True)
-    hazard = lgb.train(
-        {**params, "objective": "binary"},
-        lgb.Dataset(
-            lon_rows[pp.row], pp.event, weight=pp.weight, init_score=baseline[region, pp.bin]
-        ),
-        num_boost_round=trees,
-    )
-    return FittedModels(
-        RiskModel(risk, (1.0, 0.0)),
-        DifferenceModels(boosters),
-        LongevityModel(hazard, baseline, bin_days),
-    )
+from training.models import DIFF_TARGETS, QUANTILES
 
 
 def main() -> None:
@@ -102,7 +54,7 @@ def main() -> None:
         if bundle is None:
             t0 = time.perf_counter()
             small = load_training_data(simulate(args.fit_treatments, tmp_path / "fit").out)
-            models = _fit(small, args.trees, args.leaves)
+            models = fit_small_models(small, trees=args.trees, leaves=args.leaves)
             bundle = tmp_path / "bundle"
             export_bundle(models, small, bundle, model_name="bench", model_version="0")
             print(
@@ -131,44 +83,22 @@ def main() -> None:
         x = build_features(inputs).astype(np.float32)
         t, reg, side = treated_region_sides(inputs.plan)
         predictor = Predictor.load(bundle)
-        m = predictor.manifest
         rows = longevity_matrix(x, t, reg, side)
-        names = [o.name for o in m.files["treatment"].outputs]
-        baseline = np.asarray(m.hazard_baseline)
-        onnx_treat = median_seconds(lambda: predictor._treatment.run(names, {"features": x}), 3)
-        onnx_hazard = median_seconds(
-            lambda: predictor._longevity.run(["hazard_margin"], {"longevity": rows}), 3
-        )
-        (margin,) = predictor._longevity.run(["hazard_margin"], {"longevity": rows})
-
-        def post_process() -> None:
-            # As Predictor.predict: the curves straight from the margin, then every answer.
-            curves = postprocess.SurvivalCurves.from_margin(margin, baseline, reg, m.bin_days)
-            curves.median_days()
-            curves.survival_at(SURVIVAL_DAYS)
-            _late_asymmetry(curves, t, reg, side, len(x))
-
-        post = median_seconds(post_process, 3)
+        served = median_seconds(lambda: predictor.predict(x, t, reg, side), 3)
         print(
             f"scoring the same matrices ({len(x):,} x {x.shape[1]}; {len(rows):,} longevity rows):"
         )
-        # ONNX gives the risk as its per-feature contributions (their sum is the margin).
-        print("                             ONNX      LightGBM  (ONNX: risk with contributions)")
+        print(f"  Predictor.predict (ONNX sessions + post-processing)  {served:8.2f} s")
         if models is not None:
-            boosters = [models.risk.booster] + [
+            boosters = [r.booster for r in models.risks.values()] + [
                 models.differences.boosters[tg][q] for tg in DIFF_TARGETS for q, _ in QUANTILES
             ]
             lgb_treat = median_seconds(lambda: [b.predict(x) for b in boosters], 3)
             lgb_hazard = median_seconds(lambda: models.longevity.margin(rows), 3)
-            print(f"  risk + 9 quantiles   {onnx_treat:8.2f} s {lgb_treat:10.2f} s")
-            print(f"  hazard margin        {onnx_hazard:8.2f} s {lgb_hazard:10.2f} s")
-        else:
-            print(f"  risk + 9 quantiles   {onnx_treat:8.2f} s        n/a (bundle given)")
-            print(f"  hazard margin        {onnx_hazard:8.2f} s        n/a")
-        print(
-            "  numpy post-processing (shared: hazards, medians, survival, late asymmetry) "
-            f"{post:.2f} s"
-        )
+            print(
+                f"  LightGBM predict of the same boosters (no post-processing) "
+                f"{lgb_treat + lgb_hazard:8.2f} s"
+            )
 
 
 if __name__ == "__main__":

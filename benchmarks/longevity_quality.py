@@ -17,12 +17,8 @@ from pathlib import Path
 from data.contract import REGIONS
 from data.simulate import simulate
 from training.dataset import load_training_data
-from training.longevity import (
-    duration_rows,
-    evaluate_longevity,
-    fit_longevity,
-    fit_naive_longevity,
-)
+from training.longevity import duration_rows, fit_longevity, fit_naive_longevity
+from training.longevity_eval import evaluate_longevity
 from training.survival import person_period
 
 

@@ -15,6 +15,7 @@ give the same result.
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,20 @@ class Registry:
     def tables(self) -> Mapping[str, pd.DataFrame]:
         """Good rows of each table by name, in contract order."""
         return MappingProxyType({name: getattr(self, name) for name in TABLES})
+
+    def fingerprint(self) -> str:
+        """SHA-256 over the table files as they are now: each table's name, then its bytes.
+
+        Recorded with every model (run parameters, bundle manifest) so a model names the exact
+        data it was trained or compared on.
+        """
+        digest = hashlib.sha256()
+        for name in sorted(self.files):
+            digest.update(name.encode())
+            with self.files[name].open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        return digest.hexdigest()
 
 
 class _Problem(NamedTuple):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bundle.manifest import MANIFEST_FILE
-from tests.serving.tiny import fit_tiny, simulated_data
+from tests.fixtures import fit_small_models, simulated_data
 from training.dataset import TrainingData
 from training.export import export_bundle
 from training.models import FittedModels
@@ -25,8 +25,8 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> TrainingData:
 
 @pytest.fixture(scope="session")
 def models(data: TrainingData) -> FittedModels:
-    """Tiny real models fitted on ``data``, fitted once for every test that exports or serves."""
-    return fit_tiny(data)
+    """Small real models fitted on ``data``, fitted once for every test that exports or serves."""
+    return fit_small_models(data)
 
 
 @pytest.fixture(scope="session")

@@ -60,6 +60,8 @@ def train_cmd(
             f"Brier x{m['risk_brier_ratio_to_oracle']:.3f}, "
             f"C-index x{m['longevity_c_index_ratio_to_oracle']:.3f}"
         )
+    elif result.oracle_problem is not None:
+        lines.append(f"vs oracle: none ({result.oracle_problem})")
     lines += [
         f"bundle    {result.bundle}",
         f"MLflow    run {result.run_id} in {settings.tracking_uri}",

@@ -1,13 +1,12 @@
 """Training data: a validated registry, its feature matrix, the validation split and the oracle.
 
-Reads only through ``data.registry`` and computes features only through ``features``; the
+Reads only through ``data`` (the registry and the simulator's oracle) and computes features only
+through ``features``; the
 models in ``training`` take a ``TrainingData`` and never touch files.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from data.registry import Registry, read_registry
+from data.simulate.oracle import Oracle, OracleError, read_oracle
 from features.build import build_features
 from features.tables import registry_inputs
 from training.settings import TEST_FRACTION
@@ -26,22 +26,6 @@ from training.split import split_by_patient_and_time
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
-
-
-@dataclass(frozen=True)
-class Oracle:
-    """The simulator's ground truth, present only for a simulated registry.
-
-    Attributes:
-        asymmetry: Indexed by treatment_id: ``p_visible_asymmetry`` and the other true
-            per-treatment quantities the simulator wrote.
-        longevity: Columns treatment_id, region, side, median_days.
-        simulation: The simulator's ``simulation.json`` (seed, scenario, version, ...).
-    """
-
-    asymmetry: pd.DataFrame
-    longevity: pd.DataFrame
-    simulation: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -55,9 +39,11 @@ class TrainingData:
         train: Treatments to fit on.
         test: Treatments held out (latest period; no patient in both).
         oracle: Ground truth of a simulated registry, else None.
-        fingerprint: SHA-256 over the registry's table files.
+        fingerprint: SHA-256 over the registry's table files (``Registry.fingerprint``).
         source: The registry folder.
         row_of: Row of each treatment_id in ``features``.
+        oracle_problem: Why an ``oracle/`` folder the export holds could not be used (it names
+            the missing file); None when there is no folder or it was read.
     """
 
     registry: Registry
@@ -68,6 +54,7 @@ class TrainingData:
     fingerprint: str
     source: Path
     row_of: Mapping[str, int] = field(repr=False)
+    oracle_problem: str | None = None
 
     @property
     def treatment_ids(self) -> npt.NDArray[np.object_]:
@@ -81,38 +68,6 @@ class TrainingData:
         )
 
 
-def _fingerprint(files: Mapping[str, Path]) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode())
-        with files[name].open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
-def _read_oracle(folder: Path) -> Oracle | None:
-    """Read ``oracle/`` beside a simulated registry (Parquet or CSV), if there is one."""
-    oracle = folder / "oracle"
-    if not oracle.is_dir():
-        return None
-
-    def table(name: str) -> pd.DataFrame:
-        for suffix, reader in ((".parquet", pd.read_parquet), (".csv", pd.read_csv)):
-            if (oracle / f"{name}{suffix}").is_file():
-                frame: pd.DataFrame = reader(oracle / f"{name}{suffix}")
-                return frame
-        raise FileNotFoundError(f"{oracle}: no {name}.parquet or {name}.csv")
-
-    meta_file = oracle / "simulation.json"
-    simulation = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
-    return Oracle(
-        asymmetry=table("asymmetry").set_index("treatment_id"),
-        longevity=table("longevity"),
-        simulation=simulation,
-    )
-
-
 def load_training_data(registry_dir: Path, test_fraction: float = TEST_FRACTION) -> TrainingData:
     """Read, validate and featurise a registry export, and split it for validation.
 
@@ -123,10 +78,18 @@ def load_training_data(registry_dir: Path, test_fraction: float = TEST_FRACTION)
     Returns:
         The training data.
 
+    An ``oracle/`` folder that lacks a table is no reason to stop: the data train without
+    oracle figures and ``oracle_problem`` says why.
+
     Raises:
         data.registry.ExportError: The export cannot be used at all.
     """
     registry = read_registry(registry_dir)
+    oracle_problem = None
+    try:
+        oracle = read_oracle(Path(registry_dir))
+    except OracleError as err:
+        oracle, oracle_problem = None, str(err)
     features = build_features(registry_inputs(registry.tables)).astype(np.float32)
     train, test = split_by_patient_and_time(registry.treatments, test_fraction)
     ids = registry.treatments["treatment_id"].tolist()
@@ -135,8 +98,9 @@ def load_training_data(registry_dir: Path, test_fraction: float = TEST_FRACTION)
         features=features,
         train=train,
         test=test,
-        oracle=_read_oracle(Path(registry_dir)),
-        fingerprint=_fingerprint(registry.files),
+        oracle=oracle,
+        fingerprint=registry.fingerprint(),
         source=Path(registry_dir),
         row_of={t: i for i, t in enumerate(ids)},
+        oracle_problem=oracle_problem,
     )

@@ -5,7 +5,7 @@ LightGBM boosters of the difference measured at review, at the 10%, 50% and 90% 
 measured, with early stopping on held-back training patients (the same patient
 split as the risk model's). Quantile boosters fit their training rows too closely, so their
 10-90% interval covers less than 80% of new rows (about 75% here); the interval is therefore
-conformalised on the held-back patients (CQR, Romano et al. 2019): q10 and q90 move apart, or
+conformalised on the held-back patients (CQR, ``training.conformal``): q10 and q90 move apart, or
 together, by the conformity-score quantile that gives 80% coverage there. The shift is written
 into the leaves of each booster's first tree, so the booster alone (and its ONNX conversion)
 gives the calibrated interval and ``DifferenceModels`` needs no extra field.
@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from training import metrics
+from training.conformal import conformal_margin
 from training.dataset import TrainingData
 from training.models import DIFF_TARGETS, QUANTILES, DifferenceModels
 from training.risk import CALIBRATION_SHARE, TREE_PARAMS
@@ -69,23 +70,6 @@ def _shift(booster: lgb.Booster, by: float) -> None:
         booster.set_leaf_output(0, leaf, booster.get_leaf_output(0, leaf) + by)
 
 
-def _conformal_margin(y: FloatArray, lo: FloatArray, hi: FloatArray, coverage: float) -> float:
-    """CQR margin: widen [lo, hi] by it (narrow if negative) to cover ``coverage`` of such rows.
-
-    Args:
-        y: Held-out values.
-        lo: Their lower quantile predictions.
-        hi: Their upper quantile predictions.
-        coverage: Target share inside the interval.
-
-    Returns:
-        The finite-sample conformity quantile of max(lo - y, y - hi).
-    """
-    score = np.maximum(lo - y, y - hi)
-    level = min(1.0, np.ceil((len(y) + 1) * coverage) / len(y))
-    return float(np.quantile(score, level, method="inverted_cdf"))
-
-
 def fit_differences(data: TrainingData, seed: int = 0) -> DifferenceModels:
     """Fit the 10/50/90% quantile regressors of each post-treatment difference.
 
@@ -114,7 +98,7 @@ def fit_differences(data: TrainingData, seed: int = 0) -> DifferenceModels:
         stop_set = lgb.Dataset(x[held], y[held], reference=fit_set, free_raw_data=False)
         fitted = {q: _fit_one(fit_set, stop_set, alpha, seed) for q, alpha in QUANTILES}
         lo, hi = (np.asarray(fitted[q].predict(x[held]), np.float64) for q in ("q10", "q90"))
-        margin = _conformal_margin(y[held], lo, hi, INTERVAL_COVERAGE)
+        margin = conformal_margin(y[held], lo, hi, INTERVAL_COVERAGE)
         _shift(fitted["q10"], -margin)
         _shift(fitted["q90"], margin)
         boosters[target] = fitted

@@ -4,9 +4,9 @@
 each row was at risk in) and fits a proportional-odds model of the return in that bin given no
 return before: a life-table baseline per bin plus a LightGBM margin of the row's inputs.
 Censored rows count for as long as they were seen, so censoring does not bias the durations
-down. ``fit_naive_longevity`` is the biased baseline the design names: a regression
-of log(days) on the returned rows only. ``evaluate_longevity`` compares both with the simulator's
-oracle on held-out treatments.
+down. ``fit_naive_longevity`` is the biased baseline the design names: a regression of
+log(days) on the returned rows only. ``training.longevity_eval`` compares both with the
+simulator's oracle on held-out treatments.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from bundle import postprocess
 from data.contract import REGIONS
-from features.inputs import LEFT, REGION_CODE, RIGHT, SIDE_CODE
+from features.inputs import REGION_CODE, SIDE_CODE
 from features.longevity import longevity_matrix
 from training.dataset import TrainingData
 from training.models import LongevityModel
-from training.survival import auc, c_index, kaplan_meier, person_period
+from training.split import hold_back_patients
+from training.survival import person_period
 
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
@@ -37,9 +37,6 @@ VALID_FRACTION: Final = 0.2
 """Share of training patients held out for early stopping."""
 MAX_ROUNDS: Final = 2000
 EARLY_STOPPING_ROUNDS: Final = 50
-CALIBRATION_DAYS: Final = (90, 120, 150)
-MIN_GROUP_ROWS: Final = 200
-"""Per-region metrics only for regions with at least this many held-out rows."""
 
 HAZARD_PARAMS: Final = {
     "objective": "binary",
@@ -116,8 +113,8 @@ class DurationRows:
         )
 
 
-def _codes(column: pd.Series, codes: Mapping[str, int]) -> IntArray:
-    """Contract enum codes of a column of enum names."""
+def enum_codes(column: pd.Series, codes: Mapping[str, int]) -> IntArray:
+    """Contract enum codes of a column of enum names (``features.inputs`` code tables)."""
     return np.asarray(column.astype(str).map(codes), dtype=np.int64)
 
 
@@ -135,8 +132,8 @@ def duration_rows(data: TrainingData, treatments: BoolArray) -> DurationRows:
     t = data.rows(d["treatment_id"].to_numpy(dtype=object))
     keep = treatments[t]
     t = t[keep]
-    region = _codes(d["region"], REGION_CODE)[keep]
-    side = _codes(d["side"], SIDE_CODE)[keep]
+    region = enum_codes(d["region"], REGION_CODE)[keep]
+    side = enum_codes(d["side"], SIDE_CODE)[keep]
     patients = data.registry.treatments["patient_id"].to_numpy(dtype=object)
     return DurationRows(
         treatment=t,
@@ -147,15 +144,6 @@ def duration_rows(data: TrainingData, treatments: BoolArray) -> DurationRows:
         x=longevity_matrix(data.features, t, region, side),
         patient=patients[t],
     )
-
-
-def _patient_split(patient: npt.NDArray[np.object_], seed: int) -> BoolArray:
-    """Mask of rows whose patient falls in a random VALID_FRACTION of the patients."""
-    uniq, inverse = np.unique(patient.astype(str), return_inverse=True)
-    rng = np.random.default_rng(seed)
-    valid_patients = rng.random(len(uniq)) < VALID_FRACTION
-    out: BoolArray = valid_patients[inverse]
-    return out
 
 
 @dataclass(frozen=True)
@@ -284,17 +272,20 @@ def refit_baseline(
 
 
 def _boost(
-    params: dict[str, Any],
+    params: Mapping[str, Any],
     train: tuple[Float32Array, Float32Array, Float32Array | None, FloatArray | None],
     valid: tuple[Float32Array, Float32Array, Float32Array | None, FloatArray | None],
     seed: int,
+    rounds: int | None = None,
 ) -> lgb.Booster:
-    """Fit with early stopping on ``valid`` ((x, y, weight, init score) each)."""
+    """Fit with early stopping on ``valid`` ((x, y, weight, init score) each), or ``rounds``."""
     full = {**params, "seed": seed, "deterministic": True, "force_col_wise": True}
     dtrain = lgb.Dataset(
         train[0], train[1], weight=train[2], init_score=train[3], free_raw_data=True
     )
     dvalid = lgb.Dataset(valid[0], valid[1], weight=valid[2], init_score=valid[3], reference=dtrain)
+    if rounds is not None:
+        return lgb.train(full, dtrain, num_boost_round=rounds)
     return lgb.train(
         full,
         dtrain,
@@ -310,6 +301,8 @@ def fit_longevity(
     bin_days: float = 30.0,
     n_bins: int = 12,
     by_region: bool = BASELINE_BY_REGION,
+    params: Mapping[str, Any] = HAZARD_PARAMS,
+    rounds: int | None = None,
 ) -> LongevityModel:
     """Fit the discrete-time, proportional-odds hazard model of the return of muscle activity.
 
@@ -331,12 +324,14 @@ def fit_longevity(
         bin_days: Bin width in days.
         n_bins: Number of bins (survival past the last one goes on at its hazard).
         by_region: One baseline per region (else one pooled baseline).
+        params: LightGBM parameters of the booster (small ones for test and benchmark models).
+        rounds: Trees of each booster fit; None chooses them by early stopping.
 
     Returns:
         The fitted model.
     """
     rows = duration_rows(data, data.train)
-    valid = _patient_split(rows.patient, seed)
+    valid = hold_back_patients(rows.patient, VALID_FRACTION, seed)
     fit_set = _hazard_set(rows.subset(~valid), bin_days, n_bins)
     valid_set = _hazard_set(rows.subset(valid), bin_days, n_bins)
     baseline = life_table_baseline(
@@ -351,7 +346,7 @@ def fit_longevity(
     booster: lgb.Booster | None = None
     for _ in range(BACKFIT_ROUNDS):
         booster = _boost(
-            dict(HAZARD_PARAMS), arrays(fit_set, baseline), arrays(valid_set, baseline), seed
+            params, arrays(fit_set, baseline), arrays(valid_set, baseline), seed, rounds
         )
         margin = np.asarray(booster.predict(fit_set.x, raw_score=True), dtype=np.float64)
         baseline = refit_baseline(baseline, margin, fit_set)
@@ -390,243 +385,12 @@ def fit_naive_longevity(data: TrainingData, seed: int = 0) -> NaiveLongevityMode
     """
     rows = duration_rows(data, data.train)
     rows = rows.subset(rows.returned)
-    valid = _patient_split(rows.patient, seed)
+    valid = hold_back_patients(rows.patient, VALID_FRACTION, seed)
     y = np.log(rows.days).astype(np.float32)
     booster = _boost(
-        dict(NAIVE_PARAMS),
+        NAIVE_PARAMS,
         (rows.x[~valid], y[~valid], None, None),
         (rows.x[valid], y[valid], None, None),
         seed,
     )
     return NaiveLongevityModel(booster=booster)
-
-
-@dataclass(frozen=True)
-class LongevityReport:
-    """Held-out quality of the longevity model, its naive baseline and the oracle.
-
-    Attributes:
-        metrics: Named figures (stable names, see ``evaluate_longevity``).
-        curve_days: Days at which the survival curves are given.
-        predicted_survival: Mean predicted S(t) on ``curve_days`` of the held-out durations rows,
-            under "all" and per region with enough rows.
-        km_survival: Kaplan-Meier S(t) of the same rows, same keys.
-        region: Region code of each held-out durations row.
-        side: Side code of each row.
-        days: Observed days of each row.
-        returned: Whether each row's activity was seen to return.
-        predicted_median: Model median days per row.
-        naive_median: Baseline median days per row.
-        oracle_median: The simulator's true median per row (NaN without an oracle).
-        late_risk: Predicted late-stage asymmetry risk per held-out (treatment, region) with
-            both sides recorded.
-        late_observed: Per such pair: 1 if both returned and |T_L - T_R| >= 21 days, 0 if both
-            returned closer, NaN if a side was censored.
-    """
-
-    metrics: dict[str, float]
-    curve_days: FloatArray
-    predicted_survival: dict[str, FloatArray]
-    km_survival: dict[str, FloatArray]
-    region: IntArray
-    side: IntArray
-    days: FloatArray
-    returned: BoolArray
-    predicted_median: FloatArray
-    naive_median: FloatArray
-    oracle_median: FloatArray
-    late_risk: FloatArray
-    late_observed: FloatArray
-
-
-_KEY_SIDES: Final = 3
-
-
-def _key(treatment: IntArray, region: IntArray, side: IntArray) -> IntArray:
-    out: IntArray = (treatment * len(REGIONS) + region) * _KEY_SIDES + side
-    return out
-
-
-def _oracle_medians(data: TrainingData) -> tuple[IntArray, FloatArray]:
-    """Keys (treatment row, region, side) and true medians of the oracle, sorted by key."""
-    if data.oracle is None:
-        return np.empty(0, dtype=np.int64), np.empty(0)
-    o = data.oracle.longevity
-    known = o["treatment_id"].isin(data.row_of.keys()).to_numpy()
-    o = o[known]
-    region, side = _codes(o["region"], REGION_CODE), _codes(o["side"], SIDE_CODE)
-    key = _key(data.rows(o["treatment_id"].to_numpy(dtype=object)), region, side)
-    order = np.argsort(key)
-    return key[order], o["median_days"].to_numpy(dtype=np.float64)[order]
-
-
-def _lookup(keys: IntArray, values: FloatArray, query: IntArray) -> FloatArray:
-    at = np.minimum(np.searchsorted(keys, query), max(len(keys) - 1, 0))
-    if len(keys) == 0:
-        return np.full(len(query), np.nan)
-    out: FloatArray = np.where(keys[at] == query, values[at], np.nan)
-    return out
-
-
-def _mae(pred: FloatArray, truth: FloatArray) -> tuple[float, float]:
-    ok = np.isfinite(truth)
-    if not ok.any():
-        return float("nan"), float("nan")
-    err = pred[ok] - truth[ok]
-    return float(np.abs(err).mean()), float(err.mean())
-
-
-def _late_pairs(rows: DurationRows) -> tuple[IntArray, IntArray]:
-    """Indices (left row, right row) of held-out (treatment, region)s with both sides."""
-    pair = rows.treatment * len(REGIONS) + rows.region
-    left = np.flatnonzero(rows.side == LEFT)
-    right = np.flatnonzero(rows.side == RIGHT)
-    order = np.argsort(pair[right])
-    sorted_right = pair[right][order]
-    at = np.minimum(np.searchsorted(sorted_right, pair[left]), max(len(right) - 1, 0))
-    if len(right) == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    match = sorted_right[at] == pair[left]
-    return left[match], right[order][at[match]]
-
-
-def _predict_all(
-    model: LongevityModel, naive: NaiveLongevityModel, x: Float32Array
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    hazards = model.hazards(x)
-    return hazards, postprocess.median_days(hazards, model.bin_days), naive.median_days(x)
-
-
-def evaluate_longevity(
-    model: LongevityModel, naive: NaiveLongevityModel, data: TrainingData
-) -> LongevityReport:
-    """Judge the longevity model, the naive baseline and the oracle on held-out treatments.
-
-    Metrics (``__region_<name>`` suffixes: the same on one region's rows, regions with at least
-    ``MIN_GROUP_ROWS`` held-out rows):
-
-    - ``longevity_c_index``, ``longevity_naive_c_index``, ``oracle_longevity_c_index``: Harrell's
-      C of the predicted (or true) median against the observed, censored days of the held-out
-      ``durations`` rows; ``longevity_c_index_ratio_to_oracle`` and the naive one.
-    - ``longevity_median_days_mae_vs_oracle`` / ``_bias_vs_oracle`` (and ``longevity_naive_...``):
-      predicted minus true median over every treated (region, side) of the held-out treatments.
-    - ``longevity_s{90,120,150}_predicted`` / ``_km`` / ``_abs_gap``: mean predicted survival
-      against Kaplan-Meier at that day.
-    - ``late_asymmetry_*``: for held-out (treatment, region)s with both sides recorded, the mean
-      predicted risk of one side returning >= 21 days before the other; where both returned, the
-      observed rate, the mean prediction on those pairs and the prediction's AUC.
-
-    Args:
-        model: The hazard model.
-        naive: The naive baseline.
-        data: Training data; its ``test`` treatments are used.
-
-    Returns:
-        The report.
-    """
-    rows = duration_rows(data, data.test)
-    hazards, pred, naive_pred = _predict_all(model, naive, rows.x)
-    keys, truth = _oracle_medians(data)
-    oracle = _lookup(keys, truth, _key(rows.treatment, rows.region, rows.side))
-    m: dict[str, float] = {
-        "longevity_rows_test": float(len(rows.days)),
-        "longevity_censored_share_test": float(1.0 - rows.returned.mean()),
-    }
-
-    grid = np.arange(0.0, model.bin_days * model.n_bins + 1.0, 5.0)
-    curves = postprocess.SurvivalCurves(hazards, model.bin_days).survival_at(grid.tolist()).T
-    predicted_survival: dict[str, FloatArray] = {}
-    km_survival: dict[str, FloatArray] = {}
-    groups: list[tuple[str, BoolArray]] = [("", np.ones(len(rows.days), dtype=bool))]
-    for code, name in enumerate(REGIONS):
-        mask = rows.region == code
-        if mask.sum() >= MIN_GROUP_ROWS:
-            groups.append((f"__region_{name}", mask))
-    for suffix, mask in groups:
-        t, e = rows.days[mask], rows.returned[mask]
-        m[f"longevity_c_index{suffix}"] = c_index(t, e, pred[mask])
-        m[f"longevity_naive_c_index{suffix}"] = c_index(t, e, naive_pred[mask])
-        if np.isfinite(oracle[mask]).all():
-            m[f"oracle_longevity_c_index{suffix}"] = c_index(t, e, oracle[mask])
-            m[f"longevity_c_index_ratio_to_oracle{suffix}"] = (
-                m[f"longevity_c_index{suffix}"] / m[f"oracle_longevity_c_index{suffix}"]
-            )
-            m[f"longevity_naive_c_index_ratio_to_oracle{suffix}"] = (
-                m[f"longevity_naive_c_index{suffix}"] / m[f"oracle_longevity_c_index{suffix}"]
-            )
-        km = kaplan_meier(t, e, grid)
-        mean_curve = curves[mask].mean(axis=0)
-        key = suffix.removeprefix("__region_") or "all"
-        predicted_survival[key], km_survival[key] = mean_curve, km
-        for day in CALIBRATION_DAYS:
-            at = int(np.searchsorted(grid, day))
-            m[f"longevity_s{day}_predicted{suffix}"] = float(mean_curve[at])
-            m[f"longevity_s{day}_km{suffix}"] = float(km[at])
-            m[f"longevity_s{day}_abs_gap{suffix}"] = abs(float(mean_curve[at] - km[at]))
-
-    m.update(_median_errors(model, naive, data))
-    late_risk, late_observed = _late(model, hazards, rows, m)
-    return LongevityReport(
-        metrics=m,
-        curve_days=grid,
-        predicted_survival=predicted_survival,
-        km_survival=km_survival,
-        region=rows.region,
-        side=rows.side,
-        days=rows.days,
-        returned=rows.returned,
-        predicted_median=pred,
-        naive_median=naive_pred,
-        oracle_median=oracle,
-        late_risk=late_risk,
-        late_observed=late_observed,
-    )
-
-
-def _median_errors(
-    model: LongevityModel, naive: NaiveLongevityModel, data: TrainingData
-) -> dict[str, float]:
-    """Median-days error against the oracle on every treated (region, side) held out."""
-    keys, truth = _oracle_medians(data)
-    if len(keys) == 0:
-        return {}
-    pair = keys // _KEY_SIDES
-    treatment, region, side = pair // len(REGIONS), pair % len(REGIONS), keys % _KEY_SIDES
-    held = data.test[treatment]
-    treatment, region, side, truth = treatment[held], region[held], side[held], truth[held]
-    x = longevity_matrix(data.features, treatment, region, side)
-    pred = postprocess.median_days(model.hazards(x), model.bin_days)
-    naive_pred = naive.median_days(x)
-    out: dict[str, float] = {}
-    groups: list[tuple[str, BoolArray]] = [("", np.ones(len(truth), dtype=bool))]
-    for code, name in enumerate(REGIONS):
-        mask = region == code
-        if mask.sum() >= MIN_GROUP_ROWS:
-            groups.append((f"__region_{name}", mask))
-    for suffix, mask in groups:
-        mae, bias = _mae(pred[mask], truth[mask])
-        naive_mae, naive_bias = _mae(naive_pred[mask], truth[mask])
-        out[f"longevity_median_days_mae_vs_oracle{suffix}"] = mae
-        out[f"longevity_median_days_bias_vs_oracle{suffix}"] = bias
-        out[f"longevity_naive_median_days_mae_vs_oracle{suffix}"] = naive_mae
-        out[f"longevity_naive_median_days_bias_vs_oracle{suffix}"] = naive_bias
-    return out
-
-
-def _late(
-    model: LongevityModel, hazards: FloatArray, rows: DurationRows, m: dict[str, float]
-) -> tuple[FloatArray, FloatArray]:
-    """Late-stage asymmetry of held-out pairs of sides; adds its metrics to ``m``."""
-    left, right = _late_pairs(rows)
-    risk = postprocess.late_asymmetry(hazards[left], hazards[right], model.bin_days)
-    both = rows.returned[left] & rows.returned[right]
-    gap = np.abs(rows.days[left] - rows.days[right]) >= postprocess.LATE_GAP_DAYS
-    observed = np.where(both, gap * 1.0, np.nan)
-    m["late_asymmetry_pairs"] = float(len(left))
-    m["late_asymmetry_predicted_mean"] = float(risk.mean()) if len(left) else float("nan")
-    m["late_asymmetry_observed_pairs"] = float(both.sum())
-    if both.any():
-        m["late_asymmetry_observed_rate"] = float(gap[both].mean())
-        m["late_asymmetry_predicted_mean_observed"] = float(risk[both].mean())
-        m["late_asymmetry_auc"] = auc(risk[both], gap[both])
-    return risk, observed

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 from matplotlib.figure import Figure
+from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_curve
 
 FloatArray = npt.NDArray[np.float64]
@@ -33,10 +34,7 @@ def calibration_plot(
     for label, q in (("model", p), ("oracle", p_oracle)):
         if q is None:
             continue
-        edges = np.unique(np.quantile(q, np.linspace(0, 1, 11)))
-        which = np.clip(np.searchsorted(edges, q, side="right") - 1, 0, len(edges) - 2)
-        mean_p = np.array([q[which == b].mean() for b in range(len(edges) - 1)])
-        rate = np.array([y[which == b].mean() for b in range(len(edges) - 1)])
+        rate, mean_p = calibration_curve(y, q, n_bins=10, strategy="quantile")
         ax.plot(mean_p, rate, marker="o", label=label)
     ax.set(xlabel="predicted risk (decile mean)", ylabel="observed rate", title="Calibration")
     ax.legend()

@@ -22,6 +22,7 @@ import pandas as pd
 from bundle.heads import OUTCOMES, Outcome
 from training import metrics
 from training.dataset import TrainingData
+from training.decision_curve import net_benefit
 from training.models import RiskModel
 from training.split import hold_back_patients
 
@@ -168,7 +169,7 @@ def _headline(y: FloatArray, p: FloatArray, prefix: str, treat_all: bool) -> dic
             f"{prefix}calibration_slope": slope,
             f"{prefix}calibration_intercept": intercept,
         }
-    curve = metrics.net_benefit(y, p, THRESHOLDS)
+    curve = net_benefit(y, p, THRESHOLDS)
     for t, nb, all_ in zip(THRESHOLDS, curve.model, curve.treat_all, strict=True):
         out[f"{prefix}net_benefit_t{round(t * 100)}"] = float(nb)
         if treat_all:  # the same for every model of the same rows
@@ -263,7 +264,7 @@ def evaluate_risk(
     out |= _intervals(y, p, prefix)
     out |= _subgroups(y, p, data.registry.treatments.iloc[rows], prefix)
 
-    curve = metrics.net_benefit(y, p, CURVE_THRESHOLDS)
+    curve = net_benefit(y, p, CURVE_THRESHOLDS)
     table = pd.DataFrame(
         {"threshold": curve.thresholds, "model": curve.model, "treat_all": curve.treat_all}
     )
@@ -278,7 +279,7 @@ def evaluate_risk(
             if f"{prefix}{name}" in out:
                 ratio = out[f"{prefix}{name}"] / out[f"oracle_{prefix}{name}"]
                 out[f"{prefix}{name}_ratio_to_oracle"] = ratio
-        table["oracle"] = metrics.net_benefit(y, p_oracle, CURVE_THRESHOLDS).model
+        table["oracle"] = net_benefit(y, p_oracle, CURVE_THRESHOLDS).model
     return RiskReport(
         metrics=out,
         y=y.astype(bool),

@@ -1,17 +1,18 @@
 """Survival building blocks of the longevity model: person-period rows and censoring-aware metrics.
 
-numpy only. ``person_period`` turns right-censored durations into the rows a discrete-time hazard
-model is fitted on; ``c_index`` and ``kaplan_meier`` judge its predictions against censored data;
-``auc`` is the rank AUC of a score against a binary outcome.
+``person_period`` turns right-censored durations into the rows a discrete-time hazard model is
+fitted on; ``c_index`` and ``kaplan_meier`` (lifelines') judge its predictions against censored
+data.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from lifelines import KaplanMeierFitter
+from lifelines.utils import concordance_index
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -80,11 +81,11 @@ def person_period(
 def c_index(time: FloatArray, event: BoolArray, score: FloatArray) -> float:
     """Harrell's concordance of a predicted duration with censored observed durations.
 
-    A pair is comparable when the shorter observed time is a return (event) and the other row
-    was seen longer: T_i < T_j with event i, or T_i == T_j with event i and j censored (j was
-    still without return at T_i). It is concordant when the row that returned earlier has the
-    smaller score; tied scores count one half. Tied event times are not comparable. O(n log n)
-    with a Fenwick tree over score ranks.
+    ``lifelines.utils.concordance_index``. A pair is comparable when the shorter observed time
+    is a return (event) and the other row was seen longer: T_i < T_j with event i, or
+    T_i == T_j with event i and j censored (j was still without return at T_i). It is
+    concordant when the row that returned earlier has the smaller score; tied scores count one
+    half. Tied event times are not comparable.
 
     Args:
         time: Observed days.
@@ -94,51 +95,14 @@ def c_index(time: FloatArray, event: BoolArray, score: FloatArray) -> float:
     Returns:
         The C-index in [0, 1], NaN if no pair is comparable.
     """
-    time = np.asarray(time, dtype=np.float64)
-    event = np.asarray(event, dtype=bool)
-    score = np.asarray(score, dtype=np.float64)
-    # Latest first, and at a tied time the censored rows before the events: when an event's
-    # turn comes, exactly its comparable partners have been inserted. Events of one time are
-    # all queried before any of them is inserted (tied events are not comparable).
-    order = np.lexsort((event, -time))
-    t, e = time[order], event[order]
-    uniq, inverse = np.unique(score[order], return_inverse=True)
-    rank = inverse.astype(np.int64) + 1  # 1-based for the tree
-    size = len(uniq)
-    tree = [0] * (size + 1)
-    new_group = np.r_[True, (t[1:] != t[:-1]) | (e[1:] != e[:-1]), True]
-    bounds = np.flatnonzero(new_group).tolist()
-    ranks = rank.tolist()
-    greater = tied = comparable = 0.0
-    inserted = 0
-    for lo, hi in itertools.pairwise(bounds):
-        if e[lo]:
-            for q in ranks[lo:hi]:
-                below = at_most = 0
-                j = q - 1
-                while j > 0:
-                    below += tree[j]
-                    j -= j & -j
-                j = q
-                while j > 0:
-                    at_most += tree[j]
-                    j -= j & -j
-                greater += inserted - at_most
-                tied += at_most - below
-                comparable += inserted
-        for q in ranks[lo:hi]:
-            j = q
-            while j <= size:
-                tree[j] += 1
-                j += j & -j
-        inserted += hi - lo
-    if comparable == 0:
+    try:
+        return float(concordance_index(time, score, event))
+    except ZeroDivisionError:  # lifelines' answer to "no admissible pairs"
         return float("nan")
-    return (greater + 0.5 * tied) / comparable
 
 
 def kaplan_meier(time: FloatArray, event: BoolArray, grid: FloatArray) -> FloatArray:
-    """Kaplan-Meier survival S(t) = P(T > t) evaluated at each day of ``grid``.
+    """Kaplan-Meier survival S(t) = P(T > t) evaluated at each day of ``grid`` (lifelines).
 
     Args:
         time: Observed days.
@@ -148,28 +112,8 @@ def kaplan_meier(time: FloatArray, event: BoolArray, grid: FloatArray) -> FloatA
     Returns:
         S at each grid day (a step function, right-continuous); NaN for an empty sample.
     """
-    time = np.asarray(time, dtype=np.float64)
-    event = np.asarray(event, dtype=bool)
     if len(time) == 0:
         return np.full(len(grid), np.nan)
-    uniq, inverse = np.unique(time, return_inverse=True)
-    deaths = np.bincount(inverse, weights=event * 1.0, minlength=len(uniq))
-    leaving = np.bincount(inverse, minlength=len(uniq)).astype(np.float64)
-    at_risk = len(time) - np.concatenate([[0.0], np.cumsum(leaving)[:-1]])
-    surv = np.cumprod(1.0 - deaths / at_risk)
-    idx = np.searchsorted(uniq, np.asarray(grid, dtype=np.float64), side="right") - 1
-    out: FloatArray = np.where(idx >= 0, surv[np.maximum(idx, 0)], 1.0)
+    fitted = KaplanMeierFitter().fit(np.asarray(time, np.float64), np.asarray(event, bool))
+    out: FloatArray = fitted.survival_function_at_times(np.asarray(grid, np.float64)).to_numpy()
     return out
-
-
-def auc(score: FloatArray, outcome: BoolArray) -> float:
-    """Area under the ROC curve (Mann-Whitney, ties one half); NaN if one class is empty."""
-    score = np.asarray(score, dtype=np.float64)
-    outcome = np.asarray(outcome, dtype=bool)
-    n_pos, n_neg = int(outcome.sum()), int((~outcome).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    _uniq, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
-    mid = np.cumsum(counts) - (counts - 1) / 2.0  # average rank of each distinct score
-    ranks = mid[inverse]
-    return float((ranks[outcome].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))

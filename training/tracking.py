@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
 from mlflow import MlflowClient
 
 from bundle import pyfunc
 from bundle.manifest import load_manifest
 from bundle.registry import CHAMPION
+from features.spec import FEATURE_NAMES
 from training.dataset import TrainingData
 
 
@@ -97,11 +101,18 @@ def champion_version(name: str) -> str | None:
         return None
 
 
-def register_bundle(bundle: Path, name: str) -> Registered:
+def register_bundle(bundle: Path, name: str, example: npt.NDArray[np.float32]) -> Registered:
     """Log a bundle as an MLflow pyfunc model in the active run and register a new version.
 
     The version becomes the champion only when the model has no champion yet; otherwise
     ``asym promote`` decides.
+
+    Args:
+        bundle: The exported bundle folder.
+        name: Registered model name.
+        example: A few feature rows (``features.spec.FEATURE_NAMES`` columns): logged as the
+            model's input example, which MLflow checks against the signature by predicting it
+            (and without which it warns on every log).
     """
     # Model from code (a file MLflow executes), not a pickled object; importing that file would
     # register the model as a side effect, so only its path is taken here.
@@ -111,6 +122,7 @@ def register_bundle(bundle: Path, name: str) -> Registered:
         python_model=str(code),
         artifacts={"bundle": str(bundle)},
         signature=pyfunc.signature(load_manifest(bundle)),
+        input_example=pd.DataFrame(example, columns=list(FEATURE_NAMES)),
         registered_model_name=name,
     )
     version = str(info.registered_model_version)

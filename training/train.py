@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import mlflow
 import numpy as np
@@ -19,13 +20,17 @@ from training import plots
 from training.dataset import TrainingData, load_training_data
 from training.differences import evaluate_differences, fit_differences
 from training.export import check_out, export_bundle
-from training.longevity import evaluate_longevity, fit_longevity, fit_naive_longevity
+from training.longevity import fit_longevity, fit_naive_longevity
+from training.longevity_eval import evaluate_longevity
 from training.models import FittedModels
 from training.risk import RiskReport, evaluate_risk, fit_risk
 from training.settings import TrainingSettings
 from training.tracking import Registered, log_provenance, register_bundle, use_store
 
 Echo = Callable[[str], None]
+
+INPUT_EXAMPLE_ROWS: Final = 3
+"""Held-out feature rows logged as the registered model's input example."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,8 @@ class TrainResult:
         registered: The new registered model version.
         metrics: Every metric logged (held-out evaluation, oracle comparisons, parity).
         seconds: Wall time per stage.
+        oracle_problem: Why the export's ``oracle/`` could not be used (no oracle figures), or
+            None.
     """
 
     run_id: str
@@ -47,6 +54,7 @@ class TrainResult:
     registered: Registered
     metrics: dict[str, float]
     seconds: dict[str, float]
+    oracle_problem: str | None = None
 
 
 class _Stages:
@@ -118,6 +126,8 @@ def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
         f"{len(reg.rejects.drop_duplicates(['table', 'row'])):,} rejected rows; "
         f"train {int(data.train.sum()):,}, held out {int(data.test.sum()):,} (latest period)"
     )
+    if data.oracle_problem is not None:
+        echo(f"      oracle: {data.oracle_problem}; going on without oracle figures")
     with stages("fit the outcome risks and post-treatment differences"):
         risks = {o.name: fit_risk(data, settings.seed, o) for o in OUTCOMES}
         differences = fit_differences(data, seed=settings.seed)
@@ -181,7 +191,8 @@ def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
             )
             mlflow.log_artifact(str(Path(tmp) / "survival_by_region.png"), "plots")
         with stages("register the bundle in the MLflow Model Registry"):
-            registered = register_bundle(settings.out, settings.model_name)
+            example = data.features[data.test][:INPUT_EXAMPLE_ROWS]
+            registered = register_bundle(settings.out, settings.model_name, example)
             # Known only now: the local bundle answers with the registry's version number.
             write_model_version(settings.out, registered.version)
     return TrainResult(
@@ -191,4 +202,5 @@ def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
         registered=registered,
         metrics=metrics,
         seconds=stages.seconds,
+        oracle_problem=data.oracle_problem,
     )

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from training.dataset import TrainingData, load_training_data
-from training.differences import _conformal_margin, evaluate_differences, fit_differences
+from training.differences import evaluate_differences, fit_differences
 from training.models import DIFF_TARGETS, DifferenceModels
 
 
@@ -52,12 +52,3 @@ def test_quantiles_are_ordered_and_distinct(model: DifferenceModels, data: Train
         raw_hi = model.boosters[target]["q90"].predict(data.features[data.test])
         assert np.mean(raw_lo < raw_hi) > 0.98
         assert np.median(q["q90"] - q["q10"]) > 0.5  # mm: noise alone is ~0.7 mm sd
-
-
-def test_conformal_margin_is_the_finite_sample_quantile() -> None:
-    y = np.arange(10.0)
-    zero = np.zeros(10)
-    # Scores |y| = 0..9; the ceil(11 * 0.8) = 9th smallest is 8.
-    assert _conformal_margin(y, zero, zero, 0.8) == 8.0
-    # Intervals already too wide get narrowed: scores are negative.
-    assert _conformal_margin(zero, zero - 2.0, zero + 3.0, 0.8) == -2.0

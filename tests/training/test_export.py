@@ -15,9 +15,10 @@ from bundle.heads import OUTCOMES
 from bundle.manifest import MANIFEST_FILE, load_manifest, sha256_bytes
 from features.longevity import LONGEVITY_INDEX, LONGEVITY_NAMES
 from features.spec import FEATURE_DTYPE, FEATURE_NAMES
-from tests.serving.tiny import CALIBRATION, longevity_rows
+from tests.fixtures import CALIBRATION
 from training import export, parity
 from training.dataset import TrainingData
+from training.longevity import duration_rows
 from training.models import DIFF_TARGETS, QUANTILES, FittedModels
 
 OUTPUTS = [f"{t}_{q}" for t in DIFF_TARGETS for q, _ in QUANTILES]
@@ -101,7 +102,7 @@ def test_bundle_has_files_and_documented_manifest(
         "hazard",
     }
     assert m.parity.rows["treatment"] == int(data.test.sum())
-    assert m.parity.rows["longevity"] == len(longevity_rows(data, data.test)[0])
+    assert m.parity.rows["longevity"] == len(duration_rows(data, data.test).x)
 
 
 def test_onnx_equals_lightgbm_on_held_out_rows(
@@ -121,7 +122,7 @@ def test_onnx_equals_lightgbm_on_held_out_rows(
         for q, _ in QUANTILES:
             expected = models.differences.boosters[target][q].predict(x)
             np.testing.assert_allclose(got[f"{target}_{q}"], expected, rtol=1e-4, atol=1e-4)
-    rows, _ = longevity_rows(data, data.test)
+    rows = duration_rows(data, data.test).x
     lon = models.longevity
     (margin,) = _session(bundle / "longevity.onnx").run(["hazard_margin"], {"longevity": rows})
     # The graph gives the booster's raw margin (not its probability), one per row.

@@ -1,7 +1,6 @@
-"""The longevity stage: person-period expansion, censoring-aware metrics, and a fit that beats
-the naive baseline and comes close to the simulator's oracle."""
+"""The longevity stage and its evaluation: a fit that beats the naive baseline and comes close to
+the simulator's oracle (the survival building blocks are tests/training/test_survival.py)."""
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,123 +12,16 @@ from features.longevity import LONGEVITY_INDEX
 from training.dataset import TrainingData, load_training_data
 from training.longevity import (
     BASELINE_PRIOR_EXPOSURE,
-    LongevityReport,
     NaiveLongevityModel,
     _HazardSet,
     duration_rows,
-    evaluate_longevity,
     fit_longevity,
     fit_naive_longevity,
     life_table_baseline,
     refit_baseline,
 )
+from training.longevity_eval import LongevityReport, evaluate_longevity
 from training.models import LongevityModel
-from training.survival import auc, c_index, kaplan_meier, person_period
-
-# --- person-period rows -------------------------------------------------------------------------
-
-
-def test_person_period_hand_example() -> None:
-    pp = person_period(
-        np.array([45.0, 45.0, 60.0, 400.0, 10.0]),
-        np.array([False, True, False, True, True]),
-        bin_days=30.0,
-        n_bins=12,
-    )
-    rows = {i: pp.row == i for i in range(5)}
-    # Censored at 45: at risk through bin 0 and half of bin 1, no event.
-    np.testing.assert_array_equal(pp.bin[rows[0]], [0, 1])
-    np.testing.assert_allclose(pp.weight[rows[0]], [1.0, 0.5])
-    np.testing.assert_array_equal(pp.event[rows[0]], [0, 0])
-    # Returned at 45: the event in bin 1, full weight.
-    np.testing.assert_allclose(pp.weight[rows[1]], [1.0, 1.0])
-    np.testing.assert_array_equal(pp.event[rows[1]], [0, 1])
-    # Censored exactly at a bin start: never at risk in bin 2.
-    np.testing.assert_array_equal(pp.bin[rows[2]], [0, 1])
-    # Past the horizon: every bin, no event (the return at 400 is beyond the 360 days modelled).
-    np.testing.assert_array_equal(pp.bin[rows[3]], np.arange(12))
-    assert pp.event[rows[3]].sum() == 0
-    np.testing.assert_array_equal(pp.event[rows[4]], [1])
-
-
-def test_weighted_person_period_recovers_a_constant_hazard_under_censoring() -> None:
-    # Exponential returns, censored uniformly: the weighted event share of each bin is the
-    # actuarial hazard estimate and must match 1 - exp(-l w) (dropping the censored bin would
-    # overstate it, weight 1 would understate it).
-    rng = np.random.default_rng(0)
-    lam, w, n = 1 / 100.0, 30.0, 400_000
-    t = rng.exponential(1 / lam, n)
-    c = rng.uniform(0, 300, n)
-    pp = person_period(np.minimum(t, c), t <= c, w, 8)
-    want = 1 - np.exp(-lam * w)
-    for k in range(6):
-        at = pp.bin == k
-        got = (pp.event[at] * pp.weight[at]).sum() / pp.weight[at].sum()
-        assert got == pytest.approx(want, rel=0.02)
-
-
-# --- metrics -------------------------------------------------------------------------------------
-
-
-def _brute_c(t: np.ndarray, e: np.ndarray, s: np.ndarray) -> float:
-    num = den = 0.0
-    for i in range(len(t)):
-        if not e[i]:
-            continue
-        for j in range(len(t)):
-            if t[i] < t[j] or (t[i] == t[j] and not e[j]):
-                den += 1
-                num += 1.0 if s[i] < s[j] else 0.5 if s[i] == s[j] else 0.0
-    return num / den if den else float("nan")
-
-
-def test_c_index_matches_brute_force_with_ties_and_censoring() -> None:
-    rng = np.random.default_rng(1)
-    for _ in range(30):
-        n = int(rng.integers(2, 60))
-        t = rng.integers(1, 12, n).astype(float)  # many tied times
-        e = rng.random(n) < 0.6
-        s = rng.integers(0, 8, n).astype(float)  # many tied scores
-        want = _brute_c(t, e, s)
-        got = c_index(t, e, s)
-        if np.isnan(want):
-            assert np.isnan(got)
-        else:
-            assert got == pytest.approx(want, abs=1e-12)
-
-
-def test_c_index_extremes_and_speed() -> None:
-    t = np.arange(1.0, 101.0)
-    e = np.ones(100, dtype=bool)
-    assert c_index(t, e, t) == 1.0
-    assert c_index(t, e, -t) == 0.0
-    assert c_index(t, e, np.zeros(100)) == 0.5
-    rng = np.random.default_rng(2)
-    n = 15_000
-    big_t = rng.integers(1, 300, n).astype(float)
-    start = time.perf_counter()
-    c_index(big_t, rng.random(n) < 0.6, big_t + rng.normal(0, 30, n))
-    assert time.perf_counter() - start < 2.0
-
-
-def test_kaplan_meier_hand_example() -> None:
-    # Times 1, 2+, 3, 4: S drops to 3/4 at 1, stays at 2 (censored), to 3/4 * 1/2 at 3, 0 at 4.
-    s = kaplan_meier(
-        np.array([1.0, 2.0, 3.0, 4.0]),
-        np.array([True, False, True, True]),
-        np.array([0.0, 1.0, 2.5, 3.0, 5.0]),
-    )
-    np.testing.assert_allclose(s, [1.0, 0.75, 0.75, 0.375, 0.0])
-
-
-def test_auc_matches_pair_counting() -> None:
-    rng = np.random.default_rng(3)
-    y = rng.random(200) < 0.3
-    s = rng.integers(0, 10, 200) + 2.0 * y
-    pos, neg = s[y], s[~y]
-    want = ((pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])).mean()
-    assert auc(s, y) == pytest.approx(want)
-
 
 # --- a fit on a small simulated registry ---------------------------------------------------------
 

@@ -1,10 +1,7 @@
-"""Metric functions against hand-computed cases, closed forms and scikit-learn."""
+"""Metric functions against hand-computed cases and closed forms."""
 
 import numpy as np
 import pytest
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import brier_score_loss, roc_auc_score
-from sklearn.metrics import log_loss as sk_log_loss
 
 from training import metrics
 
@@ -23,16 +20,19 @@ def _bernoulli(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def test_auc_hand_case_and_ties() -> None:
     # Pairs (pos, neg): (0.35, 0.1) win, (0.35, 0.4) lose, (0.8, *) win: 3 of 4.
     assert metrics.auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75
-    # A tie between a positive and a negative counts one half.
+    # A tie between a positive and a negative counts one half (the convention of the AUC
+    # figures before scikit-learn computed them).
     assert metrics.auc([0, 1], [0.5, 0.5]) == 0.5
     assert metrics.auc([0, 0, 1], [0.2, 0.5, 0.5]) == 0.75
 
 
-def test_auc_matches_sklearn_with_many_ties() -> None:
+def test_auc_is_the_mann_whitney_pair_share_with_many_ties() -> None:
     rng = np.random.default_rng(0)
-    y = rng.random(2000) < 0.3
-    p = np.round(rng.random(2000) * 0.5 + 0.3 * y, 1)  # rounded: many ties
-    assert metrics.auc(y, p) == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    y = rng.random(500) < 0.3
+    p = np.round(rng.random(500) * 0.5 + 0.3 * y, 1)  # rounded: many ties
+    pos, neg = p[y], p[~y]
+    want = ((pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])).mean()
+    assert metrics.auc(y, p) == pytest.approx(want, abs=1e-12)
 
 
 def test_auc_needs_both_classes() -> None:
@@ -44,29 +44,32 @@ def test_brier_and_log_loss() -> None:
     y, p = [0, 1, 1], [0.2, 0.6, 1.0]
     assert metrics.brier(y, p) == pytest.approx((0.04 + 0.16 + 0.0) / 3)
     assert metrics.log_loss(y, p) == pytest.approx(-(np.log(0.8) + np.log(0.6) + np.log(1.0)) / 3)
-    yy, pp = _bernoulli(1000, 1)
-    assert metrics.brier(yy, pp) == pytest.approx(brier_score_loss(yy, pp), abs=1e-12)
-    assert metrics.log_loss(yy, pp) == pytest.approx(sk_log_loss(yy, pp), abs=1e-9)
-    # p = 0 for an event stays finite: clipped at EPS.
-    assert metrics.log_loss([1], [0.0]) == pytest.approx(-np.log(metrics.EPS))
+    # One outcome only is still a score (labels given), and p = 0 for an event stays finite.
+    assert metrics.brier([1, 1], [0.5, 1.0]) == pytest.approx(0.125)
+    assert np.isfinite(metrics.log_loss([1], [0.0]))
+    assert metrics.log_loss([1], [0.0]) > 30.0
 
 
 def test_bad_inputs_are_refused() -> None:
     with pytest.raises(ValueError, match="0/1"):
         metrics.brier([0, 2], [0.1, 0.2])
-    with pytest.raises(ValueError, match="probabilities"):
+    with pytest.raises(ValueError, match="0/1"):
+        metrics.log_loss([0, 2], [0.1, 0.2])
+    with pytest.raises(ValueError, match="greater than 1"):
         metrics.brier([0, 1], [0.1, 1.2])
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match="inconsistent numbers"):
         metrics.brier([0, 1], [0.1])
 
 
-def test_platt_matches_unpenalised_sklearn_logistic_regression() -> None:
-    y, p = _bernoulli(3000, 2)
-    lp = metrics.logit(p)
-    sk = LogisticRegression(C=np.inf, tol=1e-10, max_iter=1000).fit(lp[:, None], y)
+def test_platt_recovers_a_known_recalibration() -> None:
+    # Outcomes drawn from sigmoid(0.6 * logit(p) + 0.4): the maximum-likelihood fit on 50,000
+    # rows finds (0.6, 0.4) within a few standard errors (about 0.01 each).
+    rng = np.random.default_rng(2)
+    p = _sigmoid(rng.normal(-1.0, 1.5, 50_000))
+    y = (rng.random(50_000) < _sigmoid(0.6 * metrics.logit(p) + 0.4)).astype(float)
     slope, intercept = metrics.platt(y, p)
-    assert slope == pytest.approx(sk.coef_[0, 0], abs=1e-4)
-    assert intercept == pytest.approx(sk.intercept_[0], abs=1e-4)
+    assert slope == pytest.approx(0.6, abs=0.04)
+    assert intercept == pytest.approx(0.4, abs=0.04)
 
 
 def test_calibration_of_a_calibrated_model() -> None:
@@ -97,23 +100,6 @@ def test_calibration_in_the_large_closed_form() -> None:
     y = np.r_[np.ones(30), np.zeros(70)]
     _, intercept = metrics.calibration(y, np.full(100, 0.2))
     assert intercept == pytest.approx(np.log(0.3 / 0.7) - np.log(0.2 / 0.8), abs=1e-9)
-
-
-def test_net_benefit_hand_case_and_treat_all() -> None:
-    y = np.array([1, 1, 0, 0, 0])
-    p = np.array([0.9, 0.15, 0.5, 0.05, 0.25])
-    curve = metrics.net_benefit(y, p, [0.1, 0.2, 0.6])
-    # pt 0.1: positives 0.9, 0.15, 0.5, 0.25 -> TP 2, FP 2; 2/5 - 2/5 * (1/9).
-    # pt 0.2: 0.9, 0.5, 0.25 -> TP 1, FP 2; 1/5 - 2/5 * 0.25.  pt 0.6: 0.9 -> TP 1, FP 0.
-    np.testing.assert_allclose(curve.model, [0.4 - 0.4 / 9, 0.2 - 0.1, 0.2])
-    prevalence = 0.4
-    odds = np.array([0.1, 0.2, 0.6]) / np.array([0.9, 0.8, 0.4])
-    np.testing.assert_allclose(curve.treat_all, prevalence - (1 - prevalence) * odds)
-    # Treating everyone is what a model predicting 1 for all does.
-    everyone = metrics.net_benefit(y, np.ones(5), [0.1, 0.2, 0.6])
-    np.testing.assert_allclose(everyone.model, everyone.treat_all)
-    with pytest.raises(ValueError, match="strictly between"):
-        metrics.net_benefit(y, p, [0.0])
 
 
 def test_mae_and_interval_coverage() -> None:

@@ -3,6 +3,7 @@
 import json
 import shutil
 from pathlib import Path
+from urllib.parse import urlparse
 
 import mlflow
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from training.dataset import load_training_data
 from training.promote import promote
 from training.settings import training_settings
 from training.tracking import register_bundle, use_store
@@ -90,20 +92,22 @@ def test_without_a_champion_a_candidate_that_passes_parity_is_promoted(
 def test_a_champion_this_install_cannot_read_gives_way_to_a_sound_candidate(
     store, small_registry: Path
 ) -> None:
-    # A champion exported by an asym with other features: no server of this install would
-    # serve it. Registered for real, with only its manifest's feature list changed.
+    # A champion exported by an older asym (bundle format 2): no server of this install would
+    # serve it. Registered for real, then only its stored manifest's format changed (this
+    # install cannot register a format-2 bundle: it reads the manifest for the signature).
     uri, work = store
-    old = work / "old-format"
-    shutil.copytree(work / "bundle0", old)
-    manifest = json.loads((old / "manifest.json").read_text())
-    manifest["feature_names"] = manifest["feature_names"][:-1]
-    (old / "manifest.json").write_text(json.dumps(manifest))
     client = MlflowClient(uri)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(work)
         use_store(uri, "promote")
         with mlflow.start_run():
-            registered = register_bundle(old, "asym-p")
+            example = load_training_data(small_registry).features[:3]
+            registered = register_bundle(work / "bundle0", "asym-p", example)
+        logged = mlflow.get_logged_model(registered.model_uri.removeprefix("models:/"))
+        (stored,) = Path(urlparse(logged.artifact_location).path).rglob("manifest.json")
+        manifest = json.loads(stored.read_text())
+        manifest["format_version"] = 2
+        stored.write_text(json.dumps(manifest))
         client.set_registered_model_alias("asym-p", "champion", registered.version)
         try:
             lines: list[str] = []
@@ -112,7 +116,7 @@ def test_a_champion_this_install_cannot_read_gives_way_to_a_sound_candidate(
             assert result.reason == (
                 f"the champion (version {registered.version}) cannot be used by this install"
             )
-            assert any("feature names differ" in line for line in lines)
+            assert any("format_version 2, this install reads 4" in line for line in lines)
             assert str(client.get_model_version_by_alias("asym-p", "champion").version) == "1"
             assert result.table["champion"].isna().all()  # nothing to compare with
         finally:
