@@ -11,11 +11,9 @@ repeats interleaved (old, new, old, new...) so a busy machine weighs on both ali
   from ``serving/log.py``; ``OldLog`` and ``OldEntry`` below are its hot path, kept only as this
   comparison;
 * new: ``serving.log`` as it is: the outputs by ``orjson.dumps``, one ``LogBatch`` and one
-  ``record_many``; the writer's tuples by ``zip`` through the driver's ``executemany``
-  (``exec_driver_sql``), ``ROWS_PER_STATEMENT`` rows a statement, on a write-ahead log with
-  16 KiB pages (on PostgreSQL a dict per row);
-* new, one row a statement: the same log inserting one row per statement, as it did before
-  ``ROWS_PER_STATEMENT`` (SQLite only).
+  ``record_many``; the writer's ``SqlSink`` inserts up to 128 rows a statement (Core's
+  ``insert().values([...])``, compiled once, run by the driver), on a write-ahead log with
+  16 KiB pages.
 
 With ``--busy`` a thread runs Python code all along, as a server's request threads do: the driver
 releases the GIL around each statement, and gets it back only after the busy thread's switch
@@ -61,7 +59,8 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from serving.log import LogBatch, PredictionLog, predictions
+from serving.log import LogBatch, PredictionLog
+from serving.log_sql import predictions
 
 # --- the old log, its hot path only ------------------------------------------------------------
 
@@ -329,15 +328,7 @@ def main() -> None:
             "old: record x n": (lambda c: old_side(old, c), lambda: old.written),
             "new: record_many": (lambda c: new_side(new, c), lambda: new.written),
         }
-        logs = [new]
-        if new._driver is not None and new._driver.rows > 1:  # SQLite: also one row a statement
-            one = PredictionLog(args.url or f"sqlite:///{Path(tmp) / 'one.db'}")
-            assert one._driver is not None
-            one._driver = one._driver._replace(rows=1)  # the writer as it was before
-            ways["new, 1 row a statement"] = (lambda c: new_side(one, c), lambda: one.written)
-            logs.append(one)
-        for log in logs:
-            log.start()
+        new.start()
         work = calls(args.calls, args.batch)
         busy = Busy() if args.busy else None
         results: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in ways}
@@ -358,9 +349,8 @@ def main() -> None:
         if busy:
             busy.stop()
         old.close()
-        for log in logs:
-            log.close()
-            assert log.failures == 0, f"{log.failures} entries not written"
+        new.close()
+        assert new.failures == 0, f"{new.failures} entries not written"
 
     per = 1000 / (args.calls * args.batch) * 1e3  # seconds per run -> ms per 1,000 answers
     size = statistics.mean(len(orjson.dumps(o)) for o in work[0].outputs)
@@ -382,11 +372,8 @@ def main() -> None:
         medians[name] = (req, total)
         print(f"{name:24} {req:12.2f} {wall:13.2f} {writer:11.2f} {total:10.2f} {done:19.1f}")
     print(f"{'(orjson.dumps alone)':24} {statistics.median(dumps) * per:12.2f}")
-    (old_req, old_total), (new_req, new_total) = list(medians.values())[:2]
+    (old_req, old_total), (new_req, new_total) = medians.values()
     print(f"new / old: request CPU {new_req / old_req:.2f}, total CPU {new_total / old_total:.2f}")
-    if len(medians) > 2:
-        one_total = medians["new, 1 row a statement"][1]
-        print(f"new / new with 1 row a statement: total CPU {new_total / one_total:.2f}")
 
 
 if __name__ == "__main__":
