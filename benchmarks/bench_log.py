@@ -1,5 +1,7 @@
 """Prediction log cost per 1,000 answers: ``record_many`` beside the old one-by-one ``record``.
 
+Over 400 lines: the old log's hot path is kept whole here as the comparison, and ``--inserts``.
+
 The log's work for a batch call of 1,000 answers, measured both ways in the same process, the
 repeats interleaved (old, new, old, new...) so a busy machine weighs on both alike:
 
@@ -35,7 +37,14 @@ its own cost is printed beside them, as the floor neither way goes under. With `
 ways write to that database (e.g. a PostgreSQL server), whose own CPU, in another process, is not
 counted.
 
+With ``--inserts``, instead: the SQL sink's way of inserting (``SqlSink.write``) beside Core's
+own two for a list of rows, all in writes of 500 rows to SQLite files with the sink's pragmas:
+``executemany`` of ``insert(predictions)`` (a statement per row on SQLite) and
+``insertmanyvalues`` (many rows a statement; SQLite takes it only with ``RETURNING``). CPU per
+1,000 rows (``time.process_time``; with ``--busy``, the busy thread's left out).
+
     .venv/bin/python benchmarks/bench_log.py [--repeats 7] [--calls 5] [--batch 1000] [--busy]
+    .venv/bin/python benchmarks/bench_log.py --inserts [--busy]
 """
 
 from __future__ import annotations
@@ -60,7 +69,7 @@ import orjson
 import sqlalchemy as sa
 
 from serving.log import LogBatch, PredictionLog
-from serving.log_sql import predictions
+from serving.log_sql import _SQLITE_PRAGMAS, SqlSink, predictions
 
 # --- the old log, its hot path only ------------------------------------------------------------
 
@@ -305,6 +314,64 @@ def measure(
     return request_cpu, request_wall, total, done
 
 
+def _core_engine(url: str) -> sa.Engine:
+    """An engine for Core's own inserts: the sink's pragmas, the JSON text bound as it is."""
+    engine = sa.create_engine(url, json_serializer=lambda text: text)
+
+    @sa.event.listens_for(engine, "connect")
+    def pragmas(dbapi_connection: Any, _record: object) -> None:
+        for pragma in _SQLITE_PRAGMAS:
+            dbapi_connection.execute(pragma).fetchall()
+
+    predictions.metadata.create_all(engine)
+    return engine
+
+
+def compare_inserts(work: list[Call], repeats: int, busy: Busy | None) -> None:
+    """Print CPU per 1,000 rows of the sink's insert and of Core's two (``--inserts``)."""
+    batches = [
+        LogBatch([f"{c.request_id}.{i}" for i in range(len(c.outputs))], "north", NOW, "asym",
+                 "3", c.input_sha256, [orjson.dumps(o) for o in c.outputs])
+        for c in work
+    ]  # fmt: skip
+
+    def core(engine: sa.Engine, statement: sa.Insert, b: LogBatch) -> None:
+        shared = {"clinic": b.clinic, "time": b.time, "model_name": b.model_name}
+        shared["model_version"] = b.model_version
+        rows = [
+            {**shared, "request_id": r, "input_sha256": h, "outputs": o.decode()}
+            for r, h, o in zip(b.request_ids, b.input_sha256, b.outputs, strict=True)
+        ]
+        with engine.begin() as conn:
+            conn.execute(statement, rows)
+
+    with tempfile.TemporaryDirectory(prefix="bench-log-") as tmp:
+        sink = SqlSink(f"sqlite:///{Path(tmp) / 'sink.db'}")
+        many, imv = (_core_engine(f"sqlite:///{Path(tmp) / f}") for f in ("many.db", "imv.db"))
+        ways: dict[str, Callable[[LogBatch], object]] = {
+            "SqlSink.write": lambda b: sink.write([b]),
+            "Core executemany": lambda b: core(many, predictions.insert(), b),
+            "Core insertmanyvalues": lambda b: core(
+                imv, predictions.insert().returning(predictions.c.id), b
+            ),
+        }
+        cpu: dict[str, list[float]] = {name: [] for name in ways}
+        for r in range(repeats + 1):  # the first round warms up
+            for name, write in ways.items():
+                busy0 = busy.cpu() if busy else 0.0
+                t = time.process_time()
+                for b in batches:
+                    for k in range(0, len(b), 500):
+                        write(b.take(slice(k, k + 500)))
+                if r:
+                    cpu[name].append(time.process_time() - t - (busy.cpu() - busy0 if busy else 0))
+        sink.close()
+    per = 1000 / sum(map(len, batches)) * 1e3
+    print(f"insert, CPU ms per 1,000 rows (SQLite; median of {repeats}):")
+    for name, seconds in cpu.items():
+        print(f"{name:24} {statistics.median(seconds) * per:8.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
@@ -318,7 +385,14 @@ def main() -> None:
         help="one database for both ways (e.g. a PostgreSQL URL); default: a fresh SQLite "
         "file for each",
     )
+    ap.add_argument("--inserts", action="store_true", help="compare ways of inserting instead")
     args = ap.parse_args()
+    if args.inserts:
+        busy = Busy() if args.busy else None
+        compare_inserts(calls(args.calls, args.batch), args.repeats, busy)
+        if busy:
+            busy.stop()
+        return
 
     with tempfile.TemporaryDirectory(prefix="bench-log-") as tmp:
         old_url = args.url or f"sqlite:///{Path(tmp) / 'old.db'}"

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import NoReturn
@@ -455,6 +455,46 @@ def test_a_full_batch_is_written_without_lingering(
     # far less than the 30 s linger (else the entry would be counted as a failure).
     log.close()
     assert (log.written, log.failures) == (201, 0)
+
+
+class _ListSink:
+    """A sink that is not SQL: keeps what it is given, and refuses a clinic's answers."""
+
+    name = "a list"
+
+    def __init__(self) -> None:
+        self.writes: list[list[LogBatch]] = []
+        self.closed = False
+
+    def write(self, batches: Sequence[LogBatch]) -> int:
+        if any(b.clinic == "down" for b in batches):
+            raise ConnectionError("the list is down")
+        self.writes.append(list(batches))
+        return sum(map(len, batches)) - sum(b.clinic == "partial" for b in batches)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_any_sink_takes_the_place_of_a_url(caplog: pytest.LogCaptureFixture) -> None:
+    sink = _ListSink()
+    log = PredictionLog(sink)
+    assert log.url == "a list"
+    calls = [_batch(0, 3), _one(3), dataclasses.replace(_batch(4, 2), clinic="partial")]
+    for call in calls:
+        log.record_many(call)
+    log.start()
+    with caplog.at_level(logging.ERROR, logger="serving.log"):
+        _wait(lambda: log.written == 5)
+        log.record_many(dataclasses.replace(_batch(6, 4), clinic="down"))  # a write that fails
+        log.close()
+    # Readied with nothing at start, then the queued calls in order, whole; closed at the end.
+    assert sink.writes == [[], calls]
+    assert sink.closed
+    assert (log.written, log.failures) == (5, 5)  # one refused by the sink, four in a failure
+    # The first problem is logged; the next ones within a minute only counted.
+    assert "prediction log: a list refused 1 entries" in caplog.text
+    assert "the list is down" not in caplog.text
 
 
 def test_malformed_url_is_refused_at_once() -> None:
