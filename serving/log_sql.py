@@ -5,12 +5,13 @@ of ``_ROWS_PER_STATEMENT`` rows (and of each smaller power of two, for the rest 
 handful of statements compiled once each), and the driver's cursor runs it with the rows' values
 flattened. The values are bound as the driver takes them, converted once per batch where they are
 shared (the time stamp, by its column type's own conversion), so no per-value Python runs between
-the writer's tuples and the driver. Measured with SQLAlchemy 2.1 on SQLite, writer CPU per 1,000
-rows of ~1.9 kB, on this 2-core machine: this way 8.4 ms; Core's ``insertmanyvalues`` (which
-SQLite takes only with ``RETURNING``) 17-19.5 ms; Core's ``executemany`` (a statement per row,
-each a hand-over of the GIL to the request threads: 62 against 13 ms beside a busy thread, see
-``benchmarks/bench_log.py --busy``) 13-14 ms; Core executing ``insert().values(rows)`` 100 ms
-(a bound parameter object per value, and the statement compiled again each call).
+the writer's tuples and the driver. Measured (``benchmarks/bench_log.py --inserts``: SQLite,
+writes of 500 rows of ~1.9 kB, CPU per 1,000 rows, three runs on this 2-core machine): this way
+14.1-15.5 ms, Core's ``executemany`` 22.2-24.1 (on SQLite a statement per row, each a hand-over
+of the GIL to the request threads), Core's ``insertmanyvalues`` 27.1-28.7 (many rows a statement,
+but SQLite takes it only with ``RETURNING``, and Core processes each parameter); Core executing
+``insert().values(rows)`` itself cost some 100 ms in a first try (a bound parameter object per
+value, the statement compiled again each call).
 
 SQLite connections ask for a write-ahead log and, on a new file, 16 KiB pages
 (``_SQLITE_PRAGMAS`` says why), and keep full synchronous commits: a committed row survives a power
