@@ -1,17 +1,19 @@
 """The prediction log's SQL sink: the ``predictions`` table and ``SqlSink`` (SQLite, PostgreSQL).
 
 ``SqlSink.write`` inserts many rows a statement: Core compiles ``insert(predictions).values([...])``
-of ``_ROWS_PER_STATEMENT`` rows (and of each smaller power of two, for the rest of a batch: a
-handful of statements compiled once each), and the driver's cursor runs it with the rows' values
-flattened. The values are bound as the driver takes them, converted once per batch where they are
-shared (the time stamp, by its column type's own conversion), so no per-value Python runs between
-the writer's tuples and the driver. Measured (``benchmarks/bench_log.py --inserts``: SQLite,
-writes of 500 rows of ~1.9 kB, CPU per 1,000 rows, three runs on this 2-core machine): this way
-14.1-15.5 ms, Core's ``executemany`` 22.2-24.1 (on SQLite a statement per row, each a hand-over
-of the GIL to the request threads), Core's ``insertmanyvalues`` 27.1-28.7 (many rows a statement,
-but SQLite takes it only with ``RETURNING``, and Core processes each parameter); Core executing
-``insert().values(rows)`` itself cost some 100 ms in a first try (a bound parameter object per
-value, the statement compiled again each call).
+of the driver's rows a statement (``_DRIVERS``; and of each smaller power of two, for the rest of a
+write: a handful of statements compiled once each), and the driver's cursor runs it with the rows'
+values flattened, the full statements in one ``executemany``. The values are bound as the driver
+takes them, converted once per batch where they are shared (the time stamp, by its column type's
+own conversion), so no per-value Python runs between the writer's tuples and the driver.
+
+Measured (``benchmarks/bench_log.py --inserts``: SQLite, writes of 500 rows of ~1.9 kB, CPU per
+1,000 rows, three runs on this 2-core machine): this way 14.1-15.5 ms, Core's ``executemany``
+22.2-24.1 (on SQLite a statement per row, each a hand-over of the GIL to the request threads),
+Core's ``insertmanyvalues`` 27.1-28.7 (many rows a statement, but SQLite takes it only with
+``RETURNING``, and Core processes each parameter); Core executing ``insert().values(rows)`` itself
+cost some 100 ms in a first try (a bound parameter object per value, the statement compiled again
+each call).
 
 SQLite connections ask for a write-ahead log and, on a new file, 16 KiB pages
 (``_SQLITE_PRAGMAS`` says why), and keep full synchronous commits: a committed row survives a power
@@ -26,7 +28,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from itertools import chain, repeat
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -57,14 +59,28 @@ predictions = sa.Table(
 _COLUMNS: Final = tuple(c for c in predictions.columns if c.name != "id")
 """The columns a row gives, in the order of the row tuples ``SqlSink`` builds."""
 
-_PARAMSTYLES: Final = {"sqlite": "qmark", "postgresql": "format"}
-"""The databases the sink writes to, each with its driver's positional parameter style: the
-rows' values go to the driver as one flat tuple a statement, whatever the database."""
 
-_ROWS_PER_STATEMENT: Final = 128
-"""Rows in the largest insert: 896 parameters, under the 999 of SQLite builds before 3.32 (the
-smallest limit of the drivers). More rows a statement measured no cheaper (500: the same CPU per
-row); fewer mean more hand-overs of the GIL (the driver releases it around each statement)."""
+class _Driver(NamedTuple):
+    """How the sink binds rows for one database's driver."""
+
+    paramstyle: str
+    """Its positional parameter style: a statement's values go as one flat tuple."""
+    rows: int
+    """Rows per statement (the rest of a write in smaller ones, powers of two)."""
+
+
+_DRIVERS: Final = {
+    # 896 parameters, under the 999 of SQLite builds before 3.32. More rows a statement measured
+    # no cheaper (500: the same CPU per row); fewer mean more hand-overs of the GIL (the driver
+    # releases it around each statement it steps).
+    "sqlite": _Driver("qmark", 128),
+    # 49 parameters: psycopg turns a query's placeholders into PostgreSQL's in Python, and keeps
+    # that only for queries of at most 50 (and 4 kB); a 128-row insert parsed again each time cost
+    # more client CPU than one row a statement (measured: 38 against 32 ms per 1,000 answers).
+    # Its executemany sends the statements down one pipeline.
+    "postgresql": _Driver("format", 7),
+}
+"""The databases the sink writes to (the URL's backend), and how it binds rows for each."""
 
 _SQLITE_PRAGMAS: Final = (
     # Rows are ~2 kB (mostly the outputs) and SQLite's default 4 KiB pages hold only two. Measured
@@ -100,12 +116,9 @@ def _sqlite_settings(dbapi_connection: Any, _record: object) -> None:
         cursor.close()
 
 
-def _chunks(n: int) -> list[int]:
-    """Rows per statement for ``n`` rows: full statements, then the rest's powers of two."""
-    sizes = [_ROWS_PER_STATEMENT] * (n // _ROWS_PER_STATEMENT)
-    rest = n % _ROWS_PER_STATEMENT
-    sizes += [1 << b for b in reversed(range(rest.bit_length())) if rest >> b & 1]
-    return sizes
+def _powers_of_two(n: int) -> list[int]:
+    """``n`` as a sum of powers of two, largest first: statements for the rest of a write."""
+    return [1 << b for b in reversed(range(n.bit_length())) if n >> b & 1]
 
 
 def _utc(t: datetime) -> datetime:
@@ -128,11 +141,12 @@ class SqlSink:
         """
         try:
             backend = sa.make_url(url).get_backend_name()
-            if backend not in _PARAMSTYLES:
-                raise ArgumentError(f"no SQL sink for {backend!r} (only {', '.join(_PARAMSTYLES)})")
+            if backend not in _DRIVERS:
+                raise ArgumentError(f"no SQL sink for {backend!r} (only {', '.join(_DRIVERS)})")
+            self._driver = _DRIVERS[backend]
             # hide_parameters: an error message must not carry the outputs or hashes logged.
             self._engine = sa.create_engine(
-                url, hide_parameters=True, pool_pre_ping=True, paramstyle=_PARAMSTYLES[backend]
+                url, hide_parameters=True, pool_pre_ping=True, paramstyle=self._driver.paramstyle
             )
         except (ArgumentError, NoSuchModuleError, ImportError) as err:
             raise ValueError(f"prediction log URL: {err}") from None
@@ -172,11 +186,17 @@ class SqlSink:
         rows = self._rows(batches)
         if not rows:
             return 0
+        k = self._driver.rows
+        full = len(rows) - len(rows) % k
         with self._engine.begin() as conn:
-            start = 0
-            for size in _chunks(len(rows)):
-                flat = tuple(chain.from_iterable(rows[start : start + size]))
-                conn.exec_driver_sql(self._insert(size), flat)
+            if full:  # one executemany of the full statements
+                flat = [tuple(chain.from_iterable(rows[i : i + k])) for i in range(0, full, k)]
+                conn.exec_driver_sql(self._insert(k), flat)
+            start = full
+            for size in _powers_of_two(len(rows) - full):
+                conn.exec_driver_sql(
+                    self._insert(size), tuple(chain.from_iterable(rows[start : start + size]))
+                )
                 start += size
         return len(rows)
 
