@@ -13,7 +13,7 @@ repeats interleaved (old, new, old, new...) so a busy machine weighs on both ali
   from ``serving/log.py``; ``OldLog`` and ``OldEntry`` below are its hot path, kept only as this
   comparison;
 * new: ``serving.log`` as it is: the outputs by ``orjson.dumps``, one ``LogBatch`` and one
-  ``record_many``; the writer's ``SqlSink`` inserts up to 128 rows a statement (Core's
+  ``record_many``; the writer's ``SqlSink`` inserts many rows a statement (Core's
   ``insert().values([...])``, compiled once, run by the driver), on a write-ahead log with
   16 KiB pages.
 

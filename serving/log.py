@@ -41,7 +41,15 @@ from typing import Final, Protocol
 from serving.log_record import LogBatch
 from serving.log_sql import SqlSink
 
-__all__ = ["BATCH_SIZE", "LINGER_SECONDS", "QUEUE_SIZE", "LogBatch", "LogSink", "PredictionLog"]
+__all__ = [
+    "BATCH_SIZE",
+    "LINGER_SECONDS",
+    "QUEUE_SIZE",
+    "LogBatch",
+    "LogSink",
+    "PredictionLog",
+    "open_sink",
+]
 
 logger = logging.getLogger(__name__)
 
