@@ -1,5 +1,7 @@
 """Prediction log cost per 1,000 answers: ``record_many`` beside the old one-by-one ``record``.
 
+Over 400 lines: the old log's hot path is kept whole here as the comparison, and ``--inserts``.
+
 The log's work for a batch call of 1,000 answers, measured both ways in the same process, the
 repeats interleaved (old, new, old, new...) so a busy machine weighs on both alike:
 
@@ -11,11 +13,9 @@ repeats interleaved (old, new, old, new...) so a busy machine weighs on both ali
   from ``serving/log.py``; ``OldLog`` and ``OldEntry`` below are its hot path, kept only as this
   comparison;
 * new: ``serving.log`` as it is: the outputs by ``orjson.dumps``, one ``LogBatch`` and one
-  ``record_many``; the writer's tuples by ``zip`` through the driver's ``executemany``
-  (``exec_driver_sql``), ``ROWS_PER_STATEMENT`` rows a statement, on a write-ahead log with
-  16 KiB pages (on PostgreSQL a dict per row);
-* new, one row a statement: the same log inserting one row per statement, as it did before
-  ``ROWS_PER_STATEMENT`` (SQLite only).
+  ``record_many``; the writer's ``SqlSink`` inserts many rows a statement (Core's
+  ``insert().values([...])``, compiled once, run by the driver), on a write-ahead log with
+  16 KiB pages.
 
 With ``--busy`` a thread runs Python code all along, as a server's request threads do: the driver
 releases the GIL around each statement, and gets it back only after the busy thread's switch
@@ -37,7 +37,14 @@ its own cost is printed beside them, as the floor neither way goes under. With `
 ways write to that database (e.g. a PostgreSQL server), whose own CPU, in another process, is not
 counted.
 
+With ``--inserts``, instead: the SQL sink's way of inserting (``SqlSink.write``) beside Core's
+own two for a list of rows, all in writes of 500 rows to SQLite files with the sink's pragmas:
+``executemany`` of ``insert(predictions)`` (a statement per row on SQLite) and
+``insertmanyvalues`` (many rows a statement; SQLite takes it only with ``RETURNING``). CPU per
+1,000 rows (``time.process_time``; with ``--busy``, the busy thread's left out).
+
     .venv/bin/python benchmarks/bench_log.py [--repeats 7] [--calls 5] [--batch 1000] [--busy]
+    .venv/bin/python benchmarks/bench_log.py --inserts [--busy]
 """
 
 from __future__ import annotations
@@ -61,7 +68,8 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from serving.log import LogBatch, PredictionLog, predictions
+from serving.log import LogBatch, PredictionLog
+from serving.log_sql import _SQLITE_PRAGMAS, SqlSink, predictions
 
 # --- the old log, its hot path only ------------------------------------------------------------
 
@@ -306,6 +314,64 @@ def measure(
     return request_cpu, request_wall, total, done
 
 
+def _core_engine(url: str) -> sa.Engine:
+    """An engine for Core's own inserts: the sink's pragmas, the JSON text bound as it is."""
+    engine = sa.create_engine(url, json_serializer=lambda text: text)
+
+    @sa.event.listens_for(engine, "connect")
+    def pragmas(dbapi_connection: Any, _record: object) -> None:
+        for pragma in _SQLITE_PRAGMAS:
+            dbapi_connection.execute(pragma).fetchall()
+
+    predictions.metadata.create_all(engine)
+    return engine
+
+
+def compare_inserts(work: list[Call], repeats: int, busy: Busy | None) -> None:
+    """Print CPU per 1,000 rows of the sink's insert and of Core's two (``--inserts``)."""
+    batches = [
+        LogBatch([f"{c.request_id}.{i}" for i in range(len(c.outputs))], "north", NOW, "asym",
+                 "3", c.input_sha256, [orjson.dumps(o) for o in c.outputs])
+        for c in work
+    ]  # fmt: skip
+
+    def core(engine: sa.Engine, statement: sa.Insert, b: LogBatch) -> None:
+        shared = {"clinic": b.clinic, "time": b.time, "model_name": b.model_name}
+        shared["model_version"] = b.model_version
+        rows = [
+            {**shared, "request_id": r, "input_sha256": h, "outputs": o.decode()}
+            for r, h, o in zip(b.request_ids, b.input_sha256, b.outputs, strict=True)
+        ]
+        with engine.begin() as conn:
+            conn.execute(statement, rows)
+
+    with tempfile.TemporaryDirectory(prefix="bench-log-") as tmp:
+        sink = SqlSink(f"sqlite:///{Path(tmp) / 'sink.db'}")
+        many, imv = (_core_engine(f"sqlite:///{Path(tmp) / f}") for f in ("many.db", "imv.db"))
+        ways: dict[str, Callable[[LogBatch], object]] = {
+            "SqlSink.write": lambda b: sink.write([b]),
+            "Core executemany": lambda b: core(many, predictions.insert(), b),
+            "Core insertmanyvalues": lambda b: core(
+                imv, predictions.insert().returning(predictions.c.id), b
+            ),
+        }
+        cpu: dict[str, list[float]] = {name: [] for name in ways}
+        for r in range(repeats + 1):  # the first round warms up
+            for name, write in ways.items():
+                busy0 = busy.cpu() if busy else 0.0
+                t = time.process_time()
+                for b in batches:
+                    for k in range(0, len(b), 500):
+                        write(b.take(slice(k, k + 500)))
+                if r:
+                    cpu[name].append(time.process_time() - t - (busy.cpu() - busy0 if busy else 0))
+        sink.close()
+    per = 1000 / sum(map(len, batches)) * 1e3
+    print(f"insert, CPU ms per 1,000 rows (SQLite; median of {repeats}):")
+    for name, seconds in cpu.items():
+        print(f"{name:24} {statistics.median(seconds) * per:8.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
@@ -319,7 +385,14 @@ def main() -> None:
         help="one database for both ways (e.g. a PostgreSQL URL); default: a fresh SQLite "
         "file for each",
     )
+    ap.add_argument("--inserts", action="store_true", help="compare ways of inserting instead")
     args = ap.parse_args()
+    if args.inserts:
+        busy = Busy() if args.busy else None
+        compare_inserts(calls(args.calls, args.batch), args.repeats, busy)
+        if busy:
+            busy.stop()
+        return
 
     with tempfile.TemporaryDirectory(prefix="bench-log-") as tmp:
         old_url = args.url or f"sqlite:///{Path(tmp) / 'old.db'}"
@@ -329,15 +402,7 @@ def main() -> None:
             "old: record x n": (lambda c: old_side(old, c), lambda: old.written),
             "new: record_many": (lambda c: new_side(new, c), lambda: new.written),
         }
-        logs = [new]
-        if new._driver is not None and new._driver.rows > 1:  # SQLite: also one row a statement
-            one = PredictionLog(args.url or f"sqlite:///{Path(tmp) / 'one.db'}")
-            assert one._driver is not None
-            one._driver = one._driver._replace(rows=1)  # the writer as it was before
-            ways["new, 1 row a statement"] = (lambda c: new_side(one, c), lambda: one.written)
-            logs.append(one)
-        for log in logs:
-            log.start()
+        new.start()
         work = calls(args.calls, args.batch)
         busy = Busy() if args.busy else None
         results: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in ways}
@@ -358,9 +423,8 @@ def main() -> None:
         if busy:
             busy.stop()
         old.close()
-        for log in logs:
-            log.close()
-            assert log.failures == 0, f"{log.failures} entries not written"
+        new.close()
+        assert new.failures == 0, f"{new.failures} entries not written"
 
     per = 1000 / (args.calls * args.batch) * 1e3  # seconds per run -> ms per 1,000 answers
     size = statistics.mean(len(orjson.dumps(o)) for o in work[0].outputs)
@@ -382,11 +446,8 @@ def main() -> None:
         medians[name] = (req, total)
         print(f"{name:24} {req:12.2f} {wall:13.2f} {writer:11.2f} {total:10.2f} {done:19.1f}")
     print(f"{'(orjson.dumps alone)':24} {statistics.median(dumps) * per:12.2f}")
-    (old_req, old_total), (new_req, new_total) = list(medians.values())[:2]
+    (old_req, old_total), (new_req, new_total) = medians.values()
     print(f"new / old: request CPU {new_req / old_req:.2f}, total CPU {new_total / old_total:.2f}")
-    if len(medians) > 2:
-        one_total = medians["new, 1 row a statement"][1]
-        print(f"new / new with 1 row a statement: total CPU {new_total / one_total:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Prediction log: rows really written to SQLite and PostgreSQL, never at the caller's expense.
 
 The PostgreSQL cases run against a real throwaway server (``initdb`` + ``pg_ctl`` in a temporary
-folder) when the server binaries are installed, and are skipped, saying why, when they are not.
+folder) when the server binaries are installed, and are skipped, saying why, when they are not;
+with ``CI`` set in the environment they fail instead: the gate must run them.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import NoReturn
 
 import orjson
 import pytest
@@ -29,14 +31,8 @@ import sqlalchemy as sa
 
 import serving.log
 from data.contract import TABLES
-from serving.log import (
-    ROWS_PER_STATEMENT,
-    TABLE,
-    LogBatch,
-    PredictionLog,
-    _rows_sql,
-    predictions,
-)
+from serving.log import LogBatch, PredictionLog
+from serving.log_sql import TABLE, predictions
 
 # --- a throwaway PostgreSQL server --------------------------------------------------------------
 
@@ -79,11 +75,18 @@ def _as_server_user(argv: list[str], user: str | None) -> list[str]:
     return ["su", user, "-s", "/bin/sh", "-c", " ".join(f"'{a}'" for a in argv)]
 
 
+def _unavailable(why: str) -> NoReturn:
+    """Skip the PostgreSQL cases, saying why; in CI, fail: there the gate must run them."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set and PostgreSQL cannot run: {why}")
+    pytest.skip(why)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     bindir = _pg_bindir()
     if bindir is None:
-        pytest.skip("PostgreSQL server binaries not installed (initdb, pg_ctl, postgres)")
+        _unavailable("PostgreSQL server binaries not installed (initdb, pg_ctl, postgres)")
     user: str | None = None
     if os.geteuid() == 0:
         for name in ("postgres", "nobody"):
@@ -92,7 +95,7 @@ def postgres_url() -> Iterator[str]:
                 user = name
                 break
         if user is None:
-            pytest.skip("running as root and no unprivileged user to run PostgreSQL as")
+            _unavailable("running as root and no unprivileged user to run PostgreSQL as")
     # Not pytest's tmp_path: its folders are private to root, the server user must write here.
     root = Path(tempfile.mkdtemp(prefix="asym-pg-"))
     if user is not None:
@@ -120,7 +123,7 @@ def postgres_url() -> Iterator[str]:
     if started is None or started.returncode != 0:
         why = (init if started is None else started).stderr.strip()[-300:]
         shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(
+        _unavailable(
             f"PostgreSQL server binaries found in {bindir} but the server did not start: {why}"
         )
     try:
@@ -276,55 +279,34 @@ def _check_the_mix(url: str) -> None:
         engine.dispose()
 
 
-@pytest.mark.parametrize("insert", ["driver", "core"])
-def test_answers_are_written_as_rows(url: str, insert: str) -> None:
-    log = PredictionLog(url, batch_size=7)  # the batches below are split across inserts
-    if insert == "driver":
-        # The driver's own executemany, not Core's insert: a SQLAlchemy that compiled the insert
-        # otherwise would silently lose the fast path (this says so).
-        assert log._driver is not None
-    else:
-        # Databases without the driver path (any but SQLite and psycopg) take Core's insert.
-        log._driver = None
-    _write_a_mix(log)
+def test_answers_are_written_as_rows(url: str) -> None:
+    _write_a_mix(PredictionLog(url))
     _check_the_mix(url)
 
 
-def test_many_rows_go_in_statements_of_several_and_a_shorter_rest(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'log.db'}"
-    log = PredictionLog(url)
-    assert log._driver is not None and log._driver.rows == ROWS_PER_STATEMENT > 1
-    n = 2 * ROWS_PER_STATEMENT + 44  # two full statements, then one of the 44 left
-    inserts: list[tuple[int, bool]] = []  # (rows in the statement, executemany) per insert
-
-    def count(conn: object, cursor: object, sql: str, params: object, ctx: object, many: bool):
-        if sql.startswith("INSERT INTO predictions"):
-            inserts.append((sql.count("(?, ?, ?, ?, ?, ?, ?)"), many))
-
-    sa.event.listen(log._engine, "before_cursor_execute", count)
+def test_writes_of_many_rows_keep_every_value_in_its_place(url: str) -> None:
+    # Rows go many a statement: a value shifted by one parameter would land in another row or
+    # column. Calls of sizes around any statement's: one, a few, hundreds, and over a write's
+    # worth (the writer gathers up to batch_size entries, a call whole).
+    log = PredictionLog(url, batch_size=300)
+    sizes = [1, 127, 128, 129, 3, 255, 1000, 2, 511]
     log.start()
-    log.record_many(_batch(0, n))
+    start = 0
+    for n in sizes:
+        log.record_many(_batch(start, n, time=T0 + timedelta(minutes=n)))
+        start += n
     log.close()
-    assert (log.written, log.failures) == (n, 0)
-    assert inserts == [(ROWS_PER_STATEMENT, True), (44, False)]
-    # Every row whole and in its place: a shifted parameter would move a value to another row or
-    # column.
+    assert (log.written, log.failures) == (start, 0)
     rows = sorted(_rows(url), key=lambda r: r.id)
-    assert [r.request_id for r in rows] == [f"req-{i}" for i in range(n)]
-    assert [r.input_sha256 for r in rows] == [f"{i:064x}" for i in range(n)]
-    assert [r.outputs for r in rows] == [{**ANSWER, "i": i} for i in range(n)]
+    assert [r.request_id for r in rows] == [f"req-{i}" for i in range(start)]
+    assert [r.input_sha256 for r in rows] == [f"{i:064x}" for i in range(start)]
+    assert [r.outputs for r in rows] == [{**ANSWER, "i": i} for i in range(start)]
     assert {(r.clinic, r.model_name, r.model_version) for r in rows} == {("south", "asym", "4")}
-
-
-def test_a_one_row_insert_is_repeated_only_where_it_is_one() -> None:
-    one = "INSERT INTO t (a, b) VALUES (?, ?)"
-    assert _rows_sql(one, 3) == "INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?)"
-    assert _rows_sql(one, 1) == one
-    # Another shape of insert is used as it is, one row a statement (the writer's fallback).
-    other = "INSERT INTO t (a, b) SELECT ?, ?"
-    assert _rows_sql(other, 1) == other
-    with pytest.raises(ValueError, match="not a one-row insert"):
-        _rows_sql(other, 2)
+    stamps = [
+        r.time if isinstance(r.time, datetime) else datetime.fromisoformat(r.time) for r in rows
+    ]
+    expected = [T0 + timedelta(minutes=n) for n in sizes for _ in range(n)]
+    assert [t.replace(tzinfo=t.tzinfo or UTC) for t in stamps] == expected
 
 
 def test_close_flushes_what_is_queued(url: str) -> None:
@@ -342,16 +324,14 @@ def test_record_many_does_not_wait_for_a_slow_database(url: str) -> None:
     log.start()
     log.record_many(_one(0))
     _wait(lambda: log.written == 1)  # the table exists and the writer is idle
-    # Made beforehand: what is timed is the puts alone.
     calls = [_one(i) for i in range(1, 201)] + [_batch(201 + 1000 * k, 1000) for k in range(5)]
     with _locked(url):
-        t = time.perf_counter()
-        for call in calls:
-            log.record_many(call)
-        elapsed = time.perf_counter() - t
-        time.sleep(0.3)
-        assert log.written == 1  # the writer is indeed stuck on the lock
-    assert elapsed < 0.25  # 205 puts take about a millisecond; the lock is held far longer
+        puts = threading.Thread(target=lambda: [log.record_many(c) for c in calls])
+        puts.start()
+        puts.join(30)
+        # Every call returned while the database could take no row: none waited for it.
+        assert not puts.is_alive()
+        assert log.written == 1
     log.close()
     assert (log.written, log.failures) == (5201, 0)
 
@@ -371,11 +351,9 @@ def test_unreachable_database_counts_failures_and_never_raises(
     log = PredictionLog(url)
     with caplog.at_level(logging.ERROR, logger="serving.log"):
         log.start()  # the service must start even though its log cannot
-        t = time.perf_counter()
         for i in range(5):
             log.record_many(_one(i))
         log.record_many(_batch(5, 1000))
-        assert time.perf_counter() - t < 0.5
         log.close()
     assert (log.written, log.failures) == (0, 1005)
     text = caplog.text
@@ -399,14 +377,12 @@ def test_the_log_catches_up_when_the_database_comes_back(tmp_path: Path) -> None
 
 def test_full_queue_keeps_what_fits_and_counts_the_rest(url: str) -> None:
     log = PredictionLog(url, queue_size=5)
-    t = time.perf_counter()
     # Before start: nothing drains the queue.
     log.record_many(_one(0))
     log.record_many(_batch(1, 6))  # the first 4 fit (req-1 .. req-4), the last 2 are dropped
     assert (log.pending, log.failures) == (5, 2)
     log.record_many(_batch(7, 2))  # the queue is full: both dropped
     log.record_many(_one(9))
-    assert time.perf_counter() - t < 0.5
     assert (log.pending, log.failures) == (5, 5)
     log.start()
     log.close()
@@ -475,10 +451,50 @@ def test_a_full_batch_is_written_without_lingering(
     log.record_many(_batch(1, 199))  # two batches' worth waiting: no more lingering
     _wait(lambda: log.written == 200, seconds=10.0)
     log.record_many(_one(200))
-    t = time.perf_counter()
-    log.close()  # ends the linger at once, and writes what waits
-    assert time.perf_counter() - t < 5.0
+    # Close ends the linger at once and writes what waits: within its 5 s wait for the writer,
+    # far less than the 30 s linger (else the entry would be counted as a failure).
+    log.close()
     assert (log.written, log.failures) == (201, 0)
+
+
+class _ListSink:
+    """A sink that is not SQL: keeps what it is given, and refuses a clinic's answers."""
+
+    name = "a list"
+
+    def __init__(self) -> None:
+        self.writes: list[list[LogBatch]] = []
+        self.closed = False
+
+    def write(self, batches: Sequence[LogBatch]) -> int:
+        if any(b.clinic == "down" for b in batches):
+            raise ConnectionError("the list is down")
+        self.writes.append(list(batches))
+        return sum(map(len, batches)) - sum(b.clinic == "partial" for b in batches)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_any_sink_takes_the_place_of_a_url(caplog: pytest.LogCaptureFixture) -> None:
+    sink = _ListSink()
+    log = PredictionLog(sink)
+    assert log.url == "a list"
+    calls = [_batch(0, 3), _one(3), dataclasses.replace(_batch(4, 2), clinic="partial")]
+    for call in calls:
+        log.record_many(call)
+    log.start()
+    with caplog.at_level(logging.ERROR, logger="serving.log"):
+        _wait(lambda: log.written == 5)
+        log.record_many(dataclasses.replace(_batch(6, 4), clinic="down"))  # a write that fails
+        log.close()
+    # Readied with nothing at start, then the queued calls in order, whole; closed at the end.
+    assert sink.writes == [[], calls]
+    assert sink.closed
+    assert (log.written, log.failures) == (5, 5)  # one refused by the sink, four in a failure
+    # The first problem is logged; the next ones within a minute only counted.
+    assert "prediction log: a list refused 1 entries" in caplog.text
+    assert "the list is down" not in caplog.text
 
 
 def test_malformed_url_is_refused_at_once() -> None:
@@ -486,6 +502,8 @@ def test_malformed_url_is_refused_at_once() -> None:
         PredictionLog("not a url")
     with pytest.raises(ValueError, match="prediction log URL"):
         PredictionLog("nosuchdb://host/db")
+    with pytest.raises(ValueError, match="prediction log URL"):
+        PredictionLog("postgresql+nosuchdriver://host/db")
 
 
 def test_password_is_masked_in_the_url() -> None:
