@@ -16,9 +16,10 @@ from bundle.manifest import BundleError
 from bundle.resolve import resolve_model
 from data.cli import EXIT_UNUSABLE
 from data.registry import ExportError
+from serving.keys import KeysFileError, KeyStore
 from serving.predict import predict_registry
 from serving.process import MALLOC_ENV
-from serving.settings import ENV_PREFIX
+from serving.settings import ENV_PREFIX, serving_settings
 
 APP_FACTORY: Final = "serving.app:app_from_env"
 """What each uvicorn worker imports and calls to build its app (settings from the environment)."""
@@ -133,10 +134,6 @@ def serve_cmd(
     Every request needs an X-API-Key from the keys file. The default model is trained on
     simulated data: not fit for clinical use.
     """
-    # Imported here: `asym predict` and the other commands need neither the keys nor settings.
-    from serving.keys import KeysFileError, KeyStore
-    from serving.settings import serving_settings
-
     if keys_file is None and not no_auth:
         typer.echo(
             "error: no --keys-file: every request would be refused. Create keys with "
