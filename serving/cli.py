@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -14,7 +16,10 @@ from bundle.manifest import BundleError
 from bundle.resolve import resolve_model
 from data.cli import EXIT_UNUSABLE
 from data.registry import ExportError
+from serving.keys import KeysFileError, KeyStore
 from serving.predict import predict_registry
+from serving.process import MALLOC_ENV
+from serving.settings import ENV_PREFIX, serving_settings
 
 APP_FACTORY: Final = "serving.app:app_from_env"
 """What each uvicorn worker imports and calls to build its app (settings from the environment)."""
@@ -79,6 +84,22 @@ def _unusable(model: str, tracking_uri: str | None, log_url: str) -> str | None:
     return None
 
 
+def server_environment(values: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment ``asym serve`` starts its server and workers with.
+
+    Args:
+        values: Settings given on the command line (None: not given), as ``ASYM_SERVE_*``
+            variables over those of ``environ``, so that every worker builds the same settings.
+        environ: The command's own environment.
+
+    Returns:
+        ``environ`` with the settings and glibc's allocator settings (``MALLOC_ENV``; an
+        operator's own values of these variables are kept).
+    """
+    settings = {f"{ENV_PREFIX}{k.upper()}": str(v) for k, v in values.items() if v is not None}
+    return {**MALLOC_ENV, **environ, **settings}
+
+
 def serve_cmd(
     model: Annotated[
         str | None,
@@ -113,12 +134,6 @@ def serve_cmd(
     Every request needs an X-API-Key from the keys file. The default model is trained on
     simulated data: not fit for clinical use.
     """
-    # Imported here: `asym predict` and the other commands need neither uvicorn nor the app.
-    import uvicorn
-
-    from serving.keys import KeysFileError, KeyStore
-    from serving.settings import ENV_PREFIX, serving_settings
-
     if keys_file is None and not no_auth:
         typer.echo(
             "error: no --keys-file: every request would be refused. Create keys with "
@@ -157,16 +172,13 @@ def serve_cmd(
     if problem:  # said here, once, rather than as a traceback in every worker's start-up
         typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(EXIT_UNUSABLE)
-    for name, value in values.items():
-        if value is not None:
-            os.environ[f"{ENV_PREFIX}{name.upper()}"] = str(value)
     typer.echo(f"serving {settings.model} on http://{host}:{port} ({workers} worker(s))", err=True)
-    uvicorn.run(
-        APP_FACTORY,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=access_log,
-        log_level="info",
-    )
+    # This process becomes uvicorn, started with the environment: glibc reads its allocator
+    # settings only when a process starts, so setting them here for a server run in-process
+    # (one worker) would change nothing.
+    argv = [sys.executable, "-m", "uvicorn", APP_FACTORY, "--factory", "--host", host,
+            "--port", str(port), "--workers", str(workers), "--log-level", "info",
+            "--access-log" if access_log else "--no-access-log"]  # fmt: skip
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, argv, server_environment(values, os.environ))

@@ -14,14 +14,18 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi import APIRouter
 
 from bundle.predictor import SURVIVAL_DAYS, Predictor
 from data.contract import REGIONS, SIDES
 from features.request import TreatmentRequest, request_inputs
 from features.tables import registry_requests
 from serving.app import create_app
+from serving.deps import Caller, Holder, Options
 from serving.keys import create_key
 from serving.predict import predict_registry
+from serving.routes.direct import DirectRoute
+from serving.schemas import PredictRequest
 from serving.service import FEATURE_GROUPS, group_contributions
 from serving.settings import serving_settings
 from tests.serving.live import live_server
@@ -465,3 +469,33 @@ def test_contributions_can_be_left_out(client: httpx.Client) -> None:
     for answer in batch["predictions"]:
         answer.pop("request_id"), answer.pop("contributions")
         assert answer == full
+
+
+# --- The predict routes' handler ----------------------------------------------------------------
+
+
+async def _with_holder(body: PredictRequest, call: Caller, options: Options, holder: Holder) -> Any:
+    return None
+
+
+async def _without_options(body: PredictRequest, call: Caller) -> Any:
+    return None
+
+
+async def _call_as_holder(body: PredictRequest, call: Holder, options: Options) -> Any:
+    return None
+
+
+async def _served(body: PredictRequest, call: Caller, options: Options) -> Any:
+    return None
+
+
+@pytest.mark.parametrize("endpoint", [_with_holder, _without_options, _call_as_holder])
+def test_direct_route_refuses_an_endpoint_it_cannot_serve(endpoint: Any) -> None:
+    # When the route is made (at start-up), not with a 500 on its first request.
+    router = APIRouter(route_class=DirectRoute)
+    with pytest.raises(TypeError, match=f"DirectRoute serves only .*{endpoint.__name__}"):
+        router.post("/v1/other")(endpoint)
+    assert router.routes == []
+    router.post("/v1/other")(_served)
+    assert [r.path for r in router.routes] == ["/v1/other"]

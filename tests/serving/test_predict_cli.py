@@ -13,6 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from bundle.heads import OUTCOMES
 from bundle.predictor import Predictor
 from features.longevity import treated_region_sides
 from features.tables import registry_inputs
@@ -22,7 +23,7 @@ from training.models import DIFF_TARGETS
 
 RISK_COLUMNS = [
     "treatment_id",
-    "asymmetry_risk",
+    *(o.name for o in OUTCOMES),
     "late_asymmetry_risk",
     "first_to_wear_off_region",
     "first_to_wear_off_side",

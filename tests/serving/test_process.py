@@ -1,79 +1,110 @@
-"""A server worker tunes its process while it serves, and an app sharing a process does not."""
+"""A server worker tunes its process while it serves; ``asym serve`` sets glibc's allocator up."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
-import platform
-import resource
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-import numpy as np
 import pytest
 import threadpoolctl
+from fastapi import FastAPI
 
-from serving.app import create_app
-from serving.process import GC_THRESHOLD
-from serving.settings import serving_settings
-from tests.serving.live import live_server
+from serving.app import app_from_env, create_app
+from serving.cli import server_environment
+from serving.process import GC_THRESHOLD, MALLOC_ENV
+from serving.settings import ENV_PREFIX, serving_settings
+from tests.serving.live import asym_serve, children, environ_of
 
 
 def _blas_threads() -> list[int]:
     return [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
 
 
-def _faults_of_a_reused_block() -> int:
-    # 48 MB: above glibc's own largest mmap threshold (32 MB), so by default such a block is
-    # mapped afresh and faulted in again each time (measured here: 988 faults, numpy asking for
-    # huge pages; 12,000 without); kept by the tuned allocator, it faults not at all.
-    np.ones(6_000_000)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    np.ones(6_000_000)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+@pytest.fixture
+def worker_env(bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``ASYM_SERVE_*`` variables ``asym serve`` gives its workers."""
+    for name, value in (
+        ("MODEL", str(bundle)), ("NO_AUTH", "true"), ("LOG_URL", f"sqlite:///{tmp_path / 'l.db'}"),
+    ):  # fmt: skip
+        monkeypatch.setenv(f"{ENV_PREFIX}{name}", value)
 
 
-@contextmanager
-def _serving(bundle: Path, tmp_path: Path, own_process: bool) -> Iterator[None]:
-    """A live server on ``bundle`` until the block ends (checked ready)."""
-    settings = serving_settings(
-        model=str(bundle), no_auth=True, log_url=f"sqlite:///{tmp_path / 'log.db'}"
-    )
-    with live_server(create_app(settings, own_process=own_process)) as url:
-        assert httpx.get(f"{url}/readyz").status_code == 200
-        yield
+def _serving(app: FastAPI, check: Callable[[], None]) -> None:
+    """Run ``check`` while ``app``'s lifespan is up, in this thread (a worker's main thread)."""
+
+    async def serve() -> None:
+        async with app.router.lifespan_context(app):
+            assert app.state.serving.holder is not None  # the model is loaded
+            check()
+
+    asyncio.run(serve())
 
 
-def test_a_worker_tunes_its_process_while_it_serves(bundle: Path, tmp_path: Path) -> None:
-    threshold, blas = gc.get_threshold(), _blas_threads()
-    assert gc.get_freeze_count() == 0 and threshold != GC_THRESHOLD
-    with _serving(bundle, tmp_path, own_process=True):
-        # Everything start-up loaded is out of the collector's walks; young collections rarer.
-        assert gc.get_freeze_count() > 10_000
-        assert gc.get_threshold() == GC_THRESHOLD
-        assert _blas_threads() and set(_blas_threads()) == {1}
-        if platform.libc_ver()[0] == "glibc":
-            assert _faults_of_a_reused_block() < 50
-    # Stopped: the collector and BLAS as they were (glibc's thresholds cannot be read back).
-    assert gc.get_freeze_count() == 0
-    assert gc.get_threshold() == threshold
-    assert _blas_threads() == blas
+@pytest.mark.usefixtures("worker_env")
+def test_the_worker_entry_tunes_its_process_while_it_serves() -> None:
+    # Two BLAS threads to start from (OMP_NUM_THREADS=1 would make one the process's default).
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        threshold, blas = gc.get_threshold(), _blas_threads()
+        assert gc.get_freeze_count() == 0 and threshold != GC_THRESHOLD
+        assert blas and set(blas) == {2}
 
+        def tuned() -> None:
+            # Everything start-up loaded is out of the collector's walks; young ones rarer.
+            assert gc.get_freeze_count() > 10_000
+            assert gc.get_threshold() == GC_THRESHOLD
+            assert set(_blas_threads()) == {1}
 
-def test_an_app_sharing_its_process_leaves_it_alone(bundle: Path, tmp_path: Path) -> None:
-    threshold, blas = gc.get_threshold(), _blas_threads()
-    with _serving(bundle, tmp_path, own_process=False):
+        _serving(app_from_env(), tuned)
+        # Stopped: the collector and BLAS as they were.
         assert gc.get_freeze_count() == 0
         assert gc.get_threshold() == threshold
         assert _blas_threads() == blas
 
 
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator only")
-def test_the_default_allocator_faults_where_the_tuned_one_does_not() -> None:
-    # The reference for the test above, in a process no server has tuned.
-    code = "from tests.serving.test_process import _faults_of_a_reused_block as f; print(f())"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert int(out.stdout) >= 50
+@pytest.mark.usefixtures("worker_env")
+def test_an_app_sharing_its_process_leaves_it_alone() -> None:
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        threshold = gc.get_threshold()
+
+        def untouched() -> None:
+            assert gc.get_freeze_count() == 0
+            assert gc.get_threshold() == threshold
+            assert set(_blas_threads()) == {2}
+
+        _serving(create_app(serving_settings()), untouched)
+
+
+def test_the_server_environment_holds_settings_and_allocator() -> None:
+    env = server_environment(
+        {"model": "models:/x@champion", "no_auth": None, "keys_file": Path("k.jsonl")},
+        {"PATH": "/bin", "ASYM_SERVE_LOG_URL": "sqlite:///a.db", "MALLOC_TRIM_THRESHOLD_": "0"},
+    )
+    assert env == {
+        "PATH": "/bin",
+        "ASYM_SERVE_LOG_URL": "sqlite:///a.db",  # from the environment, not overridden
+        "ASYM_SERVE_MODEL": "models:/x@champion",
+        "ASYM_SERVE_KEYS_FILE": "k.jsonl",
+        "MALLOC_MMAP_THRESHOLD_": MALLOC_ENV["MALLOC_MMAP_THRESHOLD_"],
+        "MALLOC_TRIM_THRESHOLD_": "0",  # an operator's own value is kept
+    }
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").is_file(), reason="reads /proc")
+def test_asym_serve_starts_its_workers_with_the_allocator_settings(
+    bundle: Path, tmp_path: Path
+) -> None:
+    args = ["--no-auth", "--model", str(bundle), "--workers", "2",
+            "--log-url", f"sqlite:///{tmp_path / 'log.db'}"]  # fmt: skip
+    with asym_serve(args) as (server, _):
+        workers = [pid for pid in children(server.pid) if "spawn_main" in _cmdline(pid)]
+        assert len(workers) == 2
+        for pid in [server.pid, *workers]:
+            env = environ_of(pid)
+            assert {k: env.get(k) for k in MALLOC_ENV} == MALLOC_ENV
+            assert env[f"{ENV_PREFIX}MODEL"] == str(bundle)
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()

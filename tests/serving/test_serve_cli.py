@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -15,6 +11,7 @@ from typer.testing import CliRunner
 
 from asym_cli import app
 from serving.cli import is_loopback
+from tests.serving.live import asym_serve
 
 
 @pytest.mark.parametrize(
@@ -65,38 +62,14 @@ def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def test_serve_starts_a_server(bundle: Path, tmp_path: Path) -> None:
     keys = tmp_path / "keys.jsonl"
     key = CliRunner().invoke(app, ["keys", "create", "--clinic", "c", "--keys-file", str(keys)])
     assert key.exit_code == 0, key.output
-    port = _free_port()
-    cmd = [sys.executable, "-c", "from asym_cli import app; app()", "serve", "--model", str(bundle),
-           "--port", str(port), "--keys-file", str(keys),
-           "--log-url", f"sqlite:///{tmp_path / 'log.db'}"]  # fmt: skip
-    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/readyz")
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.stdout.read() if server.stdout else ""
-                assert time.monotonic() < deadline, "asym serve did not start"
-                time.sleep(0.2)
+    args = ["--model", str(bundle), "--keys-file", str(keys),
+            "--log-url", f"sqlite:///{tmp_path / 'log.db'}"]  # fmt: skip
+    with asym_serve(args) as (_, url):
+        r = httpx.get(f"{url}/readyz")
         assert r.json()["model"] == {"name": "asym-test", "version": "1", "run_id": "run-1"}
-        r = httpx.get(
-            f"http://127.0.0.1:{port}/v1/model",
-            headers={"X-API-Key": key.output.strip().splitlines()[-1]},
-        )
+        r = httpx.get(f"{url}/v1/model", headers={"X-API-Key": key.output.strip().splitlines()[-1]})
         assert r.status_code == 200
-    finally:
-        server.terminate()
-        server.wait(30)
