@@ -183,7 +183,7 @@ def effective_doses(x: FloatArray, y: FloatArray, sd: FloatArray, u_eq: FloatArr
         share = reach(
             x[p, None], y[p, None], sd[p, None], _TARGET_X, _TARGET_Y, _TARGET_SD_X, _TARGET_SD_Y
         )
-        out[p] = share * u_eq[p, None]
+        np.multiply(share, u_eq[p, None], out=out[p])
     return out
 
 

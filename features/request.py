@@ -148,16 +148,20 @@ def requests_inputs(requests: Sequence[TreatmentRequest]) -> FeatureInput:
     reviewed = [(i, r) for i, p in previous if (r := p.get("review")) is not None]
     review = np.full((n, len(REVIEW_FIELDS)), _NAN)
     review[[i for i, _ in reviewed]] = _values([r for _, r in reviewed], REVIEW_FIELDS)
-    durations = [(i, d) for i, p in previous for d in p.get("durations") or []]
-    at = (
-        np.array([i for i, _ in durations], dtype=np.int64),
-        np.array([REGION_CODE[d["region"]] for _, d in durations], dtype=np.int64),
-        np.array([SIDE_CODE[d["side"]] for _, d in durations], dtype=np.int64),
-    )
+    # (request, region, side, days, returned) of each observed durations row.
+    durations = np.array(
+        [
+            (i, REGION_CODE[d["region"]], SIDE_CODE[d["side"]], d["days"], d["returned"])
+            for i, p in previous
+            for d in p.get("durations") or []
+        ],
+        dtype=np.float64,
+    ).reshape(-1, 5)
+    at = tuple(durations[:, :3].astype(np.int64).T)
     shape = (n, len(REGIONS), len(SIDES))
     days, returned = np.full(shape, _NAN), np.full(shape, _NAN)
-    days[at] = [d["days"] for _, d in durations]
-    returned[at] = [float(d["returned"]) for _, d in durations]
+    days[at] = durations[:, 3]
+    returned[at] = durations[:, 4]
 
     return FeatureInput(
         product=np.array([PRODUCT_CODE[p["product"]] for p in plans], dtype=np.int64),
