@@ -144,10 +144,12 @@ def requests_inputs(requests: Sequence[TreatmentRequest]) -> FeatureInput:
     days_since = np.full(n, _NAN)
     days_since[with_prev] = [p["days_before"] for _, p in previous]
     region_dose = np.full((n, len(REGIONS)), _NAN)
-    region_dose[with_prev] = _region_u_eq([p["plan"] for _, p in previous])
     reviewed = [(i, r) for i, p in previous if (r := p.get("review")) is not None]
     review = np.full((n, len(REVIEW_FIELDS)), _NAN)
-    review[[i for i, _ in reviewed]] = _values([r for _, r in reviewed], REVIEW_FIELDS)
+    if previous:  # most first visits have none: skip reading nothing
+        region_dose[with_prev] = _region_u_eq([p["plan"] for _, p in previous])
+    if reviewed:
+        review[[i for i, _ in reviewed]] = _values([r for _, r in reviewed], REVIEW_FIELDS)
     # (request, region, side, days, returned) of each observed durations row.
     durations = np.array(
         [
