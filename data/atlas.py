@@ -1,9 +1,14 @@
-"""Anatomical atlas of the face frame: muscles, structures at risk, unit conversion, label doses.
+"""Anatomical atlas of the face frame: one record per muscle, structures at risk, unit factors.
 
 The frame is design.md's: millimetres, origin at the midpoint between the inner eye corners, x
 positive toward the patient's left, y positive upward. Every structure is stored for the patient's
 left side (x >= 0) and mirrored for the right. Each number names its row in
 ``domain-facts.md`` (``DF s8`` = section 8) or says "assumption".
+
+``MUSCLE_ATLAS`` holds one ``Muscle`` per contract muscle: its region (the contract's), pairing,
+position and spread, usual site, reference dose and nominal displacements, and its region's label
+range. The contract, the features, the simulator and serving's warnings read it; a new muscle is
+the contract, a record here and the simulator's dose habits.
 
 A muscle is modelled as an axis-aligned 2-D Gaussian density (centre, sd along x and y). The toxin
 spread of one point is an isotropic Gaussian kernel, so the share of a point's dose that reaches a
@@ -13,12 +18,15 @@ formula, the simulator with each patient's own hidden anatomy and the features w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+
+from data.contract import MUSCLE_REGION, MUSCLES, REGIONS
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -42,51 +50,197 @@ class Blob:
     source: str
 
 
-MUSCLE_BLOBS: Final = MappingProxyType(
+LABEL_RANGE_U_EQ: Final = MappingProxyType(
     {
-        "frontalis": Blob(27.0, 45.0, 12.0, 15.0, "DF s8 frontalis (27, +45), brow to hairline"),
-        "corrugator": Blob(17.0, 23.0, 8.0, 5.0, "DF s8 corrugator centroid (17, +23), cadaver"),
+        "forehead": (10.0, 20.0),  # DF s1/s11: 10-20 U_eq over 4-10 points
+        "glabella": (10.0, 40.0),  # DF s1: East Asian 8-10 U to men >= 40 U; label 20 U
+        "crows_feet": (12.0, 24.0),  # DF s1: label 12 U/side, 24 U total
+        "nose": (2.0, 5.0),  # DF s1: LLSAN ~2-5 U total (assumption per point)
+        "mouth_corners": (4.0, 10.0),  # DF s1: DAO 2-5 U/side
+        "chin": (2.0, 8.0),  # DF s1: mentalis 2-8 U total
+        "jaw": (40.0, 80.0),  # DF s1/s11: masseter 20-40 U_eq/side
+        "neck": (10.0, 40.0),  # DF s1: consensus 10-40 U; label 26-36 U; <= 40 U/session
+    }
+)
+"""Usual total dose per region, both sides together, in U_eq; beyond it a warning is due."""
+
+
+@dataclass(frozen=True, slots=True)
+class Muscle:
+    """One muscle of the contract: everything the layers above know about it.
+
+    The nominal paralysis (``reference_dose_u_eq``, ``shift_mm``) is what the features assume a
+    dose does (P = 1 - exp(-ln 4 * dose / reference), 75% at the reference effective dose of one
+    side of a usual label plan; assumption, from DF s1/s11 doses x typical atlas reach); the
+    simulator has its own hidden physics.
+
+    Attributes:
+        name: Contract muscle name.
+        paired: False for one structure on the midline rather than a left and a right one.
+        blob: Position and spread (left side; an unpaired muscle sits on the midline).
+        usual_site: (x, y) of a point without coordinates, left side (a midline point: x = 0).
+        reference_dose_u_eq: Effective dose on one side that paralyses 75% (nominal).
+        shift_mm: Nominal displacement of one side at full paralysis, per contract difference
+            (``brow_height``, ``palpebral_fissure``, ``commissure_height``); none if absent.
+    """
+
+    name: str
+    paired: bool
+    blob: Blob
+    usual_site: tuple[float, float]
+    reference_dose_u_eq: float
+    shift_mm: Mapping[str, float]
+
+    @property
+    def region(self) -> str:
+        """The treated region the muscle belongs to (the contract's ``MUSCLE_REGION``)."""
+        return MUSCLE_REGION[self.name]
+
+    @property
+    def label_range_u_eq(self) -> tuple[float, float]:
+        """Usual total dose of the muscle's region, both sides, U_eq (a region fact)."""
+        return LABEL_RANGE_U_EQ[self.region]
+
+
+@dataclass(frozen=True, slots=True)
+class RiskStructure:
+    """A structure that must not be reached (paired, left side; mirrored for the right).
+
+    Attributes:
+        name: Structure name.
+        blob: Position and spread.
+        reference_dose_u_eq: Effective dose that paralyses 75% (nominal, as ``Muscle``'s).
+        shift_mm: Nominal displacement at full paralysis, per contract difference.
+    """
+
+    name: str
+    blob: Blob
+    reference_dose_u_eq: float
+    shift_mm: Mapping[str, float]
+
+
+# Nominal displacements (assumption; DF s3 mechanisms: frontalis lifts the brow, corrugator/
+# procerus and lateral orbicularis pull it down, the levator opens the lid, DAO pulls the
+# commissure down, zygomaticus major and risorius pull it up and out).
+_MUSCLES: Final = (
+    Muscle(
+        "frontalis",
+        paired=True,
+        blob=Blob(27.0, 45.0, 12.0, 15.0, "DF s8 frontalis (27, +45), brow to hairline"),
+        # DF s8: mid-forehead, above the safe lower limit y >= 35-45
+        usual_site=(25.0, 45.0),
+        reference_dose_u_eq=6.0,
+        shift_mm={"brow_height": -3.0},
+    ),
+    Muscle(
+        "corrugator",
+        paired=True,
+        blob=Blob(17.0, 23.0, 8.0, 5.0, "DF s8 corrugator centroid (17, +23), cadaver"),
+        usual_site=(17.0, 23.0),  # DF s8 corrugator centroid
+        reference_dose_u_eq=5.0,
+        shift_mm={"brow_height": 1.0},
+    ),
+    Muscle(
+        "procerus",
+        paired=False,
         # One midline muscle; sd_x covers both medial brows.
-        "procerus": Blob(0.0, 10.0, 5.0, 8.0, "DF s8 procerus (0, +10), assumption for extent"),
-        "orbicularis_oculi": Blob(60.0, 0.0, 6.0, 10.0, "DF s8 lateral orbicularis (60, 0)"),
-        "levator_labii_alaeque_nasi": Blob(17.0, -20.0, 4.0, 10.0, "DF s8 LLSAN (17, -20)"),
-        "depressor_anguli_oris": Blob(33.0, -85.0, 5.0, 10.0, "DF s8 DAO (33, -85)"),
-        "mentalis": Blob(7.0, -97.0, 5.0, 6.0, "DF s8 mentalis (7, -97), paired near midline"),
-        "masseter": Blob(55.0, -70.0, 8.0, 18.0, "DF s8 masseter (55, -70), arch to angle"),
-        "platysma": Blob(25.0, -120.0, 12.0, 12.0, "DF s8 platysma bands x 10-30, y < -115"),
-    }
+        blob=Blob(0.0, 10.0, 5.0, 8.0, "DF s8 procerus (0, +10), assumption for extent"),
+        usual_site=(0.0, 17.0),  # DF s8: label point between the brows, y +15..+20
+        reference_dose_u_eq=3.0,
+        shift_mm={"brow_height": 0.5},
+    ),
+    Muscle(
+        "orbicularis_oculi",
+        paired=True,
+        blob=Blob(60.0, 0.0, 6.0, 10.0, "DF s8 lateral orbicularis (60, 0)"),
+        usual_site=(62.0, 0.0),  # DF s8: 1-2 cm lateral to the lateral canthus (48, 0)
+        reference_dose_u_eq=6.0,
+        shift_mm={"brow_height": 0.7, "palpebral_fissure": 0.3},
+    ),
+    Muscle(
+        "levator_labii_alaeque_nasi",
+        paired=True,
+        blob=Blob(17.0, -20.0, 4.0, 10.0, "DF s8 LLSAN (17, -20)"),
+        usual_site=(24.0, -35.0),  # DF s8: Yonsei point lateral to the ala
+        reference_dose_u_eq=1.5,
+        shift_mm={},
+    ),
+    Muscle(
+        "depressor_anguli_oris",
+        paired=True,
+        blob=Blob(33.0, -85.0, 5.0, 10.0, "DF s8 DAO (33, -85)"),
+        usual_site=(32.0, -94.0),  # DF s8: 12-15 mm above the mandibular border
+        reference_dose_u_eq=2.0,
+        shift_mm={"commissure_height": 1.5},
+    ),
+    Muscle(
+        "mentalis",
+        paired=True,
+        blob=Blob(7.0, -97.0, 5.0, 6.0, "DF s8 mentalis (7, -97), paired near midline"),
+        usual_site=(7.5, -97.0),  # DF s8: 7-8 mm lateral to the midline at the chin prominence
+        reference_dose_u_eq=2.0,
+        shift_mm={},
+    ),
+    Muscle(
+        "masseter",
+        paired=True,
+        blob=Blob(55.0, -70.0, 8.0, 18.0, "DF s8 masseter (55, -70), arch to angle"),
+        usual_site=(55.0, -80.0),  # DF s8: lower half, >= 1 cm behind the anterior border
+        reference_dose_u_eq=20.0,
+        shift_mm={},
+    ),
+    Muscle(
+        "platysma",
+        paired=True,
+        blob=Blob(25.0, -120.0, 12.0, 12.0, "DF s8 platysma bands x 10-30, y < -115"),
+        usual_site=(22.0, -118.0),  # DF s8: anterior bands, assumption within x 10-30
+        reference_dose_u_eq=10.0,
+        shift_mm={"commissure_height": 0.3},
+    ),
 )
-"""Muscle densities; procerus is the one unpaired muscle (centred on the midline)."""
 
-UNPAIRED_MUSCLES: Final = frozenset({"procerus"})
-"""Muscles that are one structure on the midline rather than a left and a right one."""
+MUSCLE_ATLAS: Final = MappingProxyType({m.name: m for m in _MUSCLES})
+"""The record of each muscle, in contract ``MUSCLES`` order."""
+if tuple(MUSCLE_ATLAS) != MUSCLES or set(LABEL_RANGE_U_EQ) != set(REGIONS):  # a bug
+    raise AssertionError("the atlas must hold one record per contract muscle, in contract order")
 
-USUAL_SITES: Final = MappingProxyType(
+RISK_STRUCTURES: Final = MappingProxyType(
     {
-        "frontalis": (25.0, 45.0),  # DF s8: mid-forehead, above the safe lower limit y >= 35-45
-        "corrugator": (17.0, 23.0),  # DF s8 corrugator centroid
-        "procerus": (0.0, 17.0),  # DF s8: label point between the brows, y +15..+20
-        "orbicularis_oculi": (62.0, 0.0),  # DF s8: 1-2 cm lateral to the lateral canthus (48, 0)
-        "levator_labii_alaeque_nasi": (24.0, -35.0),  # DF s8: Yonsei point lateral to the ala
-        "depressor_anguli_oris": (32.0, -94.0),  # DF s8: 12-15 mm above the mandibular border
-        "mentalis": (7.5, -97.0),  # DF s8: 7-8 mm lateral to the midline at the chin prominence
-        "masseter": (55.0, -80.0),  # DF s8: lower half, >= 1 cm behind the anterior border
-        "platysma": (22.0, -118.0),  # DF s8: anterior bands, assumption within x 10-30
-    }
-)
-"""Where a point of each muscle sits when the export gives no coordinates (left side)."""
-
-RISK_BLOBS: Final = MappingProxyType(
-    {
-        # Reached through the orbital septum -> eyelid ptosis (DF s3 lid ptosis mechanism).
-        "levator_palpebrae": Blob(30.0, 8.0, 7.5, 3.0, "DF s8 levator (30, +8), ellipse 15x6 mm"),
-        # Smile muscles near the lower-face and crow's-feet points (DF s3 off-target rows).
-        "zygomaticus_major": Blob(45.0, -38.0, 5.0, 12.0, "assumption: zygoma to modiolus"),
-        "risorius": Blob(40.0, -65.0, 6.0, 4.0, "DF s8 risorius (40, -65), assumption"),
-        "oral_commissure": Blob(27.0, -63.0, 4.0, 4.0, "DF s8 cheilion (27, -63)"),
+        s.name: s
+        for s in (
+            # Reached through the orbital septum -> eyelid ptosis (DF s3 lid ptosis mechanism).
+            RiskStructure(
+                "levator_palpebrae",
+                Blob(30.0, 8.0, 7.5, 3.0, "DF s8 levator (30, +8), ellipse 15x6 mm"),
+                reference_dose_u_eq=1.0,
+                shift_mm={"palpebral_fissure": -2.5},
+            ),
+            # Smile muscles near the lower-face and crow's-feet points (DF s3 off-target rows).
+            RiskStructure(
+                "zygomaticus_major",
+                Blob(45.0, -38.0, 5.0, 12.0, "assumption: zygoma to modiolus"),
+                reference_dose_u_eq=2.0,
+                shift_mm={"commissure_height": -2.0},
+            ),
+            RiskStructure(
+                "risorius",
+                Blob(40.0, -65.0, 6.0, 4.0, "DF s8 risorius (40, -65), assumption"),
+                reference_dose_u_eq=2.0,
+                shift_mm={"commissure_height": -1.5},
+            ),
+            RiskStructure(
+                "oral_commissure",
+                Blob(27.0, -63.0, 4.0, 4.0, "DF s8 cheilion (27, -63)"),
+                reference_dose_u_eq=2.0,
+                shift_mm={},
+            ),
+        )
     }
 )
 """Structures that must not be reached (left side; mirrored for the right)."""
+
+RISK_BLOBS: Final = MappingProxyType({name: s.blob for name, s in RISK_STRUCTURES.items()})
+"""Position and spread of each structure at risk (``RISK_STRUCTURES``' blobs)."""
 
 BROW_LINE_Y_MM: Final = 20.0
 """Upper brow / lower frontalis border at mid-pupil (DF s8: frontalis from brow y ~ +20)."""
@@ -114,20 +268,6 @@ UNIT_FACTOR: Final = MappingProxyType(
     }
 )
 """Multiply labelled units by this to get onabotulinumtoxinA-equivalent units (U_eq)."""
-
-LABEL_RANGE_U_EQ: Final = MappingProxyType(
-    {
-        "forehead": (10.0, 20.0),  # DF s1/s11: 10-20 U_eq over 4-10 points
-        "glabella": (10.0, 40.0),  # DF s1: East Asian 8-10 U to men >= 40 U; label 20 U
-        "crows_feet": (12.0, 24.0),  # DF s1: label 12 U/side, 24 U total
-        "nose": (2.0, 5.0),  # DF s1: LLSAN ~2-5 U total (assumption per point)
-        "mouth_corners": (4.0, 10.0),  # DF s1: DAO 2-5 U/side
-        "chin": (2.0, 8.0),  # DF s1: mentalis 2-8 U total
-        "jaw": (40.0, 80.0),  # DF s1/s11: masseter 20-40 U_eq/side
-        "neck": (10.0, 40.0),  # DF s1: consensus 10-40 U; label 26-36 U; <= 40 U/session
-    }
-)
-"""Usual total dose per region, both sides together, in U_eq; beyond it a warning is due."""
 
 LOWER_FACE_REGIONS: Final = frozenset({"nose", "mouth_corners", "chin", "jaw", "neck"})
 """Regions counted for the "treat 1-2 lower-face areas per session" rule (DF s3, Hexsel)."""
@@ -172,46 +312,8 @@ def reach(
     Returns:
         Reach in [0, 1].
     """
-    # sd_x sd_y / sqrt(vx vy) * exp(-(dx^2 / vx + dy^2 / vy) / 2), with vx = sd_x^2 + s^2 and
-    # vy likewise: the same operations in the same order as written so, hence the same bits,
-    # but in four arrays of the arguments' broadcast shape instead of a dozen (a batch has
-    # 12,000 points by 25 targets; a third less time).
-    shape = np.broadcast_shapes(*(np.shape(a) for a in (px, py, sd_point, cx, cy, sd_x, sd_y)))
-    s2 = sd_point * sd_point
-    vx = np.add(sd_x * sd_x, s2, out=np.empty(shape))
-    vy = np.add(sd_y * sd_y, s2, out=np.empty(shape))
-    dx = np.subtract(px, cx, out=np.empty(shape))
-    dy = np.subtract(py, cy, out=np.empty(shape))
-    return reach_in_place(dx, dy, vx, vy, sd_x * sd_y)
-
-
-def reach_in_place(
-    dx: FloatArray, dy: FloatArray, vx: FloatArray, vy: FloatArray, sd_xy: FloatArray
-) -> FloatArray:
-    """``reach`` from its parts, computed in the arrays given (``dx``, ``dy``, ``vx`` are spent).
-
-    ``features.placement`` computes the parts for both sides of a structure at once; sharing
-    this keeps its reach bit for bit ``reach``.
-
-    Args:
-        dx: Point x minus structure centre x, mm, in the result's shape; overwritten with it.
-        dy: Point y minus centre y, mm; overwritten. Broadcasts to ``dx``'s shape.
-        vx: sd_x^2 + sd_point^2; overwritten. Broadcasts to ``dx``'s shape.
-        vy: sd_y^2 + sd_point^2. Broadcasts to ``dx``'s shape.
-        sd_xy: sd_x * sd_y. Broadcasts to ``dx``'s shape.
-
-    Returns:
-        ``dx``, now holding the reach.
-    """
-    np.multiply(dx, dx, out=dx)
-    np.divide(dx, vx, out=dx)
-    np.multiply(dy, dy, out=dy)
-    np.divide(dy, vy, out=dy)
-    np.add(dx, dy, out=dx)
-    np.multiply(-0.5, dx, out=dx)
-    np.exp(dx, out=dx)
-    np.multiply(vx, vy, out=vx)
-    np.sqrt(vx, out=vx)
-    np.divide(sd_xy, vx, out=vx)
-    out: FloatArray = np.multiply(vx, dx, out=dx)
+    vx = sd_x * sd_x + sd_point * sd_point
+    vy = sd_y * sd_y + sd_point * sd_point
+    dx, dy = px - cx, py - cy
+    out: FloatArray = sd_x * sd_y / np.sqrt(vx * vy) * np.exp(-0.5 * (dx * dx / vx + dy * dy / vy))
     return out

@@ -2,15 +2,14 @@
 
 ``build_features`` is the only code that computes features. A whole registry reaches it through
 ``features.tables.registry_inputs`` and one clinic request through
-``features.request.request_inputs``; both give the same ``FeatureInput``, so a treatment's row is
-the same, bit for bit, whichever way it came.
-
-One request must be featurised in microseconds, and a numpy call costs about a microsecond
-whatever its size; so the blocks do not return arrays to concatenate but write their columns into
-the one matrix that ``placement.point_block`` creates, each with a few whole-block numpy calls.
+``features.request.requests_inputs``; both give the same ``FeatureInput``, and every block works
+row by row (per-treatment sums add in point order), so a treatment's row is the same whichever
+way it came. Each block writes its columns into the one matrix.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from features import history, patient, placement
 from features.inputs import FeatureInput, FloatArray
@@ -18,7 +17,7 @@ from features.spec import FEATURE_NAMES
 
 
 def _check_columns() -> None:
-    """Fail at import if the blocks do not fill every column: a missed one would stay 0."""
+    """Fail at import if the blocks do not fill every column: a missed one would be garbage."""
     filled: set[int] = set()
     for block in (patient.WRITES, placement.WRITES, history.WRITES):
         for columns in block:
@@ -41,7 +40,7 @@ def build_features(inp: FeatureInput) -> FloatArray:
         An (n, len(FEATURE_NAMES)) C-contiguous float64 matrix, columns in ``FEATURE_NAMES``
         order.
     """
-    matrix = placement.point_block(inp)
+    matrix = np.empty((inp.n, len(FEATURE_NAMES)))
     patient.patient_block(inp, matrix)
     placement.placement_block(inp, matrix)
     history.history_block(inp, matrix)

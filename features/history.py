@@ -15,9 +15,7 @@ from data.contract import REGIONS, SIDES
 from features.inputs import REVIEW_FIELDS, FeatureInput, FloatArray, columns
 from features.spec import DIFFS
 
-_LEFT, _RIGHT = 0, 1  # side axis of previous_days: contract SIDES order (left, right, midline)
-_N_SIDES = len(SIDES)
-_N_REGIONS = len(REGIONS)
+_LEFT, _RIGHT = SIDES.index("left"), SIDES.index("right")  # side axis of previous_days
 _DAY = REVIEW_FIELDS.index("review_day")
 _HEAD = columns(["prior_treatments", "days_since_previous", "previous_review_known"])
 _REVIEW_FEATURES = (
@@ -43,7 +41,7 @@ def history_block(inp: FeatureInput, matrix: FloatArray) -> None:
 
     Args:
         inp: Contract data of n treatments.
-        matrix: The feature matrix (``features.placement.point_block``).
+        matrix: The feature matrix.
     """
     gap = inp.days_since_previous
     review = inp.previous_review
@@ -55,23 +53,14 @@ def history_block(inp: FeatureInput, matrix: FloatArray) -> None:
     matrix[:, _SEEN] = np.where(known[:, None], review[:, _REVIEW_COLUMNS], np.nan)
     matrix[:, _U_EQ] = inp.previous_region_u_eq
 
-    g = gap[:, None, None]
     previous = inp.previous_days
-    days = np.minimum(previous, g)  # NaN where there was no row
+    days = np.minimum(previous, gap[:, None, None])  # NaN where there was no row
     # A row has both its days and its returned flag, so previous_returned is NaN exactly where
     # there is no row: the product is NaN there, else 1 if it had returned by today (its days
     # not capped at the gap), else 0.
-    returned = (inp.previous_returned * (days == previous)).reshape(-1, _N_SIDES)
+    returned = inp.previous_returned * (days == previous)
     # Per region over the sides, skipping NaN (no row): the shortest days seen and whether any
-    # side had returned, NaN for a region without rows. Side by side on (treatments x regions,
-    # sides) rows: 1-D strided operands are numpy's fast path, and ``reduce(axis=2)`` over three
-    # sides is several times slower on a registry.
-    days = days.reshape(-1, _N_SIDES)
-    shortest = np.fmin(days[:, 0], days[:, 1])
-    np.fmin(shortest, days[:, 2], out=shortest)
-    any_returned = np.fmax(returned[:, 0], returned[:, 1])
-    np.fmax(any_returned, returned[:, 2], out=any_returned)
-    n = len(gap)
-    matrix[:, _DAYS] = shortest.reshape(n, _N_REGIONS)
-    matrix[:, _RETURNED] = any_returned.reshape(n, _N_REGIONS)
-    matrix[:, _LR] = (days[:, _LEFT] - days[:, _RIGHT]).reshape(n, _N_REGIONS)
+    # side had returned; NaN for a region without rows.
+    matrix[:, _DAYS] = np.fmin.reduce(days, axis=2)
+    matrix[:, _RETURNED] = np.fmax.reduce(returned, axis=2)
+    matrix[:, _LR] = days[:, :, _LEFT] - days[:, :, _RIGHT]

@@ -153,10 +153,30 @@ def columns(names: Sequence[str]) -> slice:
 def group_sum(group: IntArray, weights: FloatArray | None, length: int) -> FloatArray:
     """Sum ``weights`` (or count rows) per group id in ``[0, length)``.
 
-    ``np.bincount`` adds in input order, so a treatment's sum is bit-identical whether it is
-    computed alone or inside a whole registry (``np.sum`` would reorder the additions).
+    ``np.bincount`` adds in input order, so a treatment's sum is the same whether it is computed
+    alone or inside a whole registry.
     """
     return np.bincount(group, weights=weights, minlength=length).astype(np.float64, copy=False)
+
+
+def table_sum(
+    row: IntArray, column: IntArray, weights: FloatArray | None, shape: tuple[int, int]
+) -> FloatArray:
+    """Sum ``weights`` (or count them) into an (n, k) table at (``row``, ``column``).
+
+    ``np.bincount`` adds in input order (``group_sum``): a (points, k) ``weights`` with
+    ``row[:, None]`` and ``np.arange(k)`` sums each point's k values into its row.
+
+    Args:
+        row: Row (treatment) of each value; broadcasts against ``column``.
+        column: Column of each value, in ``[0, k)``.
+        weights: The values, in the shape of ``row * k + column``; None counts them.
+        shape: (n, k).
+    """
+    n, k = shape
+    at = row * k + column
+    values = None if weights is None else weights.ravel()
+    return group_sum(at.ravel(), values, n * k).reshape(n, k)
 
 
 def region_u_eq(plan: PlanArrays, u_eq: FloatArray, n: int) -> FloatArray:
@@ -167,5 +187,4 @@ def region_u_eq(plan: PlanArrays, u_eq: FloatArray, n: int) -> FloatArray:
         u_eq: Dose of each point in U_eq.
         n: Number of treatments.
     """
-    idx = plan.treatment * len(REGIONS) + REGION_OF_MUSCLE[plan.muscle]
-    return group_sum(idx, u_eq, n * len(REGIONS)).reshape(n, len(REGIONS))
+    return table_sum(plan.treatment, REGION_OF_MUSCLE[plan.muscle], u_eq, (n, len(REGIONS)))

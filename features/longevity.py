@@ -2,8 +2,8 @@
 
 The longevity model predicts, for each treated region and side, when muscle activity returns. Its
 input row is built only from the treatment's row of the feature matrix (``features.spec``), by
-fixed column picks and sums, so a whole registry and one clinic request give the same rows bit for
-bit. numpy only: serving imports this module.
+column picks and fixed weighted sums, so a whole registry and one clinic request give the same
+rows. numpy only: serving imports this module.
 
 Sides: a row's side is left, right or midline (contract ``SIDES`` codes). The dose of a region on
 one side counts that side's points plus half of the region's midline points (a midline point
@@ -19,11 +19,11 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from data.atlas import UNPAIRED_MUSCLES
-from data.contract import HANDS, MUSCLE_REGION, MUSCLES, REGIONS, SIDES
+from data.atlas import MUSCLE_ATLAS
+from data.contract import HANDS, MUSCLE_REGION, REGIONS, SIDES
 from features.inputs import LEFT, MIDLINE, REGION_OF_MUSCLE, RIGHT, PlanArrays
 from features.placement import LABEL_HIGH
-from features.spec import FEATURE_INDEX, INJECTION_UNITS, Feature
+from features.spec import FEATURE_INDEX, INJECTION_UNITS, THICKNESS_MUSCLES, Feature
 
 Float32Array = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]
@@ -130,164 +130,113 @@ LONGEVITY_INDEX: Final = {n: i for i, n in enumerate(LONGEVITY_NAMES)}
 
 _N_REGIONS: Final = len(REGIONS)
 _N_SIDES: Final = len(SIDES)
-_THICKNESS_REGION: Final = {"forehead": "frontalis", "jaw": "masseter"}
-_HAND_SIDE: Final = {HANDS.index("right"): RIGHT, HANDS.index("left"): LEFT}
+_THICKNESS_MUSCLE: Final = {MUSCLE_REGION[m]: m for m in THICKNESS_MUSCLES}
+"""The muscle whose ultrasound thickness a region's rows carry (forehead, jaw)."""
+# By side code: the other side (midline: itself, then masked), +1 left / -1 right / 0 midline,
+# and the dominant_hand code of the side (midline: NaN, never dominant).
+_OTHER_SIDE: Final = np.arange(_N_SIDES)
+_OTHER_SIDE[[LEFT, RIGHT]] = RIGHT, LEFT
+_SIGN: Final = np.zeros(_N_SIDES)
+_SIGN[[LEFT, RIGHT]] = 1.0, -1.0
+_HAND_OF_SIDE: Final = np.full(_N_SIDES, np.nan)
+_HAND_OF_SIDE[[LEFT, RIGHT]] = HANDS.index("left"), HANDS.index("right")
 
 
-def _dose_terms(region: str, side: int) -> list[tuple[str, float]]:
+def _dose_terms(region: str, side: int) -> dict[str, float]:
     """The u_eq columns (and weights) summed into the dose of ``region`` on ``side``."""
     units = [(m, s) for m, s in INJECTION_UNITS if MUSCLE_REGION[m] == region]
     if side == MIDLINE:
-        return [(f"u_eq_{m}_{s}", 1.0) for m, s in units]
+        return {f"u_eq_{m}_{s}": 1.0 for m, s in units}
     name, midline = SIDES[side], SIDES[MIDLINE]
-    return [(f"u_eq_{m}_{s}", 1.0 if s == name else 0.5) for m, s in units if s in (name, midline)]
+    return {f"u_eq_{m}_{s}": 1.0 if s == name else 0.5 for m, s in units if s in (name, midline)}
 
 
-def _eff_terms(region: str, side: int) -> list[tuple[str, float]]:
+def _eff_terms(region: str, side: int) -> dict[str, float]:
     """The eff columns (and weights) summed into the effective dose of ``region`` on ``side``."""
-    out: list[tuple[str, float]] = []
-    for m in MUSCLES:
-        if MUSCLE_REGION[m] != region:
+    out: dict[str, float] = {}
+    for muscle in MUSCLE_ATLAS.values():
+        m = muscle.name
+        if muscle.region != region:
             continue
-        if m in UNPAIRED_MUSCLES:
-            out.append((f"eff_{m}_midline", 1.0 if side == MIDLINE else 0.5))
+        if not muscle.paired:
+            out[f"eff_{m}_midline"] = 1.0 if side == MIDLINE else 0.5
         elif side == MIDLINE:
-            out += [(f"eff_{m}_left", 1.0), (f"eff_{m}_right", 1.0)]
+            out |= {f"eff_{m}_left": 1.0, f"eff_{m}_right": 1.0}
         else:
-            out.append((f"eff_{m}_{SIDES[side]}", 1.0))
+            out[f"eff_{m}_{SIDES[side]}"] = 1.0
     return out
 
 
-# One longevity row is one gather of a fixed list of slots per (region, side), ``_SLOT_INDEX``:
-# feature columns of the treatment's row, or constants of the (region, side) (``_SLOT_CONSTANTS``,
-# appended to the row). Then a few array operations on the gathered block compute the derived
-# columns in place. One request has only a handful of rows, where each numpy call costs more than
-# its work: so as few calls as possible, all of them on whole blocks.
-#
-# Slots, in order:
-#   [_SUMS]     4 sums of _TERMS terms: dose, other side's dose, eff, other side's eff, each
-#               padded with 0 (the midline row's "other side" is one NaN: its sum is NaN);
-#   [_WEIGHTS]  their weights (constants; 0 for padding);
-#   _TOP, _SIGN, _HAND_OF_SIDE  constants: the top of the label range for this side, +1/-1/0
-#               for left/right/midline, the dominant_hand code of this side (NaN for midline);
-#   [_OUT]      the output columns in LONGEVITY_NAMES order: features picked as they are, and
-#               placeholders (constants) that the derived columns overwrite.
-_TERMS: Final = 5
-"""Most terms of one sum (the glabella midline dose: corrugators, procerus left/right/midline).
+def _sum_weights() -> tuple[IntArray, FloatArray]:
+    """The feature columns the sums read, and their (columns, 2 x regions x sides) weights.
 
-The terms are added one after the other (the order in which ``numpy.sum`` adds fewer than 8
-values of a row, which this module used at first), so the padding zeros at the end leave each
-sum bit for bit what the terms alone give."""
-_SUMS: Final = slice(0, 4 * _TERMS)
-_WEIGHTS: Final = slice(_SUMS.stop, _SUMS.stop + 4 * _TERMS)
-_TOP: Final = _WEIGHTS.stop
-_SIGN: Final = _TOP + 1
-_HAND_OF_SIDE: Final = _TOP + 2
-_OUT: Final = _TOP + 3
-_SLOTS: Final = _OUT + len(LONGEVITY_NAMES)
-_O: Final = {n: _OUT + i for i, n in enumerate(LONGEVITY_NAMES)}
-"""Slot of each output column."""
-_SUM_COLUMNS: Final = np.array(
-    [LONGEVITY_INDEX[n] for n in ("dose_u_eq", "other_dose_u_eq", "eff_u_eq", "other_eff_u_eq")]
-)
-"""Output columns of the four sums, in ``_SUMS`` order."""
-_MAX: Final = float(np.finfo(np.float64).max)
-_OTHER_SIDE: Final = {LEFT: RIGHT, RIGHT: LEFT, MIDLINE: None}
-_REGION_STEMS: Final = {
-    "region_u_eq": "region_u_eq_{}",
-    "region_label_ratio": "region_label_ratio_{}",
-    "previous_days": "previous_{}_days",
-    "previous_returned": "previous_{}_returned",
-    "previous_lr_days_diff": "previous_{}_lr_days_diff",
-    "previous_u_eq": "previous_{}_u_eq",
-}
-
-
-def _slots(region: str, side: int) -> list[tuple[int | None, float]]:
-    """(feature column, or None for a constant, and the constant) of each slot of one row."""
-    slots: list[tuple[int | None, float]] = [(None, 0.0)] * _SLOTS
-    other = _OTHER_SIDE[side]
-    for i, terms in enumerate(
-        (
-            _dose_terms(region, side),
-            None if other is None else _dose_terms(region, other),
-            _eff_terms(region, side),
-            None if other is None else _eff_terms(region, other),
-        )
-    ):
-        weighted = [(FEATURE_INDEX[c], w) for c, w in terms] if terms is not None else []
-        if len(weighted) > _TERMS:
-            raise ValueError(f"{region}: {len(weighted)} terms in a sum, at most {_TERMS}")
-        for j, (c, w) in enumerate(weighted):
-            slots[_SUMS.start + i * _TERMS + j] = (c, 0.0)
-            slots[_WEIGHTS.start + i * _TERMS + j] = (None, w)
-        if terms is None:  # no other side: NaN times 1, plus padding
-            slots[_SUMS.start + i * _TERMS] = (None, np.nan)
-            slots[_WEIGHTS.start + i * _TERMS] = (None, 1.0)
-    r = REGIONS.index(region)
-    slots[_TOP] = (None, float(LABEL_HIGH[r]) * (1.0 if side == MIDLINE else 0.5))
-    slots[_SIGN] = (None, {LEFT: 1.0, RIGHT: -1.0}.get(side, 0.0))
-    hand = {s: float(code) for code, s in _HAND_SIDE.items()}
-    slots[_HAND_OF_SIDE] = (None, hand.get(side, np.nan))
-    slots[_O["region"]] = (None, float(r))
-    slots[_O["side"]] = (None, float(side))
-    for name, stem in _REGION_STEMS.items():
-        slots[_O[name]] = (FEATURE_INDEX[stem.format(region)], 0.0)
-    muscle = _THICKNESS_REGION.get(region)
-    for name, s in (("thickness_mm", side), ("other_thickness_mm", other)):
-        if muscle is not None and s is not None and s != MIDLINE:
-            slots[_O[name]] = (FEATURE_INDEX[f"{muscle}_thickness_{SIDES[s]}_mm"], 0.0)
-        else:
-            slots[_O[name]] = (None, np.nan)
-    # The hand code, compared with _HAND_OF_SIDE in place.
-    slots[_O["side_is_dominant"]] = (FEATURE_INDEX["dominant_hand"], 0.0)
-    slots[_O["dose_vs_previous"]] = (None, np.nan)  # stays NaN without a previous dose
-    for name in PATIENT_COLUMNS:
-        slots[_O[name]] = (FEATURE_INDEX[name], 0.0)
-    return slots
-
-
-_N_FEATURES: Final = len(FEATURE_INDEX)
-
-
-def _slot_tables() -> tuple[IntArray, FloatArray]:
-    """(regions x sides, slots) column of every slot, and the constants.
-
-    Columns past the treatment features are the constants, appended to each treatment's row by
-    ``longevity_matrix``: so one gather fills every slot, features and constants alike.
+    Sum ``r * sides + s`` is the dose of region r on side s, sum ``regions x sides`` further on
+    its effective dose.
     """
-    index = np.zeros((_N_REGIONS, _N_SIDES, _SLOTS), dtype=np.int64)
-    constants: dict[bytes, int] = {}  # by bit pattern: NaN, 0.0 and -0.0 are all kept as they are
-    values: list[float] = []
+    sums = [
+        terms(region, side)
+        for terms in (_dose_terms, _eff_terms)
+        for region in REGIONS
+        for side in range(_N_SIDES)
+    ]
+    names = sorted({c for t in sums for c in t}, key=FEATURE_INDEX.__getitem__)
+    weights = np.zeros((len(names), len(sums)))
+    for j, t in enumerate(sums):
+        for c, w in t.items():
+            weights[names.index(c), j] = w
+    return np.array([FEATURE_INDEX[c] for c in names]), weights
+
+
+_SUM_COLUMNS, _SUM_WEIGHTS = _sum_weights()
+_EFF_SUMS: Final = _N_REGIONS * _N_SIDES
+"""Offset of the effective-dose sums among the sums."""
+
+_COPIED: Final = (
+    "region_u_eq",
+    "region_label_ratio",
+    "thickness_mm",
+    "other_thickness_mm",
+    "previous_days",
+    "previous_returned",
+    "previous_lr_days_diff",
+    "previous_u_eq",
+    *PATIENT_COLUMNS,
+)
+"""Longevity columns copied from a treatment feature (of the row's region, or side)."""
+_COPIED_AT: Final = np.array([LONGEVITY_INDEX[n] for n in _COPIED])
+_NO_FEATURE: Final = -1
+"""Column index of a feature the row does not have: ``longevity_matrix`` puts NaN there."""
+
+
+def _copy_from() -> IntArray:
+    """(regions, sides, ``_COPIED``) feature column each (region, side) row copies."""
+    out = np.full((_N_REGIONS, _N_SIDES, len(_COPIED)), _NO_FEATURE)
     for r, region in enumerate(REGIONS):
         for side in range(_N_SIDES):
-            for k, (c, v) in enumerate(_slots(region, side)):
-                if c is None:
-                    key = np.float64(v).tobytes()
-                    if key not in constants:
-                        constants[key] = len(values)
-                        values.append(v)
-                    c = _N_FEATURES + constants[key]
-                index[r, side, k] = c
-    # Flat: row region * sides + side, looked up through _CODE.
-    flat = index.reshape(_N_REGIONS * _N_SIDES, _SLOTS)
-    const = np.array(values, dtype=np.float64)
-    flat.flags.writeable = const.flags.writeable = False
-    return flat, const
-
-
-_SLOT_INDEX, _SLOT_CONSTANTS = _slot_tables()
-_ROW_WIDTH: Final = _N_FEATURES + len(_SLOT_CONSTANTS)
-"""A treatment's row in ``longevity_matrix``: its features, then the slot constants."""
-_CODE: Final = np.arange(_N_REGIONS * _N_SIDES).reshape(_N_REGIONS, _N_SIDES)
-"""Row of the slot tables of each (region, side); indexing it rejects codes past the end."""
-
-
-def _nan_to_num(v: FloatArray) -> FloatArray:
-    """``np.nan_to_num`` of a float64 array (NaN: 0, +-inf: +-max), without its call overhead."""
-    out: FloatArray = np.minimum(np.maximum(v, -_MAX), _MAX)
-    out[np.isnan(out)] = 0.0
+            other = _OTHER_SIDE[side] if side != MIDLINE else MIDLINE
+            muscle = _THICKNESS_MUSCLE.get(region)
+            thickness = {
+                name: FEATURE_INDEX[f"{muscle}_thickness_{SIDES[s]}_mm"]
+                for name, s in (("thickness_mm", side), ("other_thickness_mm", other))
+                if muscle is not None and s != MIDLINE
+            }
+            column = {
+                "region_u_eq": FEATURE_INDEX[f"region_u_eq_{region}"],
+                "region_label_ratio": FEATURE_INDEX[f"region_label_ratio_{region}"],
+                **thickness,
+                "previous_days": FEATURE_INDEX[f"previous_{region}_days"],
+                "previous_returned": FEATURE_INDEX[f"previous_{region}_returned"],
+                "previous_lr_days_diff": FEATURE_INDEX[f"previous_{region}_lr_days_diff"],
+                "previous_u_eq": FEATURE_INDEX[f"previous_{region}_u_eq"],
+                **{n: FEATURE_INDEX[n] for n in PATIENT_COLUMNS},
+            }
+            out[r, side] = [column.get(n, _NO_FEATURE) for n in _COPIED]
     return out
+
+
+_COPY_FROM: Final = _copy_from()
+_TOP: Final = LABEL_HIGH[:, None] * np.where(np.arange(_N_SIDES) == MIDLINE, 1.0, 0.5)
+"""(regions, sides) top of the label range for the row: half of the region's for one side."""
 
 
 def longevity_matrix(
@@ -303,54 +252,54 @@ def longevity_matrix(
 
     Returns:
         (r, len(LONGEVITY_FEATURES)) float32 matrix, columns in ``LONGEVITY_NAMES`` order.
+
+    Raises:
+        IndexError: If a region or side code is out of range.
     """
     treatment = np.asarray(treatment, dtype=np.int64)
     region = np.asarray(region, dtype=np.int64)
     side = np.asarray(side, dtype=np.int64)
-    # Every slot of every row in one flat take (float64, as the sums are done in float64) from
-    # the treatments' rows with the slot constants appended: a few times faster than a 2-D
-    # fancy index into x and a choice between it and the constants.
-    code = _CODE[region, side]  # one lookup of the (region, side), then cheap takes
-    rows = np.empty((len(x), _ROW_WIDTH))
-    rows[:, :_N_FEATURES] = x
-    rows[:, _N_FEATURES:] = _SLOT_CONSTANTS
-    at = _SLOT_INDEX.take(code, axis=0)
-    at += (treatment * _ROW_WIDTH)[:, None]
-    g = rows.take(at)
-    terms = (g[:, _SUMS] * g[:, _WEIGHTS]).reshape(-1, 4, _TERMS)
-    # One after the other (``_TERMS``), in whole-column adds: ``terms.sum(axis=2)`` adds in the
-    # same order, but its per-row reduction costs as much as the rest of this function.
-    sums = terms[:, :, 0] + terms[:, :, 1]
-    for j in range(2, _TERMS):
-        sums += terms[:, :, j]
+    # The treatment's features in float64 (the sums are done in float64), then NaN: the
+    # ``_NO_FEATURE`` column.
+    rows = np.empty((len(treatment), x.shape[1] + 1))
+    rows[:, :-1] = x[treatment]
+    rows[:, _NO_FEATURE] = np.nan
+    every = np.arange(len(rows))[:, None]
+    out = np.empty((len(rows), len(LONGEVITY_NAMES)))
+    out[:, _COPIED_AT] = rows[every, _COPY_FROM[region, side]]  # IndexError past the ends
+
+    # Dose and effective dose of every (region, side) of the row's treatment: sums of a few
+    # doses, exact or nearly so in float64, so the order of their additions does not show at
+    # float32. This side's and the other side's (a midline row has no other side: NaN).
+    sums = rows[:, _SUM_COLUMNS] @ _SUM_WEIGHTS
+    this, other = region * _N_SIDES + side, region * _N_SIDES + _OTHER_SIDE[side]
+    picked = sums[every, np.column_stack([this, other, this + _EFF_SUMS, other + _EFF_SUMS])]
+    midline = side == MIDLINE
+    picked[midline, 1::2] = np.nan
+    dose, other_dose, eff, other_eff = picked.T
     c = LONGEVITY_INDEX
-    out = g[:, _OUT:]
-    out[:, _SUM_COLUMNS] = sums
-    # NaN-free copies, in one call: the other side's dose, how much longer this side lasted.
-    fixed = np.empty((2, len(code)))
-    fixed[0] = sums[:, 1]
-    np.multiply(g[:, _SIGN], out[:, c["previous_lr_days_diff"]], out=fixed[1])
-    other, longer = _nan_to_num(fixed)
-    dose = sums[:, 0]
-    hand = out[:, c["side_is_dominant"]]  # the dominant_hand code until compared
-    unknown = np.isnan(hand)
-    np.equal(hand, g[:, _HAND_OF_SIDE], out=hand)
-    hand[unknown] = np.nan
-    # This side's previous longevity is the shortest side plus how much longer it lasted.
-    np.add(
-        out[:, c["previous_days"]],
-        np.maximum(longer, 0.0),
-        out=out[:, c["previous_side_days"]],
-    )
-    prev_u = out[:, c["previous_u_eq"]]
+    out[:, c["region"]] = region
+    out[:, c["side"]] = side
+    out[:, c["dose_u_eq"]] = dose
+    out[:, c["other_dose_u_eq"]] = other_dose
+    out[:, c["eff_u_eq"]] = eff
+    out[:, c["other_eff_u_eq"]] = other_eff
+    out[:, c["dose_label_ratio"]] = dose / _TOP[region, side]
     with np.errstate(invalid="ignore", divide="ignore"):
-        np.divide(dose, g[:, _TOP], out=out[:, c["dose_label_ratio"]])
-        # Midline rows keep their placeholder 0; 0 / 0 (nothing on either side) is NaN.
-        np.divide(dose - other, dose + other, out=out[:, c["dose_lr_ratio"]], where=side != MIDLINE)
-        # Without a previous dose, the placeholder NaN stays.
-        np.divide(
-            out[:, c["region_u_eq"]], prev_u, out=out[:, c["dose_vs_previous"]], where=prev_u > 0
+        # 0 / 0 (nothing on either side) is NaN; a midline row has no sides to compare: 0.
+        out[:, c["dose_lr_ratio"]] = np.where(
+            midline, 0.0, (dose - other_dose) / (dose + other_dose)
         )
+    hand = rows[:, FEATURE_INDEX["dominant_hand"]]
+    out[:, c["side_is_dominant"]] = np.where(np.isnan(hand), np.nan, hand == _HAND_OF_SIDE[side])
+    # This side's previous longevity: the shortest side's plus how much longer it lasted,
+    # where the difference is known.
+    longer = np.nan_to_num(_SIGN[side] * out[:, c["previous_lr_days_diff"]])
+    out[:, c["previous_side_days"]] = out[:, c["previous_days"]] + np.maximum(longer, 0.0)
+    previous_dose = out[:, c["previous_u_eq"]]
+    vs_previous = np.full(len(rows), np.nan)  # stays NaN without a previous dose
+    np.divide(out[:, c["region_u_eq"]], previous_dose, out=vs_previous, where=previous_dose > 0)
+    out[:, c["dose_vs_previous"]] = vs_previous
     result: Float32Array = out.astype(np.float32)
     return result
 

@@ -36,7 +36,6 @@ def _thickness(stem: str) -> slice:
 
 _TH_LEFT, _TH_RIGHT = (_thickness(f"{s}_mm") for s in SIDES2)
 _TH_DIFF, _TH_RATIO, _TH_MISSING = (_thickness(s) for s in ("diff_mm", "ratio", "missing"))
-_N_PAIRS = len(THICKNESS_MUSCLES)
 
 WRITES: Final = (
     _PATIENT,
@@ -58,33 +57,27 @@ def patient_block(inp: FeatureInput, matrix: FloatArray) -> None:
 
     Args:
         inp: Contract data of n treatments.
-        matrix: The feature matrix (``features.placement.point_block``).
+        matrix: The feature matrix.
     """
     p = inp.patient
     matrix[:, _PATIENT] = p
     # Contract enum codes: sex (female, male) is already 1 for male; chrna1_variant is
     # (carrier, non_carrier), so 1 - code is 1 for a carrier.
-    np.subtract(1.0, p[:, 4:5], out=matrix[:, _CARRIER])
-    session = matrix[:, _SESSION]
-    session[:, 0] = inp.product
-    session[:, 1] = inp.dilution
-    session[:, 2] = UNIT_FACTOR_BY_CODE[inp.product]
+    matrix[:, _CARRIER] = 1.0 - p[:, 4:5]
+    matrix[:, _SESSION] = np.column_stack(
+        [inp.product, inp.dilution, UNIT_FACTOR_BY_CODE[inp.product]]
+    )
     base = inp.baseline
     matrix[:, _BASELINE] = base
-    np.abs(base, out=matrix[:, _BASELINE_ABS])
-    np.add.reduce(np.isnan(base), axis=1, keepdims=True, out=matrix[:, _BASELINE_MISSING])
+    matrix[:, _BASELINE_ABS] = np.abs(base)
+    matrix[:, _BASELINE_MISSING] = np.isnan(base).sum(axis=1, keepdims=True)
 
-    # THICKNESS_FIELDS order: (left, right) of frontalis, then of masseter; as (n x 2, 2) rows
-    # the sides are 1-D strided arrays, numpy's fast path.
-    th = inp.thickness
-    matrix[:, _TH_LEFT] = th[:, 0::2]
-    matrix[:, _TH_RIGHT] = th[:, 1::2]
-    pairs = th.reshape(-1, 2)
-    diff = pairs[:, 0] - pairs[:, 1]
-    # Thicknesses are validated (>= 0.5 mm, finite): no division by zero, and the difference is
-    # NaN exactly where a side is missing (NaN divides and subtracts quietly).
-    ratio = pairs[:, 0] / pairs[:, 1]
-    n = len(th)
-    matrix[:, _TH_DIFF] = diff.reshape(n, _N_PAIRS)
-    matrix[:, _TH_RATIO] = ratio.reshape(n, _N_PAIRS)
-    matrix[:, _TH_MISSING] = np.isnan(diff).reshape(n, _N_PAIRS)
+    # THICKNESS_FIELDS order: (left, right) of frontalis, then of masseter. Thicknesses are
+    # validated (>= 0.5 mm, finite): no division by zero, and the difference is NaN exactly where
+    # a side is missing.
+    left, right = inp.thickness[:, 0::2], inp.thickness[:, 1::2]
+    matrix[:, _TH_LEFT] = left
+    matrix[:, _TH_RIGHT] = right
+    matrix[:, _TH_DIFF] = left - right
+    matrix[:, _TH_RATIO] = left / right
+    matrix[:, _TH_MISSING] = np.isnan(left - right)

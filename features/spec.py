@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from data.atlas import RISK_BLOBS, UNPAIRED_MUSCLES
+from data.atlas import MUSCLE_ATLAS, RISK_STRUCTURES
 from data.contract import MIDLINE_MUSCLES, MUSCLES, REGIONS
 
 FeatureKind = Literal["numeric", "binary", "categorical", "count"]
@@ -52,7 +52,7 @@ def _muscle_targets() -> tuple[tuple[str, str], ...]:
     """Anatomical muscle structures a dose can reach: one per side, or one on the midline."""
     targets: list[tuple[str, str]] = []
     for m in MUSCLES:
-        if m in UNPAIRED_MUSCLES:
+        if not MUSCLE_ATLAS[m].paired:
             targets.append((m, "midline"))
         else:
             targets += [(m, "left"), (m, "right")]
@@ -61,8 +61,8 @@ def _muscle_targets() -> tuple[tuple[str, str], ...]:
 
 INJECTION_UNITS: Final = _injection_units()
 MUSCLE_TARGETS: Final = _muscle_targets()
-RISK_TARGETS: Final = tuple((r, s) for r in RISK_BLOBS for s in SIDES2)
-PAIRED_MUSCLES: Final = tuple(m for m in MUSCLES if m not in UNPAIRED_MUSCLES)
+RISK_TARGETS: Final = tuple((r, s) for r in RISK_STRUCTURES for s in SIDES2)
+PAIRED_MUSCLES: Final = tuple(m for m in MUSCLES if MUSCLE_ATLAS[m].paired)
 DIFFS: Final = ("brow_height", "palpebral_fissure", "commissure_height")
 """The three signed left-minus-right differences of the contract (``*_diff_mm`` columns)."""
 THICKNESS_MUSCLES: Final = ("frontalis", "masseter")
@@ -148,7 +148,7 @@ def _placement() -> list[Feature]:
             "U_eq",
             "Effective dose on {}, left minus right.",
             g,
-            PAIRED_MUSCLES + tuple(RISK_BLOBS),
+            PAIRED_MUSCLES + tuple(RISK_STRUCTURES),
         ),
         *_each(
             "eff_lr_ratio_{}", "numeric", "", "(L-R)/(L+R) of effective {} dose.", g, PAIRED_MUSCLES

@@ -28,16 +28,16 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import expit, ndtr
 
-from data.atlas import MUSCLE_BLOBS, RISK_BLOBS, USUAL_SITES, Blob, reach, spread_sd_mm
+from data.atlas import MUSCLE_ATLAS, RISK_BLOBS, Blob, reach, spread_sd_mm
 from data.simulate import params as p
 from data.simulate.types import LEFT, RIGHT, BoolArray, FloatArray, IntArray
 
 TARGET_BLOBS: Final = MappingProxyType(
     {
-        "frontalis": MUSCLE_BLOBS["frontalis"],
-        "corrugator": MUSCLE_BLOBS["corrugator"],
-        "orbicularis_oculi": MUSCLE_BLOBS["orbicularis_oculi"],
-        "depressor_anguli_oris": MUSCLE_BLOBS["depressor_anguli_oris"],
+        "frontalis": MUSCLE_ATLAS["frontalis"].blob,
+        "corrugator": MUSCLE_ATLAS["corrugator"].blob,
+        "orbicularis_oculi": MUSCLE_ATLAS["orbicularis_oculi"].blob,
+        "depressor_anguli_oris": MUSCLE_ATLAS["depressor_anguli_oris"].blob,
         "zygomaticus_major": RISK_BLOBS["zygomaticus_major"],
         "risorius": RISK_BLOBS["risorius"],
         "levator_palpebrae": RISK_BLOBS["levator_palpebrae"],
@@ -62,7 +62,7 @@ def muscle_k() -> FloatArray:
     ks = []
     for name in PARALYSED:
         blob = TARGET_BLOBS[name]
-        sx, sy = USUAL_SITES.get(name, (blob.x_mm, blob.y_mm))
+        sx, sy = MUSCLE_ATLAS[name].usual_site if name in MUSCLE_ATLAS else (blob.x_mm, blob.y_mm)
         sd = spread_sd_mm(np.array([4.0]), np.array([0.1]))
         r = reach(np.array([sx]), np.array([sy]), sd, *_blob_args(blob))
         ks.append(-np.log1p(-p.LABEL_PARALYSIS) / (p.LABEL_DOSE_PER_SIDE[name] * float(r[0])))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data.atlas import ORBITAL_RIM_Y_MM, UNIT_FACTOR, USUAL_SITES
+from data.atlas import MUSCLE_ATLAS, ORBITAL_RIM_Y_MM, UNIT_FACTOR
 from data.contract import DEPTHS, INJECTIONS, MAX_UNITS_PER_POINT, MUSCLES, PRODUCTS, REGIONS
 from data.simulate import params as p
 from data.simulate.types import (
@@ -230,7 +230,7 @@ def draw_plan(rng: np.random.Generator, inp: PlanInput) -> Plan:
     dose = np.clip(
         (rng.normal(mean, sd) * ea[i] + age_extra) * inp.dose_factor[i], *p.GLABELLA_RANGE
     )
-    px, py = USUAL_SITES["procerus"]
+    px, py = MUSCLE_ATLAS["procerus"].usual_site
     blocks.append(
         _Block(
             treatment=i,
@@ -283,7 +283,7 @@ def draw_plan(rng: np.random.Generator, inp: PlanInput) -> Plan:
     i = treated("crows_feet")
     left = _share(rng, inp, i, np.zeros(len(i)))
     per_side_dose = p.CROWS_FEET_POINTS * inp.crows_feet_units[i] * inp.dose_factor[i] * ea[i]
-    sx, sy = USUAL_SITES["orbicularis_oculi"]
+    sx, sy = MUSCLE_ATLAS["orbicularis_oculi"].usual_site
     blocks.append(
         _paired(
             rng,
@@ -317,7 +317,7 @@ def draw_plan(rng: np.random.Generator, inp: PlanInput) -> Plan:
     i = treated("chin")
     dose = rng.uniform(*p.CHIN_DOSE, len(i)) * inp.dose_factor[i]
     midline = rng.random(len(i)) < p.P_CHIN_MIDLINE
-    sx, sy = USUAL_SITES["mentalis"]
+    sx, sy = MUSCLE_ATLAS["mentalis"].usual_site
     k = i[midline]
     blocks.append(
         _Block(
@@ -376,7 +376,7 @@ def _simple(
         per_side_dose = per_side_dose * np.where(inp.male[i], p.MALE_MASSETER, 1.0)
     left = _share(rng, inp, i, np.zeros(len(i)) if shift is None else shift)
     per_side = rng.integers(points[0], points[1] + 1, len(i))
-    sx, sy = USUAL_SITES[muscle]
+    sx, sy = MUSCLE_ATLAS[muscle].usual_site
     return _paired(
         rng,
         i,

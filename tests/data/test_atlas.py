@@ -5,20 +5,36 @@ import pytest
 
 from data.atlas import (
     LABEL_RANGE_U_EQ,
-    MUSCLE_BLOBS,
+    MUSCLE_ATLAS,
+    RISK_BLOBS,
+    RISK_STRUCTURES,
     UNIT_FACTOR,
-    USUAL_SITES,
     reach,
     spread_sd_mm,
 )
-from data.contract import MUSCLES, PRODUCTS, REGIONS
+from data.contract import MIDLINE_MUSCLES, MUSCLE_REGION, MUSCLES, PRODUCTS, REGIONS
 
 
 def test_atlas_covers_the_contract() -> None:
-    assert set(MUSCLE_BLOBS) == set(MUSCLES) == set(USUAL_SITES)
+    assert tuple(MUSCLE_ATLAS) == MUSCLES
     assert set(UNIT_FACTOR) == set(PRODUCTS)
     assert set(LABEL_RANGE_U_EQ) == set(REGIONS)
     assert UNIT_FACTOR["abobotulinumtoxinA"] == pytest.approx(0.4)
+    assert set(RISK_BLOBS) == set(RISK_STRUCTURES)
+
+
+def test_each_muscle_record_reads_its_region_and_label_range_from_the_region() -> None:
+    for name, m in MUSCLE_ATLAS.items():
+        assert m.name == name
+        assert m.region == MUSCLE_REGION[name]
+        assert m.label_range_u_eq == LABEL_RANGE_U_EQ[m.region]
+        assert m.reference_dose_u_eq > 0
+        assert set(m.shift_mm) <= {"brow_height", "palpebral_fissure", "commissure_height"}
+        # An unpaired muscle sits on the midline, where its points may be.
+        assert m.paired or (m.blob.x_mm == 0.0 == m.usual_site[0] and name in MIDLINE_MUSCLES)
+    assert [m for m, r in MUSCLE_ATLAS.items() if not r.paired] == ["procerus"]
+    assert MUSCLE_ATLAS["masseter"].label_range_u_eq == (40.0, 80.0)
+    assert MUSCLE_ATLAS["frontalis"].usual_site == (25.0, 45.0)
 
 
 def test_reference_point_spreads_about_one_centimetre() -> None:

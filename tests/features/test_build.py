@@ -1,5 +1,8 @@
-"""One code path: a treatment's row is the same inside a registry and as one request."""
+"""One code path: a treatment's row is the same inside a registry and as one request.
 
+Rows are compared at float32, what every model sees (``_assert_same_at_float32``)."""
+
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -7,13 +10,17 @@ import pandas as pd
 import pytest
 
 from features.build import build_features
-from features.inputs import REVIEW_FIELDS
+from features.inputs import REVIEW_FIELDS, FeatureInput, PlanArrays
 from features.request import request_inputs, requests_inputs
-from features.spec import FEATURE_NAMES
+from features.spec import FEATURE_INDEX, FEATURE_NAMES
 from features.tables import feature_frame, registry_inputs, registry_requests
 
 
-def test_every_row_equals_its_single_request_exactly(tables) -> None:
+def _assert_same_at_float32(got: np.ndarray, want: np.ndarray, msg: str = "") -> None:
+    np.testing.assert_array_equal(got.astype(np.float32), want.astype(np.float32), err_msg=msg)
+
+
+def test_every_row_equals_its_single_request_at_float32(tables) -> None:
     batch = build_features(registry_inputs(tables))
     requests = registry_requests(tables)
     ids = tables["treatments"]["treatment_id"].tolist()
@@ -21,8 +28,8 @@ def test_every_row_equals_its_single_request_exactly(tables) -> None:
     with_history = 0
     for i, tid in enumerate(ids):
         single = build_features(request_inputs(requests[tid]))
-        # Bit-for-bit: the served model must see exactly the trained model's inputs.
-        np.testing.assert_array_equal(single[0], batch[i], err_msg=tid)
+        # The served model must see exactly the trained model's inputs.
+        _assert_same_at_float32(single[0], batch[i], tid)
         with_history += bool(requests[tid]["history"])
     # The check is only meaningful if many rows carry history features.
     assert with_history > len(ids) // 4
@@ -55,10 +62,10 @@ def test_requests_together_give_each_requests_own_row(tables) -> None:
     # A batch of requests is featurised in one call; each row must be its request's own, and so
     # the registry's row of the same treatment.
     together = build_features(requests_inputs([requests[tid] for tid in ids]))
-    np.testing.assert_array_equal(together, build_features(registry_inputs(tables)))
+    _assert_same_at_float32(together, build_features(registry_inputs(tables)))
     few = [requests[tid] for tid in ids[:25]]
     alone = np.vstack([build_features(request_inputs(r)) for r in few])
-    np.testing.assert_array_equal(build_features(requests_inputs(few)), alone)
+    _assert_same_at_float32(build_features(requests_inputs(few)), alone)
     assert build_features(requests_inputs([])).shape == (0, len(FEATURE_NAMES))
 
 
@@ -80,6 +87,60 @@ def test_absent_optional_fields_are_missing_values_like_nulls(tables) -> None:
     reviews = [e["review"] for r in sparse for e in r["history"] if "review" in e]
     assert any(len(review) < len(REVIEW_FIELDS) for review in reviews)
     want = build_features(requests_inputs(requests))
-    np.testing.assert_array_equal(build_features(requests_inputs(sparse)), want)
+    _assert_same_at_float32(build_features(requests_inputs(sparse)), want)
     alone = np.vstack([build_features(request_inputs(r)) for r in sparse[:25]])
-    np.testing.assert_array_equal(alone, want[:25])
+    _assert_same_at_float32(alone, want[:25])
+
+
+def _request(injections: list[dict]) -> dict:
+    return {
+        "patient": {"age_years": 45, "sex": "female"},
+        "plan": {
+            "product": "onabotulinumtoxinA",
+            "dilution_ml_per_100u": 2.5,
+            "injections": injections,
+        },
+    }
+
+
+def _copy(inp: FeatureInput) -> FeatureInput:
+    plan = PlanArrays(*(getattr(inp.plan, f.name).copy() for f in dataclasses.fields(PlanArrays)))
+    fields = {f.name: getattr(inp, f.name) for f in dataclasses.fields(FeatureInput)}
+    return FeatureInput(**{k: plan if k == "plan" else v.copy() for k, v in fields.items()})
+
+
+def test_matrix_is_c_contiguous_float64_and_inputs_stay_untouched(tables) -> None:
+    for inp in (registry_inputs(tables), request_inputs(_request([]))):
+        before = _copy(inp)
+        matrix = build_features(inp)
+        assert matrix.dtype == np.float64 and matrix.flags.c_contiguous
+        assert matrix.shape == (inp.n, len(FEATURE_NAMES))
+        # The blocks must only read their inputs.
+        for f in dataclasses.fields(FeatureInput):
+            a, b = getattr(inp, f.name), getattr(before, f.name)
+            if f.name == "plan":
+                for g in dataclasses.fields(PlanArrays):
+                    np.testing.assert_array_equal(getattr(a, g.name), getattr(b, g.name))
+            else:
+                np.testing.assert_array_equal(a, b)
+
+
+def test_a_plan_without_points_and_no_treatments() -> None:
+    row = build_features(request_inputs(_request([])))[0]
+    assert row[FEATURE_INDEX["total_points"]] == 0 == row[FEATURE_INDEX["eff_corrugator_left"]]
+    assert np.isnan(row[FEATURE_INDEX["dao_point_to_commissure_mm_left"]])
+    assert row[FEATURE_INDEX["age_years"]] == 45
+
+    inp = request_inputs(_request([]))
+    none = dataclasses.replace(
+        inp,
+        **{f.name: getattr(inp, f.name)[:0] for f in dataclasses.fields(inp) if f.name != "plan"},
+    )
+    assert build_features(none).shape == (0, len(FEATURE_NAMES))
+
+
+def test_a_side_the_contract_does_not_allow_fails_loudly() -> None:
+    # Validation rejects it first; if it ever got here it must not land in another column.
+    bad = _request([{"muscle": "frontalis", "side": "midline", "units": 4.0}])
+    with pytest.raises(ValueError, match="not allowed"):
+        build_features(request_inputs(bad))

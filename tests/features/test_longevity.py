@@ -220,3 +220,14 @@ def test_the_feature_list_is_compact_and_unique() -> None:
     assert len(set(LONGEVITY_NAMES)) == len(LONGEVITY_NAMES)
     assert 30 <= len(LONGEVITY_NAMES) <= 50
     assert LONGEVITY_INDEX["region"] == 0 and LONGEVITY_INDEX["side"] == 1
+
+
+def test_no_rows_and_codes_out_of_range() -> None:
+    x = np.zeros((2, len(FEATURE_INDEX)), dtype=np.float32)
+    none = np.zeros(0, dtype=np.int64)
+    assert longevity_matrix(x, none, none, none).shape == (0, len(LONGEVITY_NAMES))
+    one = np.zeros(1, dtype=np.int64)
+    with pytest.raises(IndexError):
+        longevity_matrix(x, one, one, one + len(SIDES))
+    with pytest.raises(IndexError):
+        longevity_matrix(x, one, one + len(REGIONS), one)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from data.atlas import MUSCLE_BLOBS, RISK_BLOBS, USUAL_SITES, reach
+from data.atlas import MUSCLE_ATLAS, RISK_STRUCTURES, reach
 from features.build import build_features
-from features.placement import N_TARGETS, REACH_TARGETS, _reach_doses
+from features.placement import TARGETS, effective_doses
 from features.request import request_inputs
 from features.spec import FEATURE_NAMES
 
@@ -42,7 +42,7 @@ def test_point_geometry_against_the_atlas_lines() -> None:
 
 
 def test_a_point_without_coordinates_sits_at_the_usual_site() -> None:
-    x, y = USUAL_SITES["corrugator"]
+    x, y = MUSCLE_ATLAS["corrugator"].usual_site
     missing = _row([_point("corrugator", "left", 4)])
     explicit = _row([_point("corrugator", "left", 4, x, y)])
     assert missing["points_usual_site"] == 1
@@ -102,19 +102,17 @@ def test_a_symmetric_plan_changes_nothing() -> None:
     assert np.isnan(row["expected_commissure_height_correction_mm"])  # not measured
 
 
-def test_reach_doses_are_atlas_reach_times_the_dose_bit_for_bit() -> None:
-    # _reach_doses computes what both sides of a structure share once; each target's dose must
-    # still be exactly atlas.reach times the dose, near and far (where the reach underflows).
+def test_effective_doses_are_atlas_reach_times_the_dose_on_each_mirrored_target() -> None:
+    # Near and far (where the reach underflows), more points than one chunk.
     rng = np.random.default_rng(5)
-    m = 2_000
+    m = 5_000
     x, y = rng.uniform(-90.0, 90.0, m), rng.uniform(-150.0, 80.0, m)
     sd, u_eq = rng.uniform(0.5, 20.0, m), rng.uniform(0.1, 50.0, m)
-    out = np.empty((N_TARGETS, m))
-    _reach_doses(x, y, sd, u_eq, out)
-    blobs = {**MUSCLE_BLOBS, **RISK_BLOBS}
-    for k, target in enumerate(REACH_TARGETS):
-        name, side = target.rsplit("_", 1)
-        b = blobs[name]
+    out = effective_doses(x, y, sd, u_eq)
+    assert out.shape == (m, len(TARGETS))
+    structures = {**MUSCLE_ATLAS, **RISK_STRUCTURES}
+    for k, (name, side) in enumerate(TARGETS):
+        b = structures[name].blob
         cx = {"left": b.x_mm, "right": -b.x_mm, "midline": 0.0}[side]
         want = reach(x, y, sd, cx, b.y_mm, b.sd_x_mm, b.sd_y_mm) * u_eq
-        np.testing.assert_array_equal(out[k].view(np.uint64), want.view(np.uint64), target)
+        np.testing.assert_allclose(out[:, k], want, rtol=1e-12, atol=0, err_msg=f"{name} {side}")
