@@ -1,3 +1,4 @@
+# Over 400 lines: every contract rule of the reader and validator in one place, as the rejects say.
 """Read a registry export and quarantine every row that breaks the contract.
 
 A registry export is a folder holding each contract table (``data.contract.TABLES``) as

@@ -1,4 +1,4 @@
-"""Data flows one way (design.md, Architecture): no package imports one above it.
+"""Data flows one way (design.md, Architecture): no package imports one above it; modules stay small.
 
 data -> features -> bundle -> {training, serving}; training writes bundles and serving runs them,
 so the two never import each other. Every import is checked, lazy ones inside functions too.
@@ -50,3 +50,17 @@ def test_the_check_sees_a_crossing(tmp_path: Path) -> None:
     bad = tmp_path / "m.py"
     bad.write_text("def f():\n    from training.models import X\n    import serving.app\n")
     assert _imported_packages(bad) == {(2, "training"), (3, "serving")}
+
+
+MAX_LINES = 400
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_a_module_over_400_lines_says_why_at_its_top(package: str) -> None:
+    long = [
+        f"{path.relative_to(ROOT)} ({len(lines)} lines)"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if len(lines := path.read_text(encoding="utf-8").splitlines()) > MAX_LINES
+        and not lines[0].startswith("# Over 400 lines: ")
+    ]
+    assert long == []

@@ -1,3 +1,4 @@
+# Over 400 lines: a chunk from patients to the four tables and the oracle, one pass read together.
 """One chunk of patients: their sessions over the registry period, as registry and oracle tables.
 
 Sessions are simulated in rounds (first sessions of every patient, then second sessions, ...),

@@ -1,3 +1,4 @@
+# Over 400 lines: one chain of physics, dose to paralysis to displacement to outcome, read together.
 """Outcome physics: points at the needle -> paralysis -> displacements -> review outcomes + oracle.
 
 Every point's dose spreads as an isotropic Gaussian (``atlas.spread_sd_mm``); the share reaching a

@@ -1,3 +1,4 @@
+# Over 400 lines: every region's dose habits and point placement, one plan read top to bottom.
 """Injection plans: which points, where and how many units, and where they actually land.
 
 Points are laid out around the atlas' usual sites (left side, mirrored for the right). Injectors
