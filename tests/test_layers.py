@@ -1,4 +1,4 @@
-"""Data flows one way (design.md, Architecture): no package imports one above it; modules stay small.
+"""Data flows one way (design.md): no package imports one above it; modules stay small.
 
 data -> features -> bundle -> {training, serving}; training writes bundles and serving runs them,
 so the two never import each other. Every import is checked, lazy ones inside functions too.
