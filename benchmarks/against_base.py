@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--treatments", type=int, default=20_000)
     parser.add_argument("--predict-treatments", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-predict", action="store_true")
     parser.add_argument("--skip-serve", action="store_true")
     args = parser.parse_args()
     sides: dict[str, Path | None] = {"base": args.base.resolve(), "this": None}
@@ -109,9 +110,11 @@ def main() -> None:
             print(f"train seed {seed} {side}: {train_s[side][-1]:.1f} s", flush=True)
 
     big = work / "registry-predict"
-    _asym(None, "simulate", "--treatments", str(args.predict_treatments), "--out", str(big))
+    repeats = 0 if args.skip_predict else args.repeats
+    if repeats:
+        _asym(None, "simulate", "--treatments", str(args.predict_treatments), "--out", str(big))
     predict_s: dict[str, list[float]] = {s: [] for s in sides}
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         for side, root in sides.items():
             bundle = work / f"bundle-{side}-{args.seeds[0]}"
             out = work / f"predicted-{side}"
@@ -146,12 +149,13 @@ def main() -> None:
     print(f"\n{'':42s}{'base':>12s}{'this':>12s}{'this/base':>11s}")
     label = f"asym train {args.treatments // 1000}k (s), median"
     rows = [(label, {s: statistics.median(v) for s, v in train_s.items()})]
-    rows.append(
-        (
-            f"asym predict {args.predict_treatments // 1000}k (s), median",
-            {s: statistics.median(v) for s, v in predict_s.items()},
+    if repeats:
+        rows.append(
+            (
+                f"asym predict {args.predict_treatments // 1000}k (s), median",
+                {s: statistics.median(v) for s, v in predict_s.items()},
+            )
         )
-    )
     for label, _ in SERVE:
         if all(serve[s][label] for s in sides):
             rows.append((label, {s: statistics.median(serve[s][label]) for s in sides}))

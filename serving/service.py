@@ -222,9 +222,10 @@ def _answers(p: Predictions, x: FloatArray, groups: FloatArray) -> list[dict[str
     by_group = groups.tolist()
     # Longevity rows come sorted by treatment: slice each request's rows.
     bounds = np.searchsorted(p.treatment, np.arange(n + 1)).tolist()
-    longevity = [
-        dict(zip(_LONGEVITY_KEYS, (REGIONS[r], SIDES[s], *values), strict=True))
-        for r, s, *values in zip(
+    region, side, median, k0, k1, k2 = _LONGEVITY_KEYS
+    longevity = [  # dict literals: thousands of rows a batch, twice as fast as dict(zip(...))
+        {region: REGIONS[r], side: SIDES[s], median: m, k0: p0, k1: p1, k2: p2}
+        for r, s, m, p0, p1, p2 in zip(
             p.region.tolist(),
             p.side.tolist(),
             p.median_days.tolist(),

@@ -91,6 +91,31 @@ def platt(y: npt.ArrayLike, p: npt.ArrayLike) -> tuple[float, float]:
     return float(fit.coef_[0, 0]), float(fit.intercept_[0])
 
 
+def calibration_slope_interval(
+    y: npt.ArrayLike, p: npt.ArrayLike, z: float = 1.959964
+) -> tuple[float, float]:
+    """Wald interval of the calibration slope: slope +- z standard errors (95% by default).
+
+    The standard error is that of the maximum-likelihood fit of ``platt``: the inverse of the
+    Fisher information X'WX, X = [1, logit(p)], W = diag(q (1 - q)) at the fitted q. One fit,
+    where a bootstrap of the slope would refit it hundreds of times.
+
+    Args:
+        y: 0/1 outcomes; both must occur.
+        p: Predicted probabilities.
+        z: Normal quantile of the interval.
+
+    Returns:
+        (low, high).
+    """
+    slope, intercept = platt(y, p)
+    x = np.column_stack([np.ones(len(np.asarray(p))), logit(p)])
+    q = 1.0 / (1.0 + np.exp(-(x @ [intercept, slope])))
+    covariance = np.linalg.inv(x.T @ (x * (q * (1.0 - q))[:, None]))
+    half = z * float(np.sqrt(covariance[1, 1]))
+    return slope - half, slope + half
+
+
 def calibration_in_the_large(y: npt.ArrayLike, p: npt.ArrayLike) -> float:
     """Intercept a of y ~ sigmoid(a + logit(p)): logit(p) an offset, the slope fixed at 1.
 

@@ -178,7 +178,7 @@ def _headline(y: FloatArray, p: FloatArray, prefix: str, treat_all: bool) -> dic
 
 
 def _intervals(y: FloatArray, p: FloatArray, prefix: str) -> dict[str, float]:
-    """95% percentile-bootstrap intervals of AUC, Brier, calibration slope and observed/expected.
+    """95% intervals: AUC, Brier, observed/expected by bootstrap; the calibration slope's Wald.
 
     Rare outcomes (ptosis: about 1% of reviews) rest on a few dozen held-out events: the
     interval, not the point, says how much the figure can be trusted. Observed against expected
@@ -189,20 +189,24 @@ def _intervals(y: FloatArray, p: FloatArray, prefix: str) -> dict[str, float]:
         f"{prefix}expected_events_test": float(p.sum()),
     }
     rng = np.random.default_rng(0)
-    draws: dict[str, list[float]] = {"brier": [], "observed_expected": [], "auc": [], "slope": []}
+    draws: dict[str, list[float]] = {"brier": [], "observed_expected": [], "auc": []}
     for _ in range(BOOTSTRAP):
         i = rng.integers(0, len(y), len(y))
         draws["brier"].append(metrics.brier(y[i], p[i]))
         draws["observed_expected"].append(y[i].sum() / p[i].sum())
         if len(np.unique(y[i])) == 2:
             draws["auc"].append(metrics.auc(y[i], p[i]))
-            draws["slope"].append(metrics.calibration(y[i], p[i])[0])
     out[f"{prefix}observed_expected"] = out[f"{prefix}events_test"] / max(p.sum(), 1e-12)
     for name, values in draws.items():
         if len(values) >= BOOTSTRAP // 2:  # most resamples had both outcomes
             low, high = np.percentile(values, [2.5, 97.5])
-            key = "calibration_slope" if name == "slope" else name
-            out[f"{prefix}{key}_ci_low"], out[f"{prefix}{key}_ci_high"] = low, high
+            out[f"{prefix}{name}_ci_low"], out[f"{prefix}{name}_ci_high"] = low, high
+    if len(np.unique(y)) == 2:
+        low, high = metrics.calibration_slope_interval(y, p)
+        out[f"{prefix}calibration_slope_ci_low"], out[f"{prefix}calibration_slope_ci_high"] = (
+            low,
+            high,
+        )
     return out
 
 
