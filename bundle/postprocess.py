@@ -117,23 +117,17 @@ class SurvivalCurves:
         return int(self.log_keep.shape[0])
 
     def _log_survival(
-        self, rows: IntArray | slice, days: FloatArray, within: FloatArray
+        self, rows: IntArray | slice, place: tuple[IntArray, FloatArray]
     ) -> tuple[FloatArray, FloatArray]:
-        """(days, rows) log survival at ``days`` and the log_keep of the bin used for each.
-
-        The bin is the one holding ``within`` (the day itself, or the middle of a piece whose
-        start may round to just below a bin edge); past the last bin its hazard goes on.
-        """
-        w = self.bin_days
-        k = np.minimum(within // w, self.n_bins - 1).astype(np.int64)
+        """(days, rows) log survival at days placed by ``_place``, and the bins' log_keep."""
+        k, into = place
         rate = self.log_keep[:, rows][k]
-        into = ((days - k * w) / w)[:, None]
         return self.log_start[:, rows][k] + rate * into, rate
 
     def survival_at(self, days: Sequence[float]) -> FloatArray:
         """P(activity not yet returned) at each of ``days``: (len(days), r), one row a day."""
         at = np.asarray(days, dtype=np.float64)
-        log_s, _ = self._log_survival(slice(None), at, at)
+        log_s, _ = self._log_survival(slice(None), _place(at, at, self.bin_days, self.n_bins))
         out: FloatArray = np.exp(log_s)
         return out
 
@@ -170,19 +164,23 @@ class SurvivalCurves:
         Raises:
             ValueError: If ``gap_days`` is negative or not finite.
         """
-        starts, middles = _segments(self.n_bins, self.bin_days, gap_days)
+        now, later = _segments(self.n_bins, self.bin_days, gap_days)
         left, right = np.asarray(left), np.asarray(right)
         out = np.empty(len(left))
         for i in range(0, len(left), _PAIR_CHUNK):
             chunk = slice(i, i + _PAIR_CHUNK)
             a, b = left[chunk], right[chunk]
             # Either side may be the first: both orders at once, then summed.
-            first = self._first_then(np.append(a, b), np.append(b, a), starts, middles, gap_days)
+            first = self._first_then(np.concatenate((a, b)), np.concatenate((b, a)), now, later)
             out[chunk] = first[: len(a)] + first[len(a) :]
         return out
 
     def _first_then(
-        self, first: IntArray, other: IntArray, starts: FloatArray, middles: FloatArray, gap: float
+        self,
+        first: IntArray,
+        other: IntArray,
+        now: tuple[IntArray, FloatArray],
+        later: tuple[IntArray, FloatArray],
     ) -> FloatArray:
         """P(``first`` returns at some t and ``other`` is still out at t + gap), per pair.
 
@@ -190,10 +188,10 @@ class SurvivalCurves:
         other out at t + gap) decays as e^-(a + b) t there and a / (a + b) of its drop is the
         first side's return; the last segment, past every bin edge, is unbounded.
         """
-        log_first, rate_first = self._log_survival(first, starts, middles)
-        log_other, rate_other = self._log_survival(other, starts + gap, middles + gap)
+        log_first, rate_first = self._log_survival(first, now)
+        log_other, rate_other = self._log_survival(other, later)
         # P(both out) at each piece's start, then 0 at the end of the last (unbounded) piece.
-        alive = np.zeros((len(starts) + 1, len(first)))
+        alive = np.zeros((len(log_first) + 1, len(first)))
         np.exp(log_first + log_other, out=alive[:-1])
         drop = alive[:-1] - alive[1:]
         both = rate_first + rate_other
@@ -202,14 +200,33 @@ class SurvivalCurves:
         return out
 
 
+def _place(
+    days: FloatArray, within: FloatArray, bin_days: float, n_bins: int
+) -> tuple[IntArray, FloatArray]:
+    """Per day, its bin and how far into it, in bin widths: ``(k, (day - k w) / w)``, (d, 1).
+
+    The bin is the one holding ``within`` (the day itself, or the middle of a piece whose start
+    may round to just below a bin edge); past the last bin its hazard goes on.
+    """
+    k = np.minimum(within // bin_days, n_bins - 1).astype(np.int64)
+    return k, ((days - k * bin_days) / bin_days)[:, None]
+
+
+_Placed = tuple[IntArray, FloatArray]
+
+
 @functools.cache  # a handful of constants per model, asked for by every request
-def _segments(n_bins: int, bin_days: float, gap_days: float) -> tuple[FloatArray, FloatArray]:
-    """Starts and middles of the pieces of t on which the hazards at t and t + gap are constant.
+def _segments(n_bins: int, bin_days: float, gap_days: float) -> tuple[_Placed, _Placed]:
+    """The pieces of t on which the hazards at t and t + gap are constant, placed in their bins.
 
     Cut at every bin edge of t and of t + gap up to the end of the last bin; the last piece,
     from there on, is unbounded (its "middle" lies past the last bin). A piece's bin is the one
     of its middle, not its start: an edge minus the gap may round to just below another edge, and
     a piece that rounding leaves (~1e-13 days) weighs that little, whichever bin it is given.
+
+    Returns:
+        ``_place`` of the pieces' starts for the first side (now, at t) and for the other side
+        (later, at t + gap).
     """
     if not (np.isfinite(gap_days) and gap_days >= 0):
         raise ValueError(f"gap_days is {gap_days}, expected finite and >= 0")
@@ -218,7 +235,9 @@ def _segments(n_bins: int, bin_days: float, gap_days: float) -> tuple[FloatArray
     shifted = edges - gap_days
     starts = np.unique(np.concatenate([edges, shifted[(shifted > 0.0) & (shifted < horizon)]]))
     middles = np.append(0.5 * (starts[:-1] + starts[1:]), horizon + bin_days)
-    return starts, middles
+    now = _place(starts, middles, bin_days, n_bins)
+    later = _place(starts + gap_days, middles + gap_days, bin_days, n_bins)
+    return now, later
 
 
 def survival_at(hazards: FloatArray, days: float, bin_days: float) -> FloatArray:

@@ -144,11 +144,13 @@ def _first_to_wear_off(
     median: FloatArray, treatment: IntArray, region: IntArray, side: IntArray, n: int
 ) -> tuple[IntArray, IntArray]:
     """Per treatment, the (region, side) codes of its smallest median (ties: first row), or -1."""
-    order = np.lexsort((median, treatment))  # stable: equal medians keep row order
-    t = treatment[order]
-    first = order[np.r_[True, t[1:] != t[:-1]]] if len(t) else order
     first_region = np.full(n, -1, dtype=np.int64)
     first_side = np.full(n, -1, dtype=np.int64)
+    if not len(treatment):
+        return first_region, first_side
+    order = np.lexsort((median, treatment))  # stable: equal medians keep row order
+    t = treatment[order]
+    first = order[np.concatenate(([True], t[1:] != t[:-1]))]
     first_region[treatment[first]] = region[first]
     first_side[treatment[first]] = side[first]
     return first_region, first_side
