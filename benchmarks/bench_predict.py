@@ -3,10 +3,10 @@
 Simulates a registry (100k treatments by default), fits small LightGBM models on a smaller one
 (``tests.fixtures.fit_small_models``, or takes a bundle given with --model), exports the
 bundle and times ``predict_registry`` (median of 3), split into reading + features, scoring and
-writing. The scoring is then split
-again on the same matrices: the two ONNX session calls beside LightGBM's own ``predict`` of the
-same boosters (the alternative), and the numpy post-processing both share. The machine may be
-shared: compare ratios, and the target (100k treatments <= 10 s) with the total.
+writing. The scoring is then timed again on the same matrices: ``Predictor.predict`` (both ONNX
+sessions and the post-processing) beside LightGBM's own ``predict`` of the same boosters (the
+alternative, without post-processing). The machine may be shared: compare ratios, and the
+target (100k treatments <= 10 s) with the total.
 
     .venv/bin/python benchmarks/bench_predict.py [--treatments 100000] [--model BUNDLE]
 """

@@ -25,6 +25,8 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+_Placed = tuple[IntArray, FloatArray]
+"""Days placed in their bins: each day's bin k and (day - k w) / w, (d, 1) (``_place``)."""
 
 _EPS: Final = 1e-12
 MAX_DAYS: Final = 3650.0
@@ -117,7 +119,7 @@ class SurvivalCurves:
         return int(self.log_keep.shape[0])
 
     def _log_survival(
-        self, rows: IntArray | slice, place: tuple[IntArray, FloatArray]
+        self, rows: IntArray | slice, place: _Placed
     ) -> tuple[FloatArray, FloatArray]:
         """(days, rows) log survival at days placed by ``_place``, and the bins' log_keep."""
         k, into = place
@@ -179,8 +181,8 @@ class SurvivalCurves:
         self,
         first: IntArray,
         other: IntArray,
-        now: tuple[IntArray, FloatArray],
-        later: tuple[IntArray, FloatArray],
+        now: _Placed,
+        later: _Placed,
     ) -> FloatArray:
         """P(``first`` returns at some t and ``other`` is still out at t + gap), per pair.
 
@@ -200,9 +202,7 @@ class SurvivalCurves:
         return out
 
 
-def _place(
-    days: FloatArray, within: FloatArray, bin_days: float, n_bins: int
-) -> tuple[IntArray, FloatArray]:
+def _place(days: FloatArray, within: FloatArray, bin_days: float, n_bins: int) -> _Placed:
     """Per day, its bin and how far into it, in bin widths: ``(k, (day - k w) / w)``, (d, 1).
 
     The bin is the one holding ``within`` (the day itself, or the middle of a piece whose start
@@ -210,9 +210,6 @@ def _place(
     """
     k = np.minimum(within // bin_days, n_bins - 1).astype(np.int64)
     return k, ((days - k * bin_days) / bin_days)[:, None]
-
-
-_Placed = tuple[IntArray, FloatArray]
 
 
 @functools.cache  # a handful of constants per model, asked for by every request
