@@ -41,19 +41,25 @@ def calibrate(raw: FloatArray, slope: float, intercept: float) -> FloatArray:
     return calibrate_margin(np.log(p / (1.0 - p)), slope, intercept)
 
 
-def calibrate_margin(margin: FloatArray, slope: float, intercept: float) -> FloatArray:
-    """Platt scaling of a raw margin (log-odds before calibration): sigmoid(slope * m + b)."""
+def calibrate_margin(
+    margin: FloatArray, slope: float | FloatArray, intercept: float | FloatArray
+) -> FloatArray:
+    """Platt scaling of a raw margin (log-odds before calibration): sigmoid(slope * m + b).
+
+    ``slope`` and ``intercept`` broadcast against ``margin``: (heads, 1) of them calibrate the
+    rows of (heads, n) margins at once.
+    """
     out: FloatArray = 1.0 / (1.0 + np.exp(-(slope * margin + intercept)))
     return out
 
 
-def quantiles(raw: FloatArray, keys: Sequence[str]) -> dict[str, FloatArray]:
-    """Quantiles by key from the columns of (n, len(keys)) ``raw``, sorted per row.
+def quantiles(columns: Sequence[npt.ArrayLike], keys: Sequence[str]) -> dict[str, FloatArray]:
+    """Quantiles by key from one (n,) column per key, sorted per row.
 
     Quantile regressors are fitted one by one and may cross; sorted, an interval never inverts.
     """
-    ordered = np.sort(np.asarray(raw, dtype=np.float64), axis=1)
-    return {k: ordered[:, i] for i, k in enumerate(keys)}
+    ordered = np.sort(np.array(columns, dtype=np.float64), axis=0)
+    return dict(zip(keys, ordered, strict=True))
 
 
 def hazards_from_margin(
@@ -107,10 +113,10 @@ class SurvivalCurves:
 
     def __init__(self, hazards: FloatArray, bin_days: float) -> None:
         """Compute the curves of ``hazards``."""
-        h = np.clip(np.asarray(hazards, dtype=np.float64).T, 0.0, 1.0 - 1e-9)
-        self.log_keep: FloatArray = np.log1p(-h)
+        h = np.asarray(hazards, dtype=np.float64).T
+        self.log_keep: FloatArray = np.log1p(-np.minimum(np.maximum(h, 0.0), 1.0 - 1e-9))
         self.log_start: FloatArray = np.zeros((len(h) + 1, h.shape[1]))
-        np.cumsum(self.log_keep, axis=0, out=self.log_start[1:])
+        np.add.accumulate(self.log_keep, axis=0, out=self.log_start[1:])
         self.bin_days = float(bin_days)
 
     @property

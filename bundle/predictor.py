@@ -150,28 +150,20 @@ def _first_to_wear_off(
         return first_region, first_side
     order = np.lexsort((median, treatment))  # stable: equal medians keep row order
     t = treatment[order]
-    first = order[np.concatenate(([True], t[1:] != t[:-1]))]
+    starts = np.ones(len(t), dtype=np.bool_)  # the first row of each treatment in ``order``
+    np.not_equal(t[1:], t[:-1], out=starts[1:])
+    first = order[starts]
     first_region[treatment[first]] = region[first]
     first_side[treatment[first]] = side[first]
     return first_region, first_side
 
 
-def _calibrated(
-    head: Head, output: npt.NDArray[np.floating], n: int
-) -> tuple[FloatArray, FloatArray | None]:
-    """A binary head's calibrated probability, and its contributions on the calibrated scale.
-
-    A ``contributions`` head's raw margin is its contributions' sum with the base (no output of
-    its own); on the calibrated scale each contribution is the slope times its share.
-    """
-    c = head.calibration
-    assert c is not None  # check_manifest refuses a binary head without one
-    if head.kind == "binary":
-        margin = output.reshape(n).astype(np.float64)
-        return postprocess.calibrate_margin(margin, c.slope, c.intercept), None
-    parts = output.astype(np.float64)
-    margin = (head.contribution_base or 0.0) + parts.sum(axis=1)
-    return postprocess.calibrate_margin(margin, c.slope, c.intercept), parts * c.slope
+def _margin(head: Head, output: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
+    """A binary head's raw margin: its output, or a ``contributions`` head's sum with the base."""
+    if head.kind == "contributions":
+        total: FloatArray = output.sum(axis=1, dtype=np.float64)
+        return (head.contribution_base or 0.0) + total
+    return output
 
 
 class Predictor:
@@ -193,8 +185,15 @@ class Predictor:
         self._longevity = longevity
         self._features_input = manifest.files[TREATMENT_FILE].input.name
         self._longevity_input = manifest.files[LONGEVITY_FILE].input.name
-        self._treatment_heads = manifest.heads_of("binary", "contributions", "quantiles")
-        self._outputs = [o for h in self._treatment_heads for o in h.outputs]
+        self._binary = manifest.heads_of("binary", "contributions")
+        self._quantiles = manifest.heads_of("quantiles")
+        self._outputs = [o for h in (*self._binary, *self._quantiles) for o in h.outputs]
+        specs = {o.name: o for o in manifest.files[TREATMENT_FILE].outputs}
+        self._output_specs = [specs[o] for o in self._outputs]
+        # Every binary head calibrated at once: (heads, 1) slopes and intercepts.
+        calibrations = [h.calibration for h in self._binary]
+        self._slope = np.array([[c.slope] for c in calibrations if c is not None])
+        self._intercept = np.array([[c.intercept] for c in calibrations if c is not None])
         (self._hazard,) = manifest.heads_of("hazard")
         self._baseline = np.asarray(manifest.hazard_baseline, dtype=np.float64)
 
@@ -279,19 +278,20 @@ class Predictor:
         if n:
             values = self._treatment.run(self._outputs, {self._features_input: x32})
         else:  # onnxruntime rejects an empty batch in some operators; nothing to ask anyway
-            values = [np.zeros((0, x32.shape[1])) for _ in self._outputs]
+            values = [np.zeros((0, *o.shape[1:])) for o in self._output_specs]
         raw = dict(zip(self._outputs, values, strict=True))
-        risks: dict[str, FloatArray] = {}
-        contributions: dict[str, FloatArray] = {}
-        differences: dict[str, dict[str, FloatArray]] = {}
-        for head in self._treatment_heads:
-            if head.kind == "quantiles":
-                stacked = np.stack([raw[o].reshape(n) for o in head.outputs], axis=1)
-                differences[head.name] = postprocess.quantiles(stacked, head.quantiles)
-                continue
-            risks[head.name], parts = _calibrated(head, raw[head.outputs[0]], n)
-            if parts is not None:
-                contributions[head.name] = parts
+        margins = np.array([_margin(h, raw[h.outputs[0]]) for h in self._binary], np.float64)
+        calibrated = postprocess.calibrate_margin(margins, self._slope, self._intercept)
+        risks = {h.name: p for h, p in zip(self._binary, calibrated, strict=True)}
+        contributions = {
+            h.name: raw[h.outputs[0]].astype(np.float64) * slope
+            for h, slope in zip(self._binary, self._slope[:, 0], strict=True)
+            if h.kind == "contributions"
+        }
+        differences = {
+            h.name: postprocess.quantiles([raw[o] for o in h.outputs], h.quantiles)
+            for h in self._quantiles
+        }
 
         # One set of survival curves serves every longevity answer.
         if r:

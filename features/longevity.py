@@ -273,7 +273,7 @@ def longevity_matrix(
     # float32. This side's and the other side's (a midline row has no other side: NaN).
     sums = rows[:, _SUM_COLUMNS] @ _SUM_WEIGHTS
     this, other = region * _N_SIDES + side, region * _N_SIDES + _OTHER_SIDE[side]
-    picked = sums[every, np.column_stack([this, other, this + _EFF_SUMS, other + _EFF_SUMS])]
+    picked = sums[every, np.array([this, other, this + _EFF_SUMS, other + _EFF_SUMS]).T]
     midline = side == MIDLINE
     picked[midline, 1::2] = np.nan
     dose, other_dose, eff, other_eff = picked.T
@@ -285,17 +285,17 @@ def longevity_matrix(
     out[:, c["eff_u_eq"]] = eff
     out[:, c["other_eff_u_eq"]] = other_eff
     out[:, c["dose_label_ratio"]] = dose / _TOP[region, side]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        # 0 / 0 (nothing on either side) is NaN; a midline row has no sides to compare: 0.
-        out[:, c["dose_lr_ratio"]] = np.where(
-            midline, 0.0, (dose - other_dose) / (dose + other_dose)
-        )
+    # Nothing on either side is NaN; a midline row has no sides to compare: 0.
+    both = dose + other_dose
+    lr_ratio = np.where(midline, 0.0, np.nan)
+    np.divide(dose - other_dose, both, out=lr_ratio, where=~midline & (both > 0))
+    out[:, c["dose_lr_ratio"]] = lr_ratio
     hand = rows[:, FEATURE_INDEX["dominant_hand"]]
     out[:, c["side_is_dominant"]] = np.where(np.isnan(hand), np.nan, hand == _HAND_OF_SIDE[side])
     # This side's previous longevity: the shortest side's plus how much longer it lasted,
     # where the difference is known.
-    longer = np.nan_to_num(_SIGN[side] * out[:, c["previous_lr_days_diff"]])
-    out[:, c["previous_side_days"]] = out[:, c["previous_days"]] + np.maximum(longer, 0.0)
+    longer = np.fmax(_SIGN[side] * out[:, c["previous_lr_days_diff"]], 0.0)  # NaN: 0
+    out[:, c["previous_side_days"]] = out[:, c["previous_days"]] + longer
     previous_dose = out[:, c["previous_u_eq"]]
     vs_previous = np.full(len(rows), np.nan)  # stays NaN without a previous dose
     np.divide(out[:, c["region_u_eq"]], previous_dose, out=vs_previous, where=previous_dose > 0)

@@ -64,9 +64,9 @@ def patient_block(inp: FeatureInput, matrix: FloatArray) -> None:
     # Contract enum codes: sex (female, male) is already 1 for male; chrna1_variant is
     # (carrier, non_carrier), so 1 - code is 1 for a carrier.
     matrix[:, _CARRIER] = 1.0 - p[:, 4:5]
-    matrix[:, _SESSION] = np.column_stack(
-        [inp.product, inp.dilution, UNIT_FACTOR_BY_CODE[inp.product]]
-    )
+    matrix[:, _SESSION] = np.array(
+        [inp.product, inp.dilution, UNIT_FACTOR_BY_CODE[inp.product]], dtype=np.float64
+    ).T
     base = inp.baseline
     matrix[:, _BASELINE] = base
     matrix[:, _BASELINE_ABS] = np.abs(base)

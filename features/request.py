@@ -138,32 +138,31 @@ def requests_inputs(requests: Sequence[TreatmentRequest]) -> FeatureInput:
     histories = [r.get("history") or [] for r in requests]
     values = _values([r["patient"] for r in requests], _PATIENT_VALUES)
 
-    # The previous treatment of each request that has one.
+    # The previous treatment of each request that has one; NaN where none.
     previous = [(i, p) for i, h in enumerate(histories) if (p := _previous(h)) is not None]
-    with_prev = [i for i, _ in previous]
     days_since = np.full(n, _NAN)
-    days_since[with_prev] = [p["days_before"] for _, p in previous]
     region_dose = np.full((n, len(REGIONS)), _NAN)
-    reviewed = [(i, r) for i, p in previous if (r := p.get("review")) is not None]
     review = np.full((n, len(REVIEW_FIELDS)), _NAN)
-    if previous:  # most first visits have none: skip reading nothing
+    days = np.full((n, len(REGIONS), len(SIDES)), _NAN)
+    returned = np.full_like(days, _NAN)
+    if previous:  # most first visits have none: nothing to read
+        with_prev = [i for i, _ in previous]
+        days_since[with_prev] = [p["days_before"] for _, p in previous]
         region_dose[with_prev] = _region_u_eq([p["plan"] for _, p in previous])
-    if reviewed:
-        review[[i for i, _ in reviewed]] = _values([r for _, r in reviewed], REVIEW_FIELDS)
-    # (request, region, side, days, returned) of each observed durations row.
-    durations = np.array(
-        [
+        reviewed = [(i, r) for i, p in previous if (r := p.get("review")) is not None]
+        if reviewed:
+            review[[i for i, _ in reviewed]] = _values([r for _, r in reviewed], REVIEW_FIELDS)
+        # (request, region, side, days, returned) of each observed durations row.
+        durations = [
             (i, REGION_CODE[d["region"]], SIDE_CODE[d["side"]], d["days"], d["returned"])
             for i, p in previous
             for d in p.get("durations") or []
-        ],
-        dtype=np.float64,
-    ).reshape(-1, 5)
-    at = tuple(durations[:, :3].astype(np.int64).T)
-    shape = (n, len(REGIONS), len(SIDES))
-    days, returned = np.full(shape, _NAN), np.full(shape, _NAN)
-    days[at] = durations[:, 3]
-    returned[at] = durations[:, 4]
+        ]
+        if durations:
+            rows = np.array(durations, dtype=np.float64)
+            at = tuple(rows[:, :3].astype(np.int64).T)
+            days[at] = rows[:, 3]
+            returned[at] = rows[:, 4]
 
     return FeatureInput(
         product=np.array([PRODUCT_CODE[p["product"]] for p in plans], dtype=np.int64),

@@ -164,7 +164,7 @@ def plan_warnings(x: FloatArray) -> list[list[dict[str, str]]]:
     """
     out: list[list[dict[str, str]]] = [[] for _ in range(len(x))]
     # The tests on every row at once; messages only where one holds (few rows have any).
-    for i, r in zip(*np.nonzero(x[:, _LABEL_RATIO] > 1.0), strict=True):
+    for i, r in np.argwhere(x[:, _LABEL_RATIO] > 1.0).tolist():
         region = REGIONS[r]
         low, high = LABEL_RANGE_U_EQ[region]
         out[i].append(
@@ -174,9 +174,8 @@ def plan_warnings(x: FloatArray) -> list[list[dict[str, str]]]:
                 f"range {low:g}-{high:g} U_eq",
             }
         )
-    with np.errstate(invalid="ignore"):  # NaN (no such point) compares False: no warning
-        low_points = x[:, _POINT_COLUMNS] < _POINT_LIMITS
-    for i, k in zip(*np.nonzero(low_points), strict=True):
+    low_points = x[:, _POINT_COLUMNS] < _POINT_LIMITS  # NaN (no such point) compares False
+    for i, k in np.argwhere(low_points).tolist():
         code, _, limit, text = _POINT_CHECKS[k // len(SIDES2)]
         side = SIDES2[k % len(SIDES2)]
         value = x[i, _POINT_COLUMNS[k]]

@@ -24,7 +24,7 @@ from data.contract import REGIONS
 from features.inputs import REGION_CODE, SIDE_CODE
 from features.longevity import longevity_matrix
 from training.dataset import TrainingData
-from training.models import LongevityModel
+from training.models import FIT_THREADS, LongevityModel
 from training.split import hold_back_patients
 from training.survival import person_period
 
@@ -48,7 +48,7 @@ HAZARD_PARAMS: Final = {
     "bagging_freq": 1,
     "lambda_l2": 1.0,
     "max_bin": 255,
-    "num_threads": 2,
+    "num_threads": FIT_THREADS,
     "verbose": -1,
 }
 """LightGBM parameters of the hazard model."""
@@ -72,7 +72,7 @@ NAIVE_PARAMS: Final = {
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
     "lambda_l2": 1.0,
-    "num_threads": 2,
+    "num_threads": FIT_THREADS,
     "verbose": -1,
 }
 """LightGBM parameters of the naive baseline."""

@@ -23,7 +23,7 @@ from bundle.heads import OUTCOMES, Outcome
 from training import metrics
 from training.dataset import TrainingData
 from training.decision_curve import net_benefit
-from training.models import RiskModel
+from training.models import FIT_THREADS, RiskModel
 from training.split import hold_back_patients
 
 FloatArray = npt.NDArray[np.float64]
@@ -47,7 +47,7 @@ TREE_PARAMS: Final[Mapping[str, Any]] = {
     "feature_fraction": 0.7,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
-    "num_threads": 2,
+    "num_threads": FIT_THREADS,
     "deterministic": True,
     "force_row_wise": True,
     "verbosity": -1,

@@ -117,5 +117,6 @@ def test_calibrate_and_quantiles() -> None:
     # From the margin: logit(0.8) = log 4, so 2 log 4 - log 2 = log 8, and 8 / 9.
     margin = np.array([np.log(4.0)])
     assert postprocess.calibrate_margin(margin, 2.0, -np.log(2.0))[0] == pytest.approx(8 / 9)
-    q = postprocess.quantiles(np.array([[3.0, 1.0, 2.0]]), ["q10", "q50", "q90"])
-    assert (q["q10"][0], q["q50"][0], q["q90"][0]) == (1.0, 2.0, 3.0)
+    # One column per key; a row's crossed quantiles are sorted, each row on its own.
+    q = postprocess.quantiles([[3.0, 0.0], [1.0, 5.0], [2.0, 4.0]], ["q10", "q50", "q90"])
+    assert (q["q10"].tolist(), q["q50"].tolist(), q["q90"].tolist()) == ([1, 0], [2, 4], [3, 5])
