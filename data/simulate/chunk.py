@@ -29,12 +29,18 @@ from data.contract import (
 )
 from data.simulate import params as p
 from data.simulate.clinics import Clinics, clinic_count, draw_clinics
-from data.simulate.longevity import DurationFactors, draw_returns, first_return, observe
+from data.simulate.longevity import (
+    DurationFactors,
+    draw_returns,
+    first_return,
+    late_asymmetry_truth,
+    observe,
+)
 from data.simulate.patients import Patients, draw_patients
 from data.simulate.physics import Anatomy, Points, pre_treatment, review
 from data.simulate.plans import PlanInput, draw_plan
 from data.simulate.tables import ORACLE_TABLES, arrow_table, ids
-from data.simulate.types import FloatArray, IntArray, Scenario, pick, rounded
+from data.simulate.types import LEFT, FloatArray, IntArray, Scenario, pick, rounded
 
 _UNIT_FACTOR = np.array([UNIT_FACTOR[x] for x in PRODUCTS])
 _GLABELLA = REGIONS.index("glabella")
@@ -342,11 +348,14 @@ def _round(
         "y": plan.y_plan,
         "depth": plan.depth,
     }
+    p_late, p_late_recorded = late_asymmetry_truth(returns)
     dur = {
         "treatment": returns.treatment,
         "region": returns.region,
         "side": returns.side,
         "median": returns.median_days,
+        "p_late": p_late,
+        "p_late_recorded": p_late_recorded,
         "days": days,
         "returned": returned,
     }
@@ -506,6 +515,16 @@ def _assemble(
             "median_days": rounded(dur["median"], 2),
         },
     )
+    pair = (dur["side"] == LEFT) & np.isfinite(dur["p_late"])  # one row per bilateral region
+    late_asymmetry = arrow_table(
+        ORACLE_TABLES["late_asymmetry"],
+        {
+            "treatment_id": d_ids.filter(pa.array(pair)),
+            "region": dur["region"][pair],
+            "p_late_asymmetry": rounded(dur["p_late"][pair], 6),
+            "p_late_asymmetry_recorded": rounded(dur["p_late_recorded"][pair], 6),
+        },
+    )
     return Chunk(
         tables={
             "treatments": treatments,
@@ -514,6 +533,7 @@ def _assemble(
             "durations": durations,
             "oracle/asymmetry": asymmetry,
             "oracle/longevity": longevity,
+            "oracle/late_asymmetry": late_asymmetry,
         },
         n_patients=n_patients,
         n_treatments=n_keep,

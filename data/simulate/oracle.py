@@ -32,11 +32,14 @@ class Oracle:
         asymmetry: Indexed by treatment_id: ``p_visible_asymmetry`` and the other true
             per-treatment quantities the simulator wrote.
         longevity: Columns treatment_id, region, side, median_days.
+        late_asymmetry: Columns treatment_id, region, p_late_asymmetry: per region treated on
+            both sides, the true P(one side returns >= 21 days before the other).
         simulation: The simulator's ``simulation.json`` (seed, scenario, version, ...).
     """
 
     asymmetry: pd.DataFrame
     longevity: pd.DataFrame
+    late_asymmetry: pd.DataFrame
     simulation: Mapping[str, Any]
 
 
@@ -61,7 +64,8 @@ def read_oracle(export: Path) -> Oracle | None:
         The oracle, or None when the export has no ``oracle/`` folder.
 
     Raises:
-        OracleError: ``oracle/`` lacks ``asymmetry`` or ``longevity``; the message names it.
+        OracleError: ``oracle/`` lacks ``asymmetry``, ``longevity`` or ``late_asymmetry``;
+            the message names it.
     """
     folder = Path(export) / ORACLE_FOLDER
     if not folder.is_dir():
@@ -70,5 +74,6 @@ def read_oracle(export: Path) -> Oracle | None:
     return Oracle(
         asymmetry=_table(folder, "asymmetry").set_index("treatment_id"),
         longevity=_table(folder, "longevity"),
+        late_asymmetry=_table(folder, "late_asymmetry"),
         simulation=json.loads(meta.read_text()) if meta.is_file() else {},
     )

@@ -13,7 +13,7 @@ from typing import Final
 
 from data.atlas import BROW_LINE_Y_MM, Blob
 
-SIMULATOR_VERSION: Final = "asym-sim 1.2"
+SIMULATOR_VERSION: Final = "asym-sim 1.3"
 """Bumped whenever the same arguments would give different files."""
 
 CHUNK_PATIENTS: Final = 10_000
@@ -291,9 +291,18 @@ DOSE_CAP: Final = 2.5  # DF s11 dose-duration: capped at 2.5x the reference dose
 MALE_DURATION: Final = 0.85  # DF s11 sex effect: men x0.85
 MASSETER_DURATION_EXPONENT: Final = 0.5  # DF s11 muscle size: x (ref/thickness)^0.5
 DAXI_DURATION: Final = 1.4  # DF s11 unit factor row: daxi duration x1.4
-SIDE_CORRELATION: Final = (0.3, 0.4, 0.3)
-"""Assumption: variance shares of a return time's Gaussian copula: treatment, region, side
-(so both sides of a region correlate 0.7, two regions 0.3)."""
+SIDE_TO_SIDE_CORRELATION: Final = 0.9
+"""Assumption (no source gives it): correlation, in a return time's Gaussian copula, of the two
+sides of one region treated in one session. They share the patient, the session, the product,
+the dilution and the injector; what differs is the muscle and the points of each side. At 0.9
+(with the medians of two sides at equal dose equal) their return times differ by 21 days or more
+in about a fifth of pairs, by about 10 days at the median."""
+REGION_TO_REGION_CORRELATION: Final = 0.3
+"""Assumption: the same correlation between two regions of one session (the patient, session
+and product shared; other muscles, other doses)."""
+LATE_GAP_DAYS: Final = 21.0
+"""The oracle's late-stage asymmetry: one side returning at least this many days before the
+other (the three weeks the clinic's question is about)."""
 INTERVAL_NOISE_SD: Final = 0.2  # assumption: lognormal noise on "comes back when it wore off"
 INTERVAL_WAIT: Final = (2.0, 12.0)  # assumption: Gamma (shape, scale) days of extra wait
 MIN_INTERVAL_DAYS: Final = 75.0  # DF s1: retreat >= 90 days (label), some clinics earlier

@@ -68,6 +68,26 @@ ORACLE_TABLES: Final = MappingProxyType(
                 Column("median_days", Kind.FLOAT, "Weibull median of the return time."),
             ),
         ),
+        "late_asymmetry": Table(
+            name="late_asymmetry",
+            description="True late-stage asymmetry per region treated on both sides.",
+            key=("treatment_id", "region"),
+            columns=(
+                Column("treatment_id", Kind.STRING, "Treatment."),
+                Column("region", Kind.ENUM, "Region.", values=REGIONS),
+                Column(
+                    "p_late_asymmetry",
+                    Kind.FLOAT,
+                    "True P(one side returns >= 21 days before the other), pre-treatment.",
+                ),
+                Column(
+                    "p_late_asymmetry_recorded",
+                    Kind.FLOAT,
+                    "The same as the registry records it: each return on the weekly visit "
+                    "after it, the recorded days 21+ apart.",
+                ),
+            ),
+        ),
     }
 )
 """The oracle's tables, beside the registry (not part of the contract)."""

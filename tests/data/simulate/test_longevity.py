@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
+from scipy.special import log_ndtr
 
 from data.simulate import Simulated, params
+from data.simulate.longevity import Returns, late_asymmetry_truth
+from data.simulate.types import LEFT, MIDLINE, RIGHT
 from tests.data.simulate.helpers import N_STATS, km_median, u_eq
 
 
@@ -156,3 +160,39 @@ def test_mouth_corners_before_forehead(lit: Simulated, claims: Simulated) -> Non
     # forehead - mouth-corner gap grows by 0.6 x 17.5 = 10.5 days (same patients, same seed);
     # the gap's sd ~25 days over ~5k rows gives an SE ~0.4 day.
     assert 8.0 < _mouth_gap(claims) - _mouth_gap(lit) < 13.0
+
+
+def test_late_asymmetry_truth_is_that_of_the_copula() -> None:
+    # Three regions treated on both sides, medians equal, 20 days apart, and a midline-only
+    # region; each pair's truth against 400,000 draws of the same copula (and of the weekly
+    # visits that record a return).
+    median = np.array([120.0, 120.0, 130.0, 110.0, 90.0, 150.0, 100.0])
+    returns = Returns(
+        treatment=np.zeros(7, dtype=np.int64),
+        region=np.array([0, 0, 1, 1, 2, 2, 3]),
+        side=np.array([LEFT, RIGHT, LEFT, RIGHT, LEFT, RIGHT, MIDLINE]),
+        median_days=median,
+        days=median,
+    )
+    true, recorded = late_asymmetry_truth(returns)
+    assert np.isnan(true[6]) and np.isnan(recorded[6])  # no pair of sides
+    for left in (0, 2, 4):
+        assert true[left] == true[left + 1] and recorded[left] == recorded[left + 1]
+    rng = np.random.default_rng(0)
+    n, rho = 400_000, params.SIDE_TO_SIDE_CORRELATION
+    z_left = rng.standard_normal(n)
+    z_right = rho * z_left + np.sqrt(1 - rho**2) * rng.standard_normal(n)
+    k = params.WEIBULL_SHAPE
+    week = params.VISIT_GRID_DAYS
+    for left in (0, 2, 4):
+        scale = median[[left, left + 1]] / np.log(2.0) ** (1 / k)
+        t_left = scale[0] * (-log_ndtr(-z_left)) ** (1 / k)
+        t_right = scale[1] * (-log_ndtr(-z_right)) ** (1 / k)
+        drawn_true = np.mean(np.abs(t_left - t_right) >= params.LATE_GAP_DAYS)
+        seen = np.ceil(t_left / week) - np.ceil(t_right / week)
+        drawn_recorded = np.mean(np.abs(seen) * week >= params.LATE_GAP_DAYS)
+        # 400,000 draws: sd under 0.0008, 4 sd; the quadratures are within 5e-4.
+        assert true[left] == pytest.approx(drawn_true, abs=0.004)
+        assert recorded[left] == pytest.approx(drawn_recorded, abs=0.004)
+    # Equal medians at correlation 0.9: a fifth of true pairs 21 days apart, more as recorded.
+    assert 0.15 < true[0] < 0.3 and recorded[0] > true[0] + 0.05

@@ -23,7 +23,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path, fmt: str) -> None:
     simulate(3000, tmp_path / "b", seed=5, fmt=fmt)  # type: ignore[arg-type]
     simulate(3000, tmp_path / "c", seed=6, fmt=fmt)  # type: ignore[arg-type]
     da, db, dc = (digests(tmp_path / x) for x in "abc")
-    assert len(da) == 7 and set(a.files) == {tmp_path / "a" / k for k in da}
+    assert len(da) == 8 and set(a.files) == {tmp_path / "a" / k for k in da}
     assert da == db
     assert da["treatments." + fmt] != dc["treatments." + fmt]
     meta = json.loads((tmp_path / "a" / "oracle" / "simulation.json").read_text())
@@ -33,27 +33,28 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path, fmt: str) -> None:
 
 
 # sha256 of the registry files of ``simulate(3000, seed=5, fmt="csv")`` as written by
-# asym-sim 1.1, before the pre-treatment oracle existed: its placement draws have their own random
-# stream, so the registry must not change. (CSV rather than Parquet: Parquet files also record the
-# writing pyarrow's version.) Likewise the at-the-needle oracle equals 1.1's p_* columns.
-_REGISTRY_1_1_CSV = {
-    "treatments.csv": "fb524d3caeaf85bc73958ab43a557e2fecf636fbfd23b13c89c16da8c238ee37",
-    "injections.csv": "97198f97112ec9901f82e72cbaf75df02f0ddd676971ded9b089e4bf76ca0265",
-    "followups.csv": "c6f78fff3cdcfa166872ca6e7e2313e6be7d8d7b896453faec5c3dbfb2676c8d",
-    "durations.csv": "68937328b7a3c976534e0eb71c2c8cf549594790a7cf9e51b8aa3ffc1bc55b44",
+# asym-sim 1.3 (1.2 with the two sides of a region correlated 0.9 in their return times). Neither
+# oracle changes the registry: the pre-treatment oracle's placement draws have their own random
+# stream and the late-stage asymmetry oracle draws nothing. (CSV rather than Parquet: Parquet
+# files also record the writing pyarrow's version.) Likewise the at-the-needle oracle's p_*.
+_REGISTRY_1_3_CSV = {
+    "treatments.csv": "e954a20e49b74ff964e3871684a95f36daea47da5ebd405292d85b6688d2280a",
+    "injections.csv": "a37b1e13c828e5450161d8303d6a4f82b58b5507b787d8e049fff2cd8b8e900b",
+    "followups.csv": "11cb94d97e29098ad124c3b881c3f52312fa6ae3c0c21c0c97d273930cbf7a39",
+    "durations.csv": "4bfa7b49397c6ad7f0eb7b2470acd73125983360c372b45586507a134d789db4",
 }
 
-_AT_NEEDLE_1_1 = "8a22e20054f14acabbc5292a240f46f6a07e69043ddd81d02742c19877e5be23"
+_AT_NEEDLE_1_3 = "3a78109643ef765281581460b81347fe9f03383886a5e2f05f97283cb553abf1"
 
 
-def test_registry_is_unchanged_by_the_pre_treatment_oracle(tmp_path: Path) -> None:
+def test_registry_is_unchanged_by_the_oracles(tmp_path: Path) -> None:
     simulate(3000, tmp_path, seed=5, fmt="csv")
     files = digests(tmp_path)
-    assert {k: files[k] for k in _REGISTRY_1_1_CSV} == _REGISTRY_1_1_CSV
+    assert {k: files[k] for k in _REGISTRY_1_3_CSV} == _REGISTRY_1_3_CSV
     asym = simulate_frames(3000, seed=5).oracle["asymmetry"]
     columns = [f"p_{x}_at_needle" for x in ("visible_asymmetry", "eyelid_ptosis", "brow_ptosis")]
     values = np.ascontiguousarray(asym[columns].to_numpy(np.float64))
-    assert hashlib.sha256(values.tobytes()).hexdigest() == _AT_NEEDLE_1_1
+    assert hashlib.sha256(values.tobytes()).hexdigest() == _AT_NEEDLE_1_3
 
 
 def test_csv_text_format(tmp_path: Path) -> None:
