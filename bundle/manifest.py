@@ -32,18 +32,20 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bundle.late_asymmetry import MAX_THETA, MIN_THETA
 from data.contract import REGIONS
 from features.longevity import LONGEVITY_NAMES
 from features.spec import FEATURE_DTYPE, FEATURE_NAMES
 
-FORMAT_VERSION: Final = 4
+FORMAT_VERSION: Final = 5
 """Layout of the bundle and its manifest; a server reads exactly this version.
 
 2: the longevity graph takes one row per (region, side), no bin column, and outputs the hazard
 booster's raw margin; the manifest's ``hazard_baseline`` turns it into hazards.
 3: the treatment graph outputs ``risk_contributions`` instead of the risk, which is their sum
 with the manifest's ``risk_contribution_base``, calibrated.
-4: the manifest lists its heads (``Head``); calibration and contribution base are a head's."""
+4: the manifest lists its heads (``Head``); calibration and contribution base are a head's.
+5: ``side_dependence`` joins the two sides of each region (late-stage asymmetry)."""
 MANIFEST_FILE: Final = "manifest.json"
 TREATMENT_FILE: Final = "treatment"
 """Key (and file stem) of the per-treatment model: risk and difference quantiles."""
@@ -180,6 +182,9 @@ class Manifest(_Frozen):
             region (g = 1) or one per region code (g = len(REGIONS)); the hazard of a longevity
             row in bin k is sigmoid(hazard_baseline[region][k] + hazard_margin)
             (``bundle.postprocess.hazards_from_margin``).
+        side_dependence: Per region (``data.contract.REGIONS`` order), Frank's theta of the
+            copula joining its two sides' survival curves (``bundle.late_asymmetry``), in
+            [``MIN_THETA``, ``MAX_THETA``] of that module.
         libraries: Versions of the libraries that trained and exported it.
         data_fingerprint: SHA-256 of the training registry's files.
         parity: The export's parity check.
@@ -199,6 +204,7 @@ class Manifest(_Frozen):
     bin_days: float
     n_bins: int
     hazard_baseline: tuple[tuple[float, ...], ...]
+    side_dependence: tuple[float, ...]
     libraries: Mapping[str, str]
     data_fingerprint: str
     parity: Parity
@@ -369,6 +375,11 @@ def _structure_problems(manifest: Manifest) -> list[str]:
     groups = len(manifest.hazard_baseline)
     if groups not in (1, len(REGIONS)):
         problems.append(f"hazard_baseline has {groups} rows, expected 1 or {len(REGIONS)}")
+    theta = manifest.side_dependence
+    if len(theta) != len(REGIONS) or not all(MIN_THETA <= t <= MAX_THETA for t in theta):
+        problems.append(
+            f"side_dependence {theta}: expected {len(REGIONS)} values in [{MIN_THETA}, {MAX_THETA}]"
+        )
     lengths = sorted({len(row) for row in manifest.hazard_baseline})
     if lengths != [manifest.n_bins]:
         problems.append(f"hazard_baseline rows have {lengths} values, expected {manifest.n_bins}")

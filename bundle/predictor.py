@@ -22,6 +22,7 @@ import onnxruntime as ort
 
 from bundle import postprocess
 from bundle.heads import OUTCOMES
+from bundle.late_asymmetry import LATE_GAP_DAYS, late_asymmetry
 from bundle.manifest import (
     LONGEVITY_FILE,
     TREATMENT_FILE,
@@ -67,7 +68,12 @@ class Predictions:
         survival: ``survival[day]``, (r,) P(activity not yet returned at day), for
             ``SURVIVAL_DAYS``.
         late_asymmetry_risk: (n,) P(one side of some bilaterally treated region returns at least
-            21 days before the other) = 1 - prod over such regions of (1 - p_region); 0 if none.
+            the treatment's gap (21 days by default) before the other) = 1 - prod over such
+            regions of (1 - p_region); 0 if none.
+        region_late_asymmetry_risk: (r,) p_region of each longevity row's region: the two sides
+            jointly (``bundle.late_asymmetry``); NaN where the region is not treated on both
+            sides.
+        late_gap_days: (n,) the gap of each treatment's late-stage asymmetry.
         first_region: (n,) region code of the (region, side) expected to wear off first
             (smallest median), -1 if the treatment has no longevity row.
         first_side: (n,) its side code, -1 if none.
@@ -82,6 +88,8 @@ class Predictions:
     median_days: FloatArray
     survival: Mapping[int, FloatArray]
     late_asymmetry_risk: FloatArray
+    region_late_asymmetry_risk: FloatArray
+    late_gap_days: FloatArray
     first_region: IntArray
     first_side: IntArray
 
@@ -113,31 +121,40 @@ def _late_asymmetry(
     treatment: IntArray,
     region: IntArray,
     side: IntArray,
-    n: int,
-) -> FloatArray:
-    """Per treatment, 1 - prod(1 - p_region) over regions treated on both sides.
+    theta: FloatArray,
+    gap_days: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Late-stage asymmetry of each region treated on both sides, and of each treatment.
 
     Args:
         curves: The survival curves of the r rows.
         treatment: (r,) treatment of each row, in [0, n).
         region: (r,) region code of each row.
         side: (r,) side code of each row.
-        n: Number of treatments.
+        theta: Per region code, the Frank theta of its two sides (``bundle.late_asymmetry``).
+        gap_days: (n,) the gap of each treatment.
 
     Returns:
-        (n,) late-asymmetry risk per treatment.
+        (r,) the risk of each row's region (the same on both sides; NaN where the region is not
+        treated on both sides), and (n,) per treatment 1 - prod(1 - p) over its regions (0
+        without one): regions are taken as independent, their sides not.
     """
+    n = len(gap_days)
     # Row of each (treatment, region) on each side, -1 if none; a region treated on both sides
     # is a pair.
     pair_key = treatment * len(REGIONS) + region
     row = np.full((n * len(REGIONS), len(SIDES)), -1, dtype=np.int64)
     row[pair_key, side] = np.arange(len(side))
     pairs = np.flatnonzero((row[:, LEFT] >= 0) & (row[:, RIGHT] >= 0))
-    p = curves.late_asymmetry(row[pairs, LEFT], row[pairs, RIGHT])
-    with np.errstate(divide="ignore"):  # p == 1 gives log(0) = -inf: certain asymmetry
-        log_none = np.log1p(-np.clip(p, 0.0, 1.0))
-    out: FloatArray = -np.expm1(np.bincount(pairs // len(REGIONS), weights=log_none, minlength=n))
-    return out
+    left, right = row[pairs, LEFT], row[pairs, RIGHT]
+    of = pairs // len(REGIONS)
+    p = late_asymmetry(curves, left, right, theta[pairs % len(REGIONS)], gap_days[of])
+    by_row = np.full(len(side), np.nan)
+    by_row[left], by_row[right] = p, p
+    # log(1 - p), with a certain asymmetry (p = 1) kept finite: 1 - 1e-12.
+    log_none = np.log1p(-np.minimum(p, 1.0 - 1e-12))
+    by_treatment: FloatArray = -np.expm1(np.bincount(of, weights=log_none, minlength=n))
+    return by_row, by_treatment
 
 
 def _first_to_wear_off(
@@ -196,6 +213,7 @@ class Predictor:
         self._intercept = np.array([[c.intercept] for c in calibrations if c is not None])
         (self._hazard,) = manifest.heads_of("hazard")
         self._baseline = np.asarray(manifest.hazard_baseline, dtype=np.float64)
+        self._side_dependence = np.asarray(manifest.side_dependence, dtype=np.float64)
 
     @classmethod
     def load(cls, bundle_dir: Path, *, intra_op_threads: int = 0) -> Predictor:
@@ -251,6 +269,7 @@ class Predictor:
         treatment: IntArray,
         region: IntArray,
         side: IntArray,
+        late_gap_days: npt.ArrayLike = LATE_GAP_DAYS,
     ) -> Predictions:
         """Answer everything for n treatments in two session calls.
 
@@ -259,12 +278,15 @@ class Predictor:
             treatment: (r,) row in ``x`` of each treated (region, side).
             region: (r,) its region code.
             side: (r,) its side code.
+            late_gap_days: The late-stage asymmetry's gap in days, one for all or (n,) one per
+                treatment (finite, >= 0).
 
         Returns:
             The predictions.
 
         Raises:
-            ValueError: ``x`` has the wrong number of columns or the rows disagree in length.
+            ValueError: ``x`` has the wrong number of columns, the rows disagree in length or a
+                gap is negative or not finite.
         """
         m = self._manifest
         x32 = self._features(x)
@@ -274,6 +296,9 @@ class Predictor:
         if not len(treatment) == len(region) == len(side):
             raise ValueError("treatment, region and side must have the same length")
         n, r = len(x32), len(treatment)
+        gap = np.broadcast_to(np.asarray(late_gap_days, dtype=np.float64), (n,))
+        if not (np.isfinite(gap).all() and (gap >= 0).all()):
+            raise ValueError("late_gap_days must be finite and >= 0")
 
         if n:
             values = self._treatment.run(self._outputs, {self._features_input: x32})
@@ -305,6 +330,9 @@ class Predictor:
         curves = postprocess.SurvivalCurves(hazards, m.bin_days)
         median = curves.median_days()
         first_region, first_side = _first_to_wear_off(median, treatment, region, side, n)
+        by_region, late = _late_asymmetry(
+            curves, treatment, region, side, self._side_dependence, gap
+        )
         return Predictions(
             risks=risks,
             contributions=contributions,
@@ -314,21 +342,26 @@ class Predictor:
             side=side,
             median_days=median,
             survival=dict(zip(SURVIVAL_DAYS, curves.survival_at(SURVIVAL_DAYS), strict=True)),
-            late_asymmetry_risk=_late_asymmetry(curves, treatment, region, side, n),
+            late_asymmetry_risk=late,
+            region_late_asymmetry_risk=by_region,
+            late_gap_days=gap,
             first_region=first_region,
             first_side=first_side,
         )
 
-    def predict_treatments(self, inputs: FeatureInput) -> Predictions:
+    def predict_treatments(
+        self, inputs: FeatureInput, late_gap_days: npt.ArrayLike = LATE_GAP_DAYS
+    ) -> Predictions:
         """Answer everything for treatments given as contract data (features computed here).
 
         Args:
             inputs: The treatments (``features.request.request_inputs`` for one request,
                 ``features.tables.registry_inputs`` for a registry).
+            late_gap_days: The late-stage asymmetry's gap (see ``predict``).
 
         Returns:
             The predictions; longevity rows are the treated (region, side) of each plan.
         """
         x = build_features(inputs).astype(np.float32)
         treatment, region, side = treated_region_sides(inputs.plan)
-        return self.predict(x, treatment, region, side)
+        return self.predict(x, treatment, region, side, late_gap_days)

@@ -50,11 +50,16 @@ class Earlier(TypedDict):
 
 
 class TreatmentRequest(TypedDict):
-    """One treatment to featurise: the patient, the plan and the patient's earlier treatments."""
+    """One treatment to featurise: the patient, the plan and the patient's earlier treatments.
+
+    ``late_gap_days`` is an option of the answer (the late-stage asymmetry's gap), not an input
+    of any feature.
+    """
 
     patient: dict[str, Any]
     plan: Plan
     history: NotRequired[list[Earlier]]
+    late_gap_days: NotRequired[float]
 
 
 PATIENT_COLUMNS = tuple(

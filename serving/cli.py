@@ -12,6 +12,7 @@ from typing import Annotated, Any, Final
 
 import typer
 
+from bundle.late_asymmetry import LATE_GAP_DAYS
 from bundle.manifest import BundleError
 from bundle.resolve import resolve_model
 from data.cli import EXIT_UNUSABLE
@@ -19,6 +20,7 @@ from data.registry import ExportError
 from serving.keys import KeysFileError, KeyStore
 from serving.predict import predict_registry
 from serving.process import MALLOC_ENV
+from serving.schemas import MAX_LATE_GAP_DAYS
 from serving.settings import ENV_PREFIX, serving_settings
 
 APP_FACTORY: Final = "serving.app:app_from_env"
@@ -38,10 +40,21 @@ def predict_cmd(
             help="MLflow tracking URI for a models:/ model.", envvar="MLFLOW_TRACKING_URI"
         ),
     ] = None,
+    late_gap_days: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=MAX_LATE_GAP_DAYS,
+            help="Late-stage asymmetry: one side wearing off at least this many days before the "
+            "other.",
+        ),
+    ] = LATE_GAP_DAYS,
 ) -> None:
     """Score every valid treatment of a registry with a model bundle (ONNX only)."""
     try:
-        report = predict_registry(resolve_model(model, tracking_uri), registry, out)
+        report = predict_registry(
+            resolve_model(model, tracking_uri), registry, out, late_gap_days=late_gap_days
+        )
     except (BundleError, ExportError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(EXIT_UNUSABLE) from None

@@ -19,6 +19,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bundle.late_asymmetry import LATE_GAP_DAYS
 from bundle.manifest import Manifest
 from bundle.predictor import SURVIVAL_DAYS, Predictions, Predictor
 from data.contract import REGIONS, SIDES
@@ -66,6 +67,7 @@ def _score(
     x: npt.NDArray[np.float32],
     rows: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
     chunk: int,
+    late_gap_days: float,
 ) -> list[Predictions]:
     """Predictions per chunk of treatments (longevity rows come sorted by treatment)."""
     treatment, region, side = rows
@@ -73,7 +75,9 @@ def _score(
     for a in range(0, len(x), chunk):
         b = min(a + chunk, len(x))
         i, j = np.searchsorted(treatment, [a, b])
-        out.append(predictor.predict(x[a:b], treatment[i:j] - a, region[i:j], side[i:j]))
+        out.append(
+            predictor.predict(x[a:b], treatment[i:j] - a, region[i:j], side[i:j], late_gap_days)
+        )
     return out
 
 
@@ -128,6 +132,10 @@ def _tables(
         "region": _names(_cat_int([p.region for p in parts]), REGIONS),
         "side": _names(_cat_int([p.side for p in parts]), SIDES),
         "median_days": _cat([p.median_days for p in parts]),
+        # NaN (no pair of sides) written as null.
+        "region_late_asymmetry_risk": pa.array(
+            _cat([p.region_late_asymmetry_risk for p in parts]), from_pandas=True
+        ),
     }
     for day in SURVIVAL_DAYS:
         longevity[f"p_not_returned_{day}"] = _cat([p.survival[day] for p in parts])
@@ -141,6 +149,7 @@ def predict_registry(
     *,
     chunk: int = CHUNK_TREATMENTS,
     intra_op_threads: int = 0,
+    late_gap_days: float = LATE_GAP_DAYS,
 ) -> PredictReport:
     """Score every valid treatment of a registry export with a model bundle.
 
@@ -149,7 +158,9 @@ def predict_registry(
     first_to_wear_off_side, per difference target ``<target>_q10``, ``_q50``, ``_q90``, and the
     model's model_name, model_version and model_run_id), ``out/longevity.parquet``
     (per treated region and side: treatment_id, region, side, median_days,
-    p_not_returned_90/120/150) and, if the export has rejected rows, ``out/rejects.csv``.
+    region_late_asymmetry_risk (the same on both sides of a region treated on both sides, null
+    otherwise), p_not_returned_90/120/150) and, if the export has rejected rows,
+    ``out/rejects.csv``.
 
     Args:
         model: Bundle folder (``bundle.resolve.resolve_model`` finds one).
@@ -157,6 +168,7 @@ def predict_registry(
         out: Output folder, created if missing; files of the same names are replaced.
         chunk: Treatments per scoring call.
         intra_op_threads: onnxruntime threads per call; 0: every core.
+        late_gap_days: The late-stage asymmetry's gap, days.
 
     Returns:
         Counts, files and timings.
@@ -174,7 +186,7 @@ def predict_registry(
     rows = treated_region_sides(inputs.plan)
     read_done = time.perf_counter()
 
-    parts = _score(predictor, x, rows, chunk)
+    parts = _score(predictor, x, rows, chunk, late_gap_days)
     scored = time.perf_counter()
 
     ids = reg.treatments["treatment_id"].to_numpy(dtype=object)

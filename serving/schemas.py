@@ -25,6 +25,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from bundle.heads import OUTCOMES
+from bundle.late_asymmetry import LATE_GAP_DAYS
 from data.contract import (
     DURATIONS,
     FOLLOWUPS,
@@ -48,6 +49,8 @@ MAX_DAYS_BEFORE: Final = 36_500
 """Oldest earlier treatment, days before this one (100 years)."""
 MAX_DURATIONS: Final = len(REGIONS) * len(SIDES)
 """Most durations rows of one earlier treatment: one per (region, side)."""
+MAX_LATE_GAP_DAYS: Final = 180.0
+"""Largest late-stage asymmetry gap asked for (half a year: beyond it no two sides differ)."""
 
 MODERATE_RISK: Final = 0.15
 """Risk band thresholds: risk < 0.15 is low, 0.15 <= risk < 0.40 moderate, risk >= 0.40 high.
@@ -250,6 +253,18 @@ PredictRequest: Final = _typed_dict(
                 ),
             ]
         ],
+        "late_gap_days": NotRequired[
+            Annotated[
+                float,
+                Field(
+                    default=LATE_GAP_DAYS,
+                    ge=0,
+                    le=MAX_LATE_GAP_DAYS,
+                    description="Late-stage asymmetry: one side wearing off at least this many "
+                    f"days before the other (default {LATE_GAP_DAYS:g}).",
+                ),
+            ]
+        ],
     },
 )
 """A request as validated: the plain dicts of ``features.request.TreatmentRequest``."""
@@ -292,10 +307,33 @@ class LongevityRow(BaseModel):
     p_not_returned_150: float = Field(ge=0, le=1, description="P(not yet returned at day 150).")
 
 
-class LateAsymmetry(BaseModel):
-    """Risk that one side of a bilaterally treated region wears off 21+ days before the other."""
+class RegionLateAsymmetry(BaseModel):
+    """Late-stage asymmetry of one region treated on both sides."""
 
-    risk: float = Field(ge=0, le=1, description="P(late asymmetry) over all bilateral regions.")
+    region: str = Field(json_schema_extra={"enum": list(REGIONS)}, description="The region.")
+    risk: float = Field(
+        ge=0, le=1, description="P(one side wears off gap_days or more before the other)."
+    )
+
+
+class LateAsymmetry(BaseModel):
+    """Risk that one side of a region treated on both sides wears off well before the other.
+
+    Each side keeps its predicted curve; the two sides are joined by the dependence fitted on
+    training pairs (they share the patient, the session and the product), so the risk is not
+    that of two independent sides.
+    """
+
+    risk: float = Field(
+        ge=0,
+        le=1,
+        description="P(some region's sides wear off gap_days or more apart): regions taken as "
+        "independent of each other (0 when no region is treated on both sides).",
+    )
+    gap_days: float = Field(description="The gap asked for (late_gap_days of the request).")
+    regions: list[RegionLateAsymmetry] = Field(
+        description="Per region treated on both sides, in contract order."
+    )
     first_region: str | None = Field(
         json_schema_extra={"enum": [*REGIONS, None]},
         description="Region expected to wear off first (null: no longevity row).",

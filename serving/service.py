@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from bundle.late_asymmetry import LATE_GAP_DAYS
 from bundle.predictor import ASYMMETRY_RISK, SURVIVAL_DAYS, Predictions, Predictor
 from data.atlas import (
     LABEL_RANGE_U_EQ,
@@ -31,6 +32,7 @@ from data.atlas import (
 )
 from data.contract import MUSCLES, REGIONS, SIDES
 from features.build import build_features
+from features.inputs import LEFT
 from features.longevity import treated_region_sides
 from features.request import TreatmentRequest, requests_inputs
 from features.spec import (
@@ -222,14 +224,23 @@ def _answers(p: Predictions, x: FloatArray, groups: FloatArray) -> list[dict[str
     # Longevity rows come sorted by treatment: slice each request's rows.
     bounds = np.searchsorted(p.treatment, np.arange(n + 1)).tolist()
     region, side, median, k0, k1, k2 = _LONGEVITY_KEYS
+    region_codes, side_codes = p.region.tolist(), p.side.tolist()
     longevity = [  # dict literals: thousands of rows a batch, twice as fast as dict(zip(...))
         {region: REGIONS[r], side: SIDES[s], median: m, k0: p0, k1: p1, k2: p2}
         for r, s, m, p0, p1, p2 in zip(
-            p.region.tolist(),
-            p.side.tolist(),
+            region_codes,
+            side_codes,
             p.median_days.tolist(),
             *(p.survival[d].tolist() for d in SURVIVAL_DAYS),
             strict=True,
+        )
+    ]
+    # A region treated on both sides has its risk on both rows (NaN on a side alone): listed
+    # once, from its left row.
+    region_late = [
+        {"region": REGIONS[r], "risk": risk} if s == LEFT and risk == risk else None
+        for r, s, risk in zip(
+            region_codes, side_codes, p.region_late_asymmetry_risk.tolist(), strict=True
         )
     ]
     differences = {
@@ -241,7 +252,7 @@ def _answers(p: Predictions, x: FloatArray, groups: FloatArray) -> list[dict[str
         ]
         for t, q in p.differences.items()
     }
-    late = p.late_asymmetry_risk.tolist()
+    late, gaps = p.late_asymmetry_risk.tolist(), p.late_gap_days.tolist()
     first_region, first_side = p.first_region.tolist(), p.first_side.tolist()
     warnings = plan_warnings(x)
     out = []
@@ -252,6 +263,8 @@ def _answers(p: Predictions, x: FloatArray, groups: FloatArray) -> list[dict[str
         answer["longevity"] = longevity[bounds[i] : bounds[i + 1]]
         answer["late_asymmetry"] = {
             "risk": late[i],
+            "gap_days": gaps[i],
+            "regions": [r for r in region_late[bounds[i] : bounds[i + 1]] if r is not None],
             "first_region": REGIONS[first_region[i]] if first_region[i] >= 0 else None,
             "first_side": SIDES[first_side[i]] if first_side[i] >= 0 else None,
         }
@@ -279,7 +292,8 @@ def score(
     inputs = requests_inputs(requests)
     x = build_features(inputs)
     treatment, region, side = treated_region_sides(inputs.plan)
-    p = predictor.predict(x.astype(np.float32), treatment, region, side)
+    gap = [r.get("late_gap_days", LATE_GAP_DAYS) for r in requests]
+    p = predictor.predict(x.astype(np.float32), treatment, region, side, gap)
     if contributions:
         groups = group_contributions(p.contributions[ASYMMETRY_RISK])
     else:

@@ -351,6 +351,7 @@ def export_bundle(
         bin_days=float(lon.bin_days),
         n_bins=int(lon.n_bins),
         hazard_baseline=tuple(tuple(float(a) for a in row) for row in lon.baseline),
+        side_dependence=tuple(float(t) for t in lon.side_dependence),
         libraries=_libraries(),
         data_fingerprint=data.fingerprint,
         parity=Parity(

@@ -11,6 +11,7 @@ simulator's oracle on held-out treatments.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -18,12 +19,11 @@ from typing import Any, Final
 import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from data.contract import REGIONS
-from features.inputs import REGION_CODE, SIDE_CODE
-from features.longevity import longevity_matrix
 from training.dataset import TrainingData
+from training.duration_rows import DurationRows, duration_rows
+from training.late_asymmetry import fit_side_dependence
 from training.models import FIT_THREADS, LongevityModel
 from training.split import hold_back_patients
 from training.survival import person_period
@@ -76,74 +76,6 @@ NAIVE_PARAMS: Final = {
     "verbose": -1,
 }
 """LightGBM parameters of the naive baseline."""
-
-
-@dataclass(frozen=True)
-class DurationRows:
-    """``durations`` rows of some treatments with their longevity inputs.
-
-    Attributes:
-        treatment: Row of each duration row's treatment in ``TrainingData.features``.
-        region: Region code.
-        side: Side code.
-        days: Recorded days.
-        returned: Whether activity returned at ``days`` (else censored).
-        x: Longevity input rows (``features.longevity``).
-        patient: patient_id of each row (for grouped splits).
-    """
-
-    treatment: IntArray
-    region: IntArray
-    side: IntArray
-    days: FloatArray
-    returned: BoolArray
-    x: Float32Array
-    patient: npt.NDArray[np.object_]
-
-    def subset(self, mask: BoolArray) -> DurationRows:
-        """The rows where ``mask`` is True."""
-        return DurationRows(
-            self.treatment[mask],
-            self.region[mask],
-            self.side[mask],
-            self.days[mask],
-            self.returned[mask],
-            self.x[mask],
-            self.patient[mask],
-        )
-
-
-def enum_codes(column: pd.Series, codes: Mapping[str, int]) -> IntArray:
-    """Contract enum codes of a column of enum names (``features.inputs`` code tables)."""
-    return np.asarray(column.astype(str).map(codes), dtype=np.int64)
-
-
-def duration_rows(data: TrainingData, treatments: BoolArray) -> DurationRows:
-    """The registry's ``durations`` rows of the treatments where ``treatments`` is True.
-
-    Args:
-        data: Training data.
-        treatments: Mask over the rows of ``data.features``.
-
-    Returns:
-        The rows and their longevity inputs.
-    """
-    d = data.registry.tables["durations"]
-    t = data.rows(d["treatment_id"].to_numpy(dtype=object))
-    keep = treatments[t]
-    t = t[keep]
-    region = enum_codes(d["region"], REGION_CODE)[keep]
-    side = enum_codes(d["side"], SIDE_CODE)[keep]
-    patients = data.registry.treatments["patient_id"].to_numpy(dtype=object)
-    return DurationRows(
-        treatment=t,
-        region=region,
-        side=side,
-        days=d["days"].to_numpy(dtype=np.float64)[keep],
-        returned=d["returned"].to_numpy(dtype=bool)[keep],
-        x=longevity_matrix(data.features, t, region, side),
-        patient=patients[t],
-    )
 
 
 @dataclass(frozen=True)
@@ -316,7 +248,8 @@ def fit_longevity(
     the survival curve), and f fitted again on the new alpha, which it then refits
     (``BACKFIT_ROUNDS`` in all). So the covariates shift the hazard's log-odds by the same amount
     in every bin, and f is evaluated once per row rather than once per bin. Early stopping uses a
-    random fifth of the training patients.
+    random fifth of the training patients, and the two sides' dependence is fitted on their
+    pairs of sides (``training.late_asymmetry.fit_side_dependence``).
 
     Args:
         data: Training data; its ``train`` treatments are used.
@@ -351,7 +284,14 @@ def fit_longevity(
         margin = np.asarray(booster.predict(fit_set.x, raw_score=True), dtype=np.float64)
         baseline = refit_baseline(baseline, margin, fit_set)
     assert booster is not None  # BACKFIT_ROUNDS >= 1
-    return LongevityModel(booster=booster, baseline=baseline, bin_days=bin_days)
+    model = LongevityModel(
+        booster=booster, baseline=baseline, bin_days=bin_days, side_dependence=np.zeros(0)
+    )
+    # The sides' dependence on the patients the booster did not grow its trees on: curves fitted
+    # to a row are sharper there, and would leave the two sides less to share.
+    held = rows.subset(valid)
+    theta = fit_side_dependence(model.curves(held.x), held)
+    return dataclasses.replace(model, side_dependence=theta)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
-"""Held-out evaluation of the longevity models: the report, oracle lookups, late-stage pairs.
+"""Held-out evaluation of the longevity models: the report and the oracle lookups.
 
 ``evaluate_longevity`` judges the hazard model (``training.longevity``), its naive baseline and,
 on a simulated registry, the oracle's true medians against the held-out treatments' censored
-``durations`` rows: C-index, median-days error, survival calibration against Kaplan-Meier and
-the late-stage asymmetry of pairs of sides.
+``durations`` rows: C-index, median-days error, survival calibration against Kaplan-Meier, and
+the late-stage asymmetry of pairs of sides (``training.late_asymmetry``).
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from sklearn.metrics import mean_absolute_error
 
 from bundle import postprocess
 from data.contract import REGIONS
-from features.inputs import LEFT, REGION_CODE, RIGHT, SIDE_CODE
+from features.inputs import REGION_CODE, SIDE_CODE
 from features.longevity import longevity_matrix
-from training import metrics
 from training.dataset import TrainingData
-from training.longevity import DurationRows, NaiveLongevityModel, duration_rows, enum_codes
+from training.duration_rows import duration_rows, enum_codes
+from training.late_asymmetry import LateAsymmetryReport, evaluate_late_asymmetry
+from training.longevity import NaiveLongevityModel
 from training.models import LongevityModel
 from training.survival import c_index, kaplan_meier
 
@@ -53,10 +54,7 @@ class LongevityReport:
         predicted_median: Model median days per row.
         naive_median: Baseline median days per row.
         oracle_median: The simulator's true median per row (NaN without an oracle).
-        late_risk: Predicted late-stage asymmetry risk per held-out (treatment, region) with
-            both sides recorded.
-        late_observed: Per such pair: 1 if both returned and |T_L - T_R| >= 21 days, 0 if both
-            returned closer, NaN if a side was censored.
+        late: Late-stage asymmetry of the held-out pairs of sides.
     """
 
     metrics: dict[str, float]
@@ -70,8 +68,7 @@ class LongevityReport:
     predicted_median: FloatArray
     naive_median: FloatArray
     oracle_median: FloatArray
-    late_risk: FloatArray
-    late_observed: FloatArray
+    late: LateAsymmetryReport
 
 
 _KEY_SIDES: Final = 3
@@ -111,20 +108,6 @@ def _mae_and_bias(pred: FloatArray, truth: FloatArray) -> tuple[float, float]:
     return float(mean_absolute_error(truth[ok], pred[ok])), float(np.mean(pred[ok] - truth[ok]))
 
 
-def _late_pairs(rows: DurationRows) -> tuple[IntArray, IntArray]:
-    """Indices (left row, right row) of held-out (treatment, region)s with both sides."""
-    pair = rows.treatment * len(REGIONS) + rows.region
-    left = np.flatnonzero(rows.side == LEFT)
-    right = np.flatnonzero(rows.side == RIGHT)
-    order = np.argsort(pair[right])
-    sorted_right = pair[right][order]
-    at = np.minimum(np.searchsorted(sorted_right, pair[left]), max(len(right) - 1, 0))
-    if len(right) == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    match = sorted_right[at] == pair[left]
-    return left[match], right[order][at[match]]
-
-
 def _predict_all(
     model: LongevityModel, naive: NaiveLongevityModel, x: Float32Array
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -147,9 +130,9 @@ def evaluate_longevity(
       predicted minus true median over every treated (region, side) of the held-out treatments.
     - ``longevity_s{90,120,150}_predicted`` / ``_km`` / ``_abs_gap``: mean predicted survival
       against Kaplan-Meier at that day.
-    - ``late_asymmetry_*``: for held-out (treatment, region)s with both sides recorded, the mean
-      predicted risk of one side returning >= 21 days before the other; where both returned, the
-      observed rate, the mean prediction on those pairs and the prediction's AUC.
+    - ``late_asymmetry_*``: held-out (treatment, region)s with both sides recorded, the risk of
+      one side returning >= 21 days before the other against what was seen and the oracle
+      (``training.late_asymmetry.evaluate_late_asymmetry``).
 
     Args:
         model: The hazard model.
@@ -200,7 +183,10 @@ def evaluate_longevity(
             m[f"longevity_s{day}_abs_gap{suffix}"] = abs(float(mean_curve[at] - km[at]))
 
     m.update(_median_errors(model, naive, data))
-    late_risk, late_observed = _late(model, hazards, rows, m)
+    late = evaluate_late_asymmetry(
+        postprocess.SurvivalCurves(hazards, model.bin_days), model.side_dependence, rows, data
+    )
+    m.update(late.metrics)
     return LongevityReport(
         metrics=m,
         curve_days=grid,
@@ -213,8 +199,7 @@ def evaluate_longevity(
         predicted_median=pred,
         naive_median=naive_pred,
         oracle_median=oracle,
-        late_risk=late_risk,
-        late_observed=late_observed,
+        late=late,
     )
 
 
@@ -246,23 +231,3 @@ def _median_errors(
         out[f"longevity_naive_median_days_mae_vs_oracle{suffix}"] = naive_mae
         out[f"longevity_naive_median_days_bias_vs_oracle{suffix}"] = naive_bias
     return out
-
-
-def _late(
-    model: LongevityModel, hazards: FloatArray, rows: DurationRows, m: dict[str, float]
-) -> tuple[FloatArray, FloatArray]:
-    """Late-stage asymmetry of held-out pairs of sides; adds its metrics to ``m``."""
-    left, right = _late_pairs(rows)
-    risk = postprocess.late_asymmetry(hazards[left], hazards[right], model.bin_days)
-    both = rows.returned[left] & rows.returned[right]
-    gap = np.abs(rows.days[left] - rows.days[right]) >= postprocess.LATE_GAP_DAYS
-    observed = np.where(both, gap * 1.0, np.nan)
-    m["late_asymmetry_pairs"] = float(len(left))
-    m["late_asymmetry_predicted_mean"] = float(risk.mean()) if len(left) else float("nan")
-    m["late_asymmetry_observed_pairs"] = float(both.sum())
-    if both.any():
-        m["late_asymmetry_observed_rate"] = float(gap[both].mean())
-        m["late_asymmetry_predicted_mean_observed"] = float(risk[both].mean())
-        if 0 < gap[both].sum() < both.sum():  # an AUC needs both outcomes
-            m["late_asymmetry_auc"] = metrics.auc(gap[both], risk[both])
-    return risk, observed

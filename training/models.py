@@ -92,11 +92,14 @@ class LongevityModel:
         baseline: (g, n_bins) log-odds baseline alpha per bin; g = 1 (every region) or
             ``len(REGIONS)`` (row = region code, the ``region`` longevity input).
         bin_days: Width of a bin in days.
+        side_dependence: Per region code, Frank's theta of the copula that joins its two sides'
+            curves (``bundle.late_asymmetry``).
     """
 
     booster: lgb.Booster
     baseline: FloatArray
     bin_days: float
+    side_dependence: FloatArray
 
     @property
     def n_bins(self) -> int:
@@ -111,6 +114,10 @@ class LongevityModel:
         """(r, n_bins) hazard per longevity input row and bin."""
         region = rows[:, LONGEVITY_INDEX["region"]].astype(np.int64)
         return postprocess.hazards_from_margin(self.margin(rows), self.baseline, region)
+
+    def curves(self, rows: Float32Array) -> postprocess.SurvivalCurves:
+        """The survival curves of longevity input rows."""
+        return postprocess.SurvivalCurves(self.hazards(rows), self.bin_days)
 
 
 @dataclass(frozen=True)

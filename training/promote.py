@@ -24,7 +24,7 @@ from bundle.resolve import resolve_model
 from data.contract import TREATMENTS
 from training import metrics
 from training.dataset import TrainingData, load_training_data
-from training.longevity import duration_rows
+from training.duration_rows import duration_rows
 from training.survival import c_index
 from training.tracking import champion_version, use_store
 

@@ -75,41 +75,6 @@ def test_hazards_from_margin_pick_the_rows_region_baseline() -> None:
         postprocess.hazards_from_margin(margin, baseline[0], region)
 
 
-@pytest.mark.parametrize("h", [0.01, 0.05, 0.2, 0.5])
-def test_late_asymmetry_of_identical_exponential_sides(h: float) -> None:
-    # Two independent exponentials of rate l: P(|T_L - T_R| >= g) = exp(-l g). h = 0.01 and
-    # 0.05 put most of the mass past the last bin (the unbounded last piece). Exact but for
-    # rounding (a few 1e-16 on each of ~50 pieces).
-    got = postprocess.late_asymmetry(_const(h), _const(h), W)[0]
-    assert got == pytest.approx(np.exp(-_rate(h) * 21.0), rel=1e-13)
-
-
-def test_late_asymmetry_of_two_different_exponentials() -> None:
-    a, b = _rate(0.3), _rate(0.1)
-    want = (a * np.exp(-b * 21.0) + b * np.exp(-a * 21.0)) / (a + b)
-    got = postprocess.late_asymmetry(_const(0.3), _const(0.1), W)[0]
-    assert got == pytest.approx(want, rel=1e-13)
-
-
-def test_late_asymmetry_is_symmetric_and_a_probability() -> None:
-    rng = np.random.default_rng(0)
-    left, right = rng.uniform(0, 0.6, (50, N_BINS)), rng.uniform(0, 0.6, (50, N_BINS))
-    p = postprocess.late_asymmetry(left, right, W)
-    np.testing.assert_allclose(p, postprocess.late_asymmetry(right, left, W), rtol=1e-12)
-    assert np.all((p >= 0) & (p <= 1))
-
-
-def test_no_late_asymmetry_when_both_sides_return_in_the_same_band() -> None:
-    hz = np.zeros((1, N_BINS))
-    hz[0, 3:] = 1.0  # both sides certainly return right at day 90
-    # Hazards are clipped to 1 - 1e-9: rate ln(1e9) / 30 a day, 21 days apart e^-14.5 = 5e-7.
-    assert postprocess.late_asymmetry(hz, hz, W)[0] == pytest.approx(0.0, abs=1e-6)
-    # One side at day 90, the other certainly at day 150: 60 >= 21 days apart.
-    late = np.zeros((1, N_BINS))
-    late[0, 5:] = 1.0
-    assert postprocess.late_asymmetry(hz, late, W)[0] == pytest.approx(1.0, abs=1e-6)
-
-
 def test_calibrate_and_quantiles() -> None:
     p = np.array([0.1, 0.5, 0.9])
     np.testing.assert_allclose(postprocess.calibrate(p, 1.0, 0.0), p)

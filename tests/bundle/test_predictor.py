@@ -11,6 +11,7 @@ import pytest
 
 from bundle import postprocess
 from bundle.heads import OUTCOMES
+from bundle.late_asymmetry import late_asymmetry
 from bundle.manifest import MANIFEST_FILE, BundleError, BundleMismatch
 from bundle.predictor import ASYMMETRY_RISK, SURVIVAL_DAYS, Predictor, _first_to_wear_off
 from bundle.resolve import resolve_model
@@ -94,12 +95,32 @@ def test_predictions_equal_lightgbm_models(
     pairs = [(i, a[0], b[0]) for i, a, b in pairs if len(a) and len(b)]
     left = np.array([a for _, a, _ in pairs])
     right = np.array([b for _, _, b in pairs])
-    per_pair = postprocess.late_asymmetry(hazards[left], hazards[right], lon.bin_days)
+    curves = postprocess.SurvivalCurves(hazards, lon.bin_days)
+    theta = lon.side_dependence[r[left]]
+    per_pair = late_asymmetry(curves, left, right, theta, np.full(len(left), 21.0))
     late = np.zeros(n)
     for (i, _, _), pr in zip(pairs, per_pair, strict=True):
         late[i] = 1 - (1 - late[i]) * (1 - pr)
     np.testing.assert_allclose(p.late_asymmetry_risk, late, rtol=0, atol=1e-5)
     assert (late > 0).any() and (late == 0).any()
+    # Per region: the pair's risk on both of its rows, NaN on a region's one side alone.
+    np.testing.assert_allclose(p.region_late_asymmetry_risk[left], per_pair, rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(
+        p.region_late_asymmetry_risk[right], p.region_late_asymmetry_risk[left]
+    )
+    alone = np.setdiff1d(np.arange(len(t)), np.concatenate([left, right]))
+    assert np.isnan(p.region_late_asymmetry_risk[alone]).all()
+    np.testing.assert_array_equal(p.late_gap_days, 21.0)
+    # A longer gap asked for, per treatment: fewer pairs that far apart.
+    gaps = np.where(np.arange(n) % 2 == 0, 42.0, 21.0)
+    longer = predictor.predict(x, t, r, s, gaps)
+    np.testing.assert_array_equal(longer.late_gap_days, gaps)
+    even = np.arange(n) % 2 == 0
+    assert np.all(longer.late_asymmetry_risk[even] <= p.late_asymmetry_risk[even] + 1e-12)
+    assert np.any(longer.late_asymmetry_risk[even] < p.late_asymmetry_risk[even] - 0.01)
+    np.testing.assert_array_equal(longer.late_asymmetry_risk[~even], p.late_asymmetry_risk[~even])
+    with pytest.raises(ValueError, match="late_gap_days"):
+        predictor.predict(x, t, r, s, -1.0)
 
     # First to wear off: the row of the smallest median of each treatment.
     median = postprocess.median_days(hazards, lon.bin_days)

@@ -97,6 +97,12 @@ def _assert_answer_equals(body: dict[str, Any], p: Any, i: int = 0) -> None:
             assert r[f"p_not_returned_{d}"] == pytest.approx(float(p.survival[d][j]), abs=1e-5)
     late = body["late_asymmetry"]
     assert late["risk"] == pytest.approx(float(p.late_asymmetry_risk[i]), abs=1e-5)
+    assert late["gap_days"] == float(p.late_gap_days[i])
+    # Each region treated on both sides once, with its pair's risk.
+    paired = [j for j in rows if p.side[j] == 0 and not np.isnan(p.region_late_asymmetry_risk[j])]
+    assert [r["region"] for r in late["regions"]] == [REGIONS[p.region[j]] for j in paired]
+    for r, j in zip(late["regions"], paired, strict=True):
+        assert r["risk"] == pytest.approx(float(p.region_late_asymmetry_risk[j]), abs=1e-5)
     fr = p.first_region[i]
     assert late["first_region"] == (REGIONS[fr] if fr >= 0 else None)
 
@@ -141,6 +147,22 @@ def test_predict_equals_predictor(
         assert [c["group"] for c in body["contributions"]] == largest
         for c in body["contributions"]:
             assert c["log_odds"] == pytest.approx(by_group[c["group"]], abs=1e-12)
+
+
+def test_the_late_asymmetry_gap_is_a_request_option(
+    client: httpx.Client, predictor: Predictor, sample: list[tuple[str, TreatmentRequest]]
+) -> None:
+    _, request = next((t, r) for t, r in sample if len(r["plan"]["injections"]) > 4)
+    body = client.post("/v1/predict", json={**request, "late_gap_days": 35}).json()
+    expected = predictor.predict_treatments(request_inputs(request), late_gap_days=35.0)
+    _assert_answer_equals(body, expected)
+    default = client.post("/v1/predict", json=request).json()["late_asymmetry"]
+    assert default["gap_days"] == 21.0 and body["late_asymmetry"]["gap_days"] == 35.0
+    assert body["late_asymmetry"]["risk"] <= default["risk"]
+    for gap in (-1, 181, "21"):
+        r = client.post("/v1/predict", json={**request, "late_gap_days": gap})
+        assert r.status_code == 422
+        assert r.json()["detail"][0]["field"] == "late_gap_days"
 
 
 def test_predict_equals_batch_scoring(

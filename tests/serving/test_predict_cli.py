@@ -37,6 +37,7 @@ LONGEVITY_COLUMNS = [
     "region",
     "side",
     "median_days",
+    "region_late_asymmetry_risk",
     "p_not_returned_90",
     "p_not_returned_120",
     "p_not_returned_150",
@@ -85,6 +86,31 @@ def test_predict_writes_documented_files(bundle: Path, data: TrainingData, tmp_p
     first = longevity.loc[longevity.groupby("treatment_id")["median_days"].idxmin()]
     merged = risk.merge(first, on="treatment_id")
     assert (merged["first_to_wear_off_region"].astype(str) == merged["region"].astype(str)).all()
+    # Late-stage asymmetry: a region's risk on both of its sides, null for a side alone; the
+    # treatment's combines its regions'.
+    late = longevity["region_late_asymmetry_risk"]
+    np.testing.assert_allclose(
+        late.fillna(-1), np.nan_to_num(expected.region_late_asymmetry_risk, nan=-1)
+    )
+    paired = (
+        longevity.groupby(["treatment_id", "region"], observed=True)["side"].transform("size") == 2
+    )
+    assert late[paired].notna().all() and late[~paired].isna().all()
+    np.testing.assert_allclose(risk["late_asymmetry_risk"], expected.late_asymmetry_risk)
+
+
+def test_predict_takes_the_late_asymmetry_gap(
+    bundle: Path, data: TrainingData, tmp_path: Path
+) -> None:
+    args = ["--model", str(bundle), "--registry", str(data.source)]
+    assert _invoke(*args, "--out", str(tmp_path / "a")).exit_code == 0
+    longer = _invoke(*args, "--out", str(tmp_path / "b"), "--late-gap-days", "42")
+    assert longer.exit_code == 0, longer.output
+    a, b = (pd.read_parquet(tmp_path / x / "risk.parquet") for x in "ab")
+    assert (b["late_asymmetry_risk"] <= a["late_asymmetry_risk"] + 1e-12).all()
+    assert (b["late_asymmetry_risk"] < a["late_asymmetry_risk"] - 0.01).any()
+    refused = _invoke(*args, "--out", str(tmp_path / "c"), "--late-gap-days", "-1")
+    assert refused.exit_code == 2 and "late-gap-days" in refused.output
 
 
 @pytest.mark.parametrize("what", ["registry", "bundle", "tampered"])
@@ -111,8 +137,7 @@ def test_user_errors_exit_2_without_traceback(
 def test_installed_command(bundle: Path, data: TrainingData, tmp_path: Path) -> None:
     asym = Path(sys.executable).with_name("asym")
     help_text = subprocess.run([asym, "--help"], capture_output=True, text=True).stdout
-    if " predict " not in help_text:
-        pytest.skip("asym predict is not wired into asym_cli.py yet")
+    assert " predict " in help_text  # wired into asym_cli.py
     out = tmp_path / "out"
     cmd = [
         asym,

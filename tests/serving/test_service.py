@@ -37,6 +37,8 @@ def _predictions(risk: float) -> Predictions:
         median_days=np.array([100.0]),
         survival={d: np.array([0.5]) for d in SURVIVAL_DAYS},
         late_asymmetry_risk=np.array([0.0]),
+        region_late_asymmetry_risk=np.array([np.nan]),
+        late_gap_days=np.array([21.0]),
         first_region=np.array([0]),
         first_side=np.array([0]),
     )

@@ -18,7 +18,7 @@ from features.spec import FEATURE_DTYPE, FEATURE_NAMES
 from tests.fixtures import CALIBRATION
 from training import export, parity
 from training.dataset import TrainingData
-from training.longevity import duration_rows
+from training.duration_rows import duration_rows
 from training.models import DIFF_TARGETS, QUANTILES, FittedModels
 
 OUTPUTS = [f"{t}_{q}" for t in DIFF_TARGETS for q, _ in QUANTILES]

@@ -10,11 +10,11 @@ from bundle import postprocess
 from data.contract import REGIONS
 from features.longevity import LONGEVITY_INDEX
 from training.dataset import TrainingData, load_training_data
+from training.duration_rows import duration_rows
 from training.longevity import (
     BASELINE_PRIOR_EXPOSURE,
     NaiveLongevityModel,
     _HazardSet,
-    duration_rows,
     fit_longevity,
     fit_naive_longevity,
     life_table_baseline,
@@ -85,6 +85,11 @@ def test_report_names_and_arrays(report: LongevityReport) -> None:
         "longevity_c_index__region_glabella",
         "late_asymmetry_predicted_mean",
         "late_asymmetry_observed_rate",
+        "late_asymmetry_predicted_minus_observed",
+        "late_asymmetry_calibration_slope",
+        "late_asymmetry_brier_ratio_to_oracle",
+        "late_asymmetry_predicted_minus_oracle",
+        "late_asymmetry_treatment_predicted_minus_observed",
         "late_asymmetry_auc",
     ):
         assert np.isfinite(m[name]), name
@@ -92,8 +97,10 @@ def test_report_names_and_arrays(report: LongevityReport) -> None:
     assert len(report.predicted_median) == len(report.oracle_median) == n
     assert report.predicted_survival["all"].shape == report.curve_days.shape
     assert np.all(np.diff(report.predicted_survival["all"]) <= 1e-12)
-    assert len(report.late_risk) == m["late_asymmetry_pairs"]
-    assert np.all((report.late_risk >= 0) & (report.late_risk <= 1))
+    late = report.late
+    assert len(late.risk) == len(late.observed) == len(late.oracle) == m["late_asymmetry_pairs"]
+    assert np.all((late.risk >= 0) & (late.risk <= 1))
+    assert np.isfinite(late.observed).sum() == m["late_asymmetry_known_pairs"]
 
 
 def test_hazards_are_proportional_odds_of_one_margin_per_row(
