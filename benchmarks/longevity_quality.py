@@ -90,6 +90,11 @@ def main() -> None:
         f"{'median bias vs oracle (days)':34s} {m['longevity_median_days_bias_vs_oracle']:8.2f} "
         f"{m['longevity_naive_median_days_bias_vs_oracle']:8.2f}"
     )
+    print(
+        f"{'schedule touch-up within 10 days':34s} "
+        f"{m['schedule_touch_up_within_10_days_share']:8.3f}   (goal >= 0.70 of treated regions;"
+        f" MAE {m['schedule_touch_up_mae_vs_oracle_days']:.1f} days)"
+    )
     print(f"\n{'calibration':12s} {'predicted':>10s} {'KM':>8s} {'|gap|':>8s}")
     for day in (90, 120, 150):
         print(

@@ -77,6 +77,8 @@ class Predictions:
         first_region: (n,) region code of the (region, side) expected to wear off first
             (smallest median), -1 if the treatment has no longevity row.
         first_side: (n,) its side code, -1 if none.
+        curves: The survival curves of the r longevity rows, for any other summary of them
+            (e.g. the day each reaches a given chance of return: ``SurvivalCurves.days_to``).
     """
 
     risks: Mapping[str, FloatArray]
@@ -92,6 +94,7 @@ class Predictions:
     late_gap_days: FloatArray
     first_region: IntArray
     first_side: IntArray
+    curves: postprocess.SurvivalCurves
 
     @property
     def asymmetry_risk(self) -> FloatArray:
@@ -347,6 +350,7 @@ class Predictor:
             late_gap_days=gap,
             first_region=first_region,
             first_side=first_side,
+            curves=curves,
         )
 
     def predict_treatments(

@@ -16,9 +16,10 @@ from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 
+from serving.contributions import FEATURE_GROUPS
 from serving.keys import Clinic
 from serving.reload import ModelHolder
-from serving.service import FEATURE_GROUPS, PredictionService
+from serving.service import PredictionService
 from serving.state import ServingState
 
 API_KEY_HEADER: Final = "X-API-Key"

@@ -21,17 +21,20 @@ import pyarrow.parquet as pq
 
 from bundle.late_asymmetry import LATE_GAP_DAYS
 from bundle.manifest import Manifest
+from bundle.postprocess import MAX_DAYS
 from bundle.predictor import SURVIVAL_DAYS, Predictions, Predictor
 from data.contract import REGIONS, SIDES
 from data.registry import read_registry, write_rejects
 from features.build import build_features
 from features.longevity import treated_region_sides
 from features.tables import registry_inputs
+from serving.schedule import RETURN_LEVELS, schedule_rows
 
 CHUNK_TREATMENTS: Final = 20_000
 """Treatments per ``Predictor.predict`` call: bounds the hazard rows held at once."""
 RISK_FILE: Final = "risk.parquet"
 LONGEVITY_FILE: Final = "longevity.parquet"
+SCHEDULE_FILE: Final = "schedule.parquet"
 REJECTS_FILE: Final = "rejects.csv"
 
 
@@ -142,6 +145,52 @@ def _tables(
     return pa.table(risk), pa.table(longevity)
 
 
+def _days(values: npt.NDArray[np.float64]) -> pa.Array:
+    """Days as a column, a tenth of a day; never (inf, or past ten years) as null."""
+    return pa.array(
+        np.where(np.isfinite(values) & (values < MAX_DAYS), np.round(values, 1), np.nan),
+        from_pandas=True,
+    )
+
+
+def _schedule_table(
+    ids: npt.NDArray[np.object_],
+    dates: npt.NDArray[np.datetime64],
+    parts: Sequence[Predictions],
+    chunk: int,
+) -> pa.Table:
+    """The touch-up schedule (``serving.schedule.schedule_rows``), one row per treated side."""
+    rows = [schedule_rows(p) for p in parts]
+    treatment = _cat_int([p.treatment + k * chunk for k, p in enumerate(parts)])
+    start = dates[treatment].astype("datetime64[D]")
+
+    def on(days: npt.NDArray[np.float64]) -> pa.Array:
+        # The day as answered (a tenth of a day), rounded to whole days, as the endpoint does.
+        ok = np.isfinite(days) & (days < MAX_DAYS)
+        when = start + np.where(ok, np.round(np.round(days, 1)), 0).astype("timedelta64[D]")
+        return pa.array(when, mask=~ok)
+
+    returns = np.concatenate([r.returns for r in rows], axis=1) if rows else np.zeros((3, 0))
+    review = _cat([r.review_day for r in rows])
+    touch_up = _cat([r.touch_up_day for r in rows])
+    table: dict[str, pa.Array | npt.NDArray[np.float64] | npt.NDArray[np.int64]] = {
+        "treatment_id": pa.array(ids[treatment], type=pa.string()),
+        "region": _names(_cat_int([p.region for p in parts]), REGIONS),
+        "side": _names(_cat_int([p.side for p in parts]), SIDES),
+    }
+    for (key, _), days in zip(RETURN_LEVELS, returns, strict=True):
+        table[f"return_{key}"] = _days(days)
+    table |= {
+        "first_side": np.concatenate([r.first for r in rows]) if rows else np.zeros(0, bool),
+        "review_day": _days(review),
+        "review_date": on(review),
+        "touch_up_day": _days(touch_up),
+        "touch_up_date": on(touch_up),
+        "session": _cat_int([r.session for r in rows]),
+    }
+    return pa.table(table)
+
+
 def predict_registry(
     model: Path,
     registry: Path,
@@ -159,8 +208,11 @@ def predict_registry(
     model's model_name, model_version and model_run_id), ``out/longevity.parquet``
     (per treated region and side: treatment_id, region, side, median_days,
     region_late_asymmetry_risk (the same on both sides of a region treated on both sides, null
-    otherwise), p_not_returned_90/120/150) and, if the export has rejected rows,
-    ``out/rejects.csv``.
+    otherwise), p_not_returned_90/120/150), ``out/schedule.parquet`` (per treated region and
+    side: treatment_id, region, side, return_day_10/50/90, first_side (the side of its region
+    wearing off first), review_day/_date and touch_up_day/_date of its region, its region's
+    retreatment session, from 1; ``serving.schedule.schedule_rows``) and, if the export has
+    rejected rows, ``out/rejects.csv``.
 
     Args:
         model: Bundle folder (``bundle.resolve.resolve_model`` finds one).
@@ -191,10 +243,13 @@ def predict_registry(
 
     ids = reg.treatments["treatment_id"].to_numpy(dtype=object)
     risk, longevity = _tables(ids, parts, chunk, predictor.manifest)
+    dates = reg.treatments["treatment_date"].to_numpy(dtype="datetime64[D]")
+    plan = _schedule_table(ids, dates, parts, chunk)
     out.mkdir(parents=True, exist_ok=True)
-    files = [out / RISK_FILE, out / LONGEVITY_FILE]
+    files = [out / RISK_FILE, out / LONGEVITY_FILE, out / SCHEDULE_FILE]
     pq.write_table(risk, files[0])
     pq.write_table(longevity, files[1])
+    pq.write_table(plan, files[2])
     if len(reg.rejects):
         files.append(out / REJECTS_FILE)
         write_rejects(reg.rejects, files[-1])

@@ -1,3 +1,4 @@
+# Over 400 lines: the request models, derived from the contract, and their answers are one API.
 """Request and response models of the prediction API.
 
 The request models are derived from the registry contract (``data.contract``): every contract
@@ -96,7 +97,7 @@ def _field(column: Column) -> Any:
     return Annotated[annotation, Field(description=description, ge=ge, gt=gt, le=high)]
 
 
-def _typed_dict(name: str, doc: str, fields: dict[str, Any]) -> Any:
+def typed_dict(name: str, doc: str, fields: dict[str, Any]) -> Any:
     """A strict TypedDict that pydantic validates (and FastAPI documents) like a model.
 
     TypedDicts, not models: a request is validated into the plain dicts that
@@ -118,7 +119,7 @@ def _list_of(item: Any) -> Any:
 
 def _columns(name: str, doc: str, columns: tuple[Column, ...], **extra: Any) -> Any:
     """A TypedDict with one field per contract column, plus ``extra`` fields (annotations)."""
-    return _typed_dict(name, doc, {c.name: _field(c) for c in columns} | extra)
+    return typed_dict(name, doc, {c.name: _field(c) for c in columns} | extra)
 
 
 def _without_id(columns: tuple[Column, ...]) -> tuple[Column, ...]:
@@ -206,7 +207,7 @@ Duration: Final = _columns(
     "When activity came back after an earlier treatment: contract table ``durations``.",
     _without_id(DURATIONS.columns),
 )
-EarlierTreatment: Final = _typed_dict(
+EarlierTreatment: Final = typed_dict(
     "EarlierTreatment",
     "One earlier treatment of the same patient.",
     {
@@ -236,39 +237,41 @@ EarlierTreatment: Final = _typed_dict(
         ],
     },
 )
-PredictRequest: Final = _typed_dict(
+PREDICT_FIELDS: Final[dict[str, Any]] = {
+    "patient": Patient,
+    "plan": Plan,
+    "history": NotRequired[
+        Annotated[
+            _list_of(EarlierTreatment),
+            Field(
+                default_factory=list,
+                max_length=MAX_HISTORY,
+                description="The patient's earlier treatments (any order); [] for a first "
+                "treatment.",
+            ),
+        ]
+    ],
+    "late_gap_days": NotRequired[
+        Annotated[
+            float,
+            Field(
+                default=LATE_GAP_DAYS,
+                ge=0,
+                le=MAX_LATE_GAP_DAYS,
+                description="Late-stage asymmetry: one side wearing off at least this many "
+                f"days before the other (default {LATE_GAP_DAYS:g}).",
+            ),
+        ]
+    ],
+}
+"""The fields of a predict request (other requests add their own)."""
+PredictRequest: Final = typed_dict(
     "PredictRequest",
     "One treatment to predict: the patient, the plan and the patient's earlier treatments.",
-    {
-        "patient": Patient,
-        "plan": Plan,
-        "history": NotRequired[
-            Annotated[
-                _list_of(EarlierTreatment),
-                Field(
-                    default_factory=list,
-                    max_length=MAX_HISTORY,
-                    description="The patient's earlier treatments (any order); [] for a first "
-                    "treatment.",
-                ),
-            ]
-        ],
-        "late_gap_days": NotRequired[
-            Annotated[
-                float,
-                Field(
-                    default=LATE_GAP_DAYS,
-                    ge=0,
-                    le=MAX_LATE_GAP_DAYS,
-                    description="Late-stage asymmetry: one side wearing off at least this many "
-                    f"days before the other (default {LATE_GAP_DAYS:g}).",
-                ),
-            ]
-        ],
-    },
+    PREDICT_FIELDS,
 )
 """A request as validated: the plain dicts of ``features.request.TreatmentRequest``."""
-BatchRequest: Final = _typed_dict(
+BatchRequest: Final = typed_dict(
     "BatchRequest",
     "Several treatments, answered together (at most the server's max_batch).",
     {"requests": Annotated[_list_of(PredictRequest), Field(min_length=1)]},

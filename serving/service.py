@@ -4,10 +4,7 @@ A request becomes features only through ``features`` (``features.request.request
 ``features.build.build_features``) and answers only through the bundle's ONNX models
 (``bundle.predictor.Predictor``): no pandas and no LightGBM on this path.
 
-Contributions come with the model: the bundle's treatment graph gives, per feature, its share of
-the risk's log-odds (a path attribution of the risk trees, ``training.export``), and a feature
-group's contribution is the sum over its features: the groups' contributions and the model's base
-add up to logit(asymmetry_risk).
+Contributions come with the model and are summed by feature group (``serving.contributions``).
 """
 
 from __future__ import annotations
@@ -15,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import numpy as np
@@ -26,98 +23,28 @@ from bundle.late_asymmetry import LATE_GAP_DAYS
 from bundle.predictor import ASYMMETRY_RISK, SURVIVAL_DAYS, Predictions, Predictor
 from data.atlas import (
     LABEL_RANGE_U_EQ,
-    RISK_BLOBS,
     SAFE_FRONTALIS_ABOVE_BROW_MM,
     SAFE_GLABELLA_ABOVE_RIM_MM,
 )
-from data.contract import MUSCLES, REGIONS, SIDES
+from data.contract import REGIONS, SIDES
 from features.build import build_features
 from features.inputs import LEFT
 from features.longevity import treated_region_sides
 from features.request import TreatmentRequest, requests_inputs
 from features.spec import (
-    DIFFS,
     FEATURE_INDEX,
-    FEATURES,
-    GEOMETRY,
-    INJECTION_UNITS,
-    MUSCLE_TARGETS,
     SIDES2,
 )
+from serving.contributions import FEATURE_GROUPS, group_contributions
 from serving.log import LogBatch, PredictionLog
+from serving.schedule import schedule
 from serving.schemas import TOP_CONTRIBUTIONS, LongevityRow, risk_band
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
-def _feature_groups() -> dict[str, tuple[str, ...]]:
-    """Contribution groups: every feature of ``features.spec`` in exactly one group.
-
-    Per muscle, everything its points decide (dose, points, effective dose, point geometry);
-    the off-target structures; the physics estimates; the session totals; then the patient's
-    demographics, product, baseline differences, thickness; and the history.
-    """
-    muscle: dict[str, set[str]] = {m: set() for m in MUSCLES}
-    for m, s in INJECTION_UNITS:
-        muscle[m] |= {f"u_eq_{m}_{s}", f"points_{m}_{s}"}
-    for m, s in MUSCLE_TARGETS:
-        muscle[m].add(f"eff_{m}_{s}")
-    for m in MUSCLES:
-        muscle[m] |= {f"eff_lr_diff_{m}", f"eff_lr_ratio_{m}"}
-    for stem, m, _ in GEOMETRY:
-        muscle[m] |= {f"{stem}_{s}" for s in SIDES2}
-    named: dict[str, set[str]] = {f"placement:{m}": names for m, names in muscle.items()}
-    named["placement:off_target_structures"] = {
-        f"eff_{b}_{s}" for b in RISK_BLOBS for s in SIDES2
-    } | {f"eff_lr_diff_{b}" for b in RISK_BLOBS}
-    named["placement:expected_changes"] = {
-        f"expected_{d}_{what}"
-        for d in DIFFS
-        for what in ("change_mm", "post_abs_mm", "correction_mm")
-    }
-    named["baseline_differences"] = {f"baseline_{d}_{a}_mm" for d in DIFFS for a in ("diff", "abs")}
-    named["baseline_differences"].add("baseline_missing")
-    named["product_dilution"] = {"product", "dilution_ml_per_100u", "unit_factor"}
-
-    groups: dict[str, list[str]] = {}
-    for f in FEATURES:
-        group = next((g for g, names in named.items() if f.name in names), None)
-        if group is None:
-            if "_thickness_" in f.name:
-                group = "thickness"
-            elif f.group == "placement":
-                group = "placement:session_totals"  # region doses, totals, counts
-            elif f.group == "patient":
-                group = "demographics"
-            else:
-                group = f.group  # history
-        groups.setdefault(group, []).append(f.name)
-    return {g: tuple(names) for g, names in groups.items()}
-
-
-FEATURE_GROUPS: Final = _feature_groups()
-"""Contribution groups by name: the feature names whose contributions each adds up."""
 _GROUP_NAMES: Final = tuple(FEATURE_GROUPS)
-
-
-def _group_matrix() -> FloatArray:
-    """(F, groups): 1 where feature f is in group k, so contributions @ it sums by group."""
-    matrix = np.zeros((len(FEATURE_INDEX), len(FEATURE_GROUPS)))
-    for k, names in enumerate(FEATURE_GROUPS.values()):
-        matrix[[FEATURE_INDEX[n] for n in names], k] = 1.0
-    return matrix
-
-
-_GROUP_MATRIX: Final = _group_matrix()
-
-
-def group_contributions(per_feature: FloatArray) -> FloatArray:
-    """(n, groups) sums of (n, F) per-feature contributions over each of ``FEATURE_GROUPS``."""
-    out: FloatArray = per_feature @ _GROUP_MATRIX
-    return out
-
-
 _LABEL_RATIO: Final = np.array([FEATURE_INDEX[f"region_label_ratio_{r}"] for r in REGIONS])
 _REGION_DOSE: Final = np.array([FEATURE_INDEX[f"region_u_eq_{r}"] for r in REGIONS])
 _POINT_CHECKS: Final = (
@@ -382,3 +309,33 @@ class PredictionService:
             for o, rid in zip(scored.outputs, rids, strict=True)
         ]
         return Answered(answers, model)
+
+    def schedule(
+        self, request: TreatmentRequest, treatment_date: date, *, clinic: str, request_id: str
+    ) -> dict[str, Any]:
+        """Answer and log the touch-up schedule of one treatment (``serving.schedule``).
+
+        Args:
+            request: The validated request.
+            treatment_date: The day of the treatment.
+            clinic: Calling clinic (for the log).
+            request_id: Id of the HTTP request.
+
+        Returns:
+            The ``ScheduleResponse`` fields.
+        """
+        predictor = self.predictor
+        gap = request.get("late_gap_days", LATE_GAP_DAYS)
+        answer = schedule(predictor, request, treatment_date, gap)
+        self._log.record_many(
+            LogBatch(
+                request_ids=[request_id],
+                clinic=clinic,
+                time=datetime.now(UTC),
+                model_name=predictor.model_name,
+                model_version=predictor.model_version,
+                input_sha256=[canonical_sha256(request)],
+                outputs=[orjson.dumps(answer)],
+            )
+        )
+        return {**answer, "model": model_info(predictor), "request_id": request_id}

@@ -35,6 +35,8 @@ CALIBRATION_DAYS: Final = (90, 120, 150)
 """Days at which mean predicted survival is compared with Kaplan-Meier."""
 MIN_GROUP_ROWS: Final = 200
 """Per-region metrics only for regions with at least this many held-out rows."""
+TOUCH_UP_WITHIN_DAYS: Final = 10.0
+"""A region's touch-up day is counted right when within this many days of the oracle's."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,9 @@ def evaluate_longevity(
       ``durations`` rows; ``longevity_c_index_ratio_to_oracle`` and the naive one.
     - ``longevity_median_days_mae_vs_oracle`` / ``_bias_vs_oracle`` (and ``longevity_naive_...``):
       predicted minus true median over every treated (region, side) of the held-out treatments.
+    - ``schedule_touch_up_within_10_days_share`` and ``schedule_touch_up_mae_vs_oracle_days``:
+      per held-out treated region, its first side's predicted median (the schedule's touch-up
+      day, ``serving.schedule``) against the oracle's first side's median.
     - ``longevity_s{90,120,150}_predicted`` / ``_km`` / ``_abs_gap``: mean predicted survival
       against Kaplan-Meier at that day.
     - ``late_asymmetry_*``: held-out (treatment, region)s with both sides recorded, the risk of
@@ -230,4 +235,12 @@ def _median_errors(
         out[f"longevity_median_days_bias_vs_oracle{suffix}"] = bias
         out[f"longevity_naive_median_days_mae_vs_oracle{suffix}"] = naive_mae
         out[f"longevity_naive_median_days_bias_vs_oracle{suffix}"] = naive_bias
+    # The schedule's touch-up day of a region is its first side's median: predicted against the
+    # oracle's, per held-out treated region (pair is (treatment, region), keys sorted by it).
+    starts = np.flatnonzero(np.r_[True, pair[held][1:] != pair[held][:-1]])
+    first_pred = np.minimum.reduceat(pred, starts)
+    first_true = np.minimum.reduceat(truth, starts)
+    within = np.abs(first_pred - first_true) <= TOUCH_UP_WITHIN_DAYS
+    out["schedule_touch_up_within_10_days_share"] = float(within.mean())
+    out["schedule_touch_up_mae_vs_oracle_days"] = float(np.mean(np.abs(first_pred - first_true)))
     return out

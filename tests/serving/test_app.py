@@ -21,12 +21,12 @@ from data.contract import REGIONS, SIDES
 from features.request import TreatmentRequest, request_inputs
 from features.tables import registry_requests
 from serving.app import create_app
+from serving.contributions import FEATURE_GROUPS, group_contributions
 from serving.deps import Caller, Holder, Options
 from serving.keys import create_key
 from serving.predict import predict_registry
 from serving.routes.direct import DirectRoute
 from serving.schemas import PredictRequest
-from serving.service import FEATURE_GROUPS, group_contributions
 from serving.settings import serving_settings
 from tests.serving.live import live_server
 from training.dataset import TrainingData

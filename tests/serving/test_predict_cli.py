@@ -99,6 +99,61 @@ def test_predict_writes_documented_files(bundle: Path, data: TrainingData, tmp_p
     np.testing.assert_allclose(risk["late_asymmetry_risk"], expected.late_asymmetry_risk)
 
 
+SCHEDULE_COLUMNS = [
+    "treatment_id",
+    "region",
+    "side",
+    "return_day_10",
+    "return_day_50",
+    "return_day_90",
+    "first_side",
+    "review_day",
+    "review_date",
+    "touch_up_day",
+    "touch_up_date",
+    "session",
+]
+
+
+def test_predict_writes_the_schedule_of_every_treatment(
+    bundle: Path, data: TrainingData, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    assert (
+        _invoke("--model", str(bundle), "--registry", str(data.source), "--out", str(out)).exit_code
+        == 0
+    )
+    plan = pd.read_parquet(out / "schedule.parquet")
+    longevity = pd.read_parquet(out / "longevity.parquet")
+    assert list(plan.columns) == SCHEDULE_COLUMNS
+    assert (
+        plan[["treatment_id", "region", "side"]]
+        .astype(str)
+        .equals(longevity[["treatment_id", "region", "side"]].astype(str))
+    )
+    np.testing.assert_allclose(plan["return_day_50"], longevity["median_days"].round(1), atol=0.051)
+    # One first side per region, whose median is its region's touch-up day.
+    by_region = plan.groupby(["treatment_id", "region"], observed=True)
+    assert (by_region["first_side"].sum() == 1).all()
+    firsts = plan[plan["first_side"]]
+    assert (firsts["touch_up_day"] == firsts["return_day_50"]).all()
+    assert (by_region["touch_up_day"].nunique() == 1).all()
+    # Dates count from the treatment's date.
+    dates = data.registry.treatments.set_index("treatment_id")["treatment_date"]
+    start = dates.reindex(plan["treatment_id"]).to_numpy()
+    days = plan["touch_up_date"].to_numpy().astype("datetime64[D]") - start.astype("datetime64[D]")
+    np.testing.assert_array_equal(days.astype(int), plan["touch_up_day"].round().astype(int))
+    # Sessions: numbered from 1 in touch-up order; each opens more than 14 days after the one
+    # before, and every region of a session within 14 days of its first.
+    for _, regions in firsts.groupby("treatment_id"):
+        regions = regions.sort_values("touch_up_day")
+        assert regions["session"].is_monotonic_increasing and regions["session"].iloc[0] == 1
+        opened = regions.groupby("session")["touch_up_day"].agg(["min", "max"])
+        # The days are rounded to a tenth: 0.1 of slack.
+        assert (opened["max"] - opened["min"] <= 14.1).all()
+        assert (opened["min"].diff().dropna() > 13.9).all()
+
+
 def test_predict_takes_the_late_asymmetry_gap(
     bundle: Path, data: TrainingData, tmp_path: Path
 ) -> None:

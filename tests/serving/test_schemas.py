@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from data.contract import DURATIONS, FOLLOWUPS, INJECTIONS, TREATMENTS, Column, Kind, Table
 from features.request import PATIENT_COLUMNS
 from features.spec import FEATURE_NAMES
+from serving.contributions import FEATURE_GROUPS
 from serving.schemas import (
     PREDICT_REQUEST,
     Duration,
@@ -21,7 +22,7 @@ from serving.schemas import (
     Review,
     risk_band,
 )
-from serving.service import FEATURE_GROUPS, canonical_sha256
+from serving.service import canonical_sha256
 
 
 def _columns(table: Table, names: tuple[str, ...] | None = None) -> list[Column]:
@@ -77,7 +78,7 @@ def test_minimal_request_is_valid_and_fills_every_absent_field() -> None:
     # `features.request` rely on it.
     shuffled = {"plan": dict(reversed(_REQUEST["plan"].items())), "patient": _REQUEST["patient"]}
     again = PREDICT_REQUEST.validate_python(shuffled)
-    assert list(again) == ["patient", "plan", "history"]
+    assert list(again) == ["patient", "plan", "history", "late_gap_days"]
     assert list(again["patient"]) == list(PATIENT_COLUMNS)
     assert again == r
 

@@ -9,19 +9,15 @@ import numpy as np
 import orjson
 import pytest
 
+from bundle.postprocess import SurvivalCurves
 from bundle.predictor import SURVIVAL_DAYS, Predictions, Predictor
 from data.atlas import SAFE_FRONTALIS_ABOVE_BROW_MM
 from features.spec import FEATURE_INDEX, FEATURE_NAMES
 from features.tables import registry_requests
+from serving.contributions import FEATURE_GROUPS, group_contributions
 from serving.log import PredictionLog
 from serving.schemas import BatchResponse, PredictResponse
-from serving.service import (
-    FEATURE_GROUPS,
-    PredictionService,
-    _answers,
-    group_contributions,
-    plan_warnings,
-)
+from serving.service import PredictionService, _answers, plan_warnings
 from training.dataset import TrainingData
 
 
@@ -41,6 +37,7 @@ def _predictions(risk: float) -> Predictions:
         late_gap_days=np.array([21.0]),
         first_region=np.array([0]),
         first_side=np.array([0]),
+        curves=SurvivalCurves(np.full((1, 12), 0.2), 30.0),
     )
 
 
