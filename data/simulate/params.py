@@ -13,7 +13,7 @@ from typing import Final
 
 from data.atlas import BROW_LINE_Y_MM, Blob
 
-SIMULATOR_VERSION: Final = "asym-sim 1.2"
+SIMULATOR_VERSION: Final = "asym-sim 1.3"
 """Bumped whenever the same arguments would give different files."""
 
 CHUNK_PATIENTS: Final = 10_000
