@@ -42,6 +42,7 @@ from bundle.manifest import (
     MANIFEST_FILE,
     TREATMENT_FILE,
     Calibration,
+    FeatureSupport,
     Head,
     Manifest,
     OnnxFile,
@@ -71,6 +72,9 @@ HAZARD_MARGIN_OUTPUT: Final = "hazard_margin"
 HAZARD_PARITY: Final = "hazard"
 """Parity key of the hazards computed from the ONNX margin and the baseline."""
 LIBRARIES: Final = ("asym", "lightgbm", "numpy", "onnx", "onnxmltools", "onnxruntime")
+SUPPORT_QUANTILES: Final = (0.005, 0.995)
+"""Levels of the training rows' feature ranges in the manifest (``FeatureSupport``): the central
+99%, so that a handful of extreme registry rows do not stretch what counts as covered."""
 
 
 class _Binary:
@@ -186,6 +190,28 @@ def _compare_hazards(lon: LongevityModel, onnx_margin: FloatArray, rows: Float32
         postprocess.hazards_from_margin(onnx_margin, lon.baseline, region),
         lon.hazards(rows),
         lambda k: f"bin {k}",
+    )
+
+
+def feature_support(x: Float32Array) -> FeatureSupport:
+    """The ``SUPPORT_QUANTILES`` range of each feature over the training rows ``x``.
+
+    Args:
+        x: (n, F) training feature rows (NaN = missing).
+
+    Returns:
+        The ranges; None for a feature no row has.
+    """
+    bounds = np.full((2, x.shape[1]), np.nan)
+    has = ~np.isnan(x).all(axis=0)
+    if has.any():
+        bounds[:, has] = np.nanquantile(x[:, has].astype(np.float64), SUPPORT_QUANTILES, axis=0)
+
+    def values(row: FloatArray) -> tuple[float | None, ...]:
+        return tuple(None if np.isnan(v) else float(v) for v in row)
+
+    return FeatureSupport(
+        quantiles=SUPPORT_QUANTILES, low=values(bounds[0]), high=values(bounds[1]), rows=len(x)
     )
 
 
@@ -360,6 +386,7 @@ def export_bundle(
             regression_rtol=parity.REGRESSION_RTOL,
             regression_atol=parity.REGRESSION_ATOL,
         ),
+        support=feature_support(data.features[data.train] if data.train.any() else data.features),
     )
     _publish(
         out,

@@ -275,3 +275,11 @@ def test_resolve_model_takes_a_folder_as_is(bundle: Path, tmp_path: Path) -> Non
     assert resolve_model(str(bundle), None) == bundle
     with pytest.raises(BundleError, match="no such bundle folder"):
         resolve_model(str(tmp_path / "nope"), None)
+
+
+def test_a_support_reference_of_another_width_is_refused(bundle: Path, tmp_path: Path) -> None:
+    copy = _copy(bundle, tmp_path)
+    support = json.loads((copy / MANIFEST_FILE).read_text())["support"]
+    _edit_manifest(copy, support={**support, "low": support["low"][:-1]})
+    with pytest.raises(BundleMismatch, match=r"support has \d+ low and \d+ high values"):
+        Predictor.load(copy)
