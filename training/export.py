@@ -42,7 +42,6 @@ from bundle.manifest import (
     MANIFEST_FILE,
     TREATMENT_FILE,
     Calibration,
-    FeatureSupport,
     Head,
     Manifest,
     OnnxFile,
@@ -60,6 +59,7 @@ from training.model_string import as_regression
 from training.models import DIFF_TARGETS, QUANTILES, FittedModels, LongevityModel, RiskModel
 from training.onnx_graph import Converted, merge, run
 from training.parity import ParityError
+from training.support import feature_support
 
 Float32Array = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]
@@ -72,9 +72,6 @@ HAZARD_MARGIN_OUTPUT: Final = "hazard_margin"
 HAZARD_PARITY: Final = "hazard"
 """Parity key of the hazards computed from the ONNX margin and the baseline."""
 LIBRARIES: Final = ("asym", "lightgbm", "numpy", "onnx", "onnxmltools", "onnxruntime")
-SUPPORT_QUANTILES: Final = (0.005, 0.995)
-"""Levels of the training rows' feature ranges in the manifest (``FeatureSupport``): the central
-99%, so that a handful of extreme registry rows do not stretch what counts as covered."""
 
 
 class _Binary:
@@ -190,28 +187,6 @@ def _compare_hazards(lon: LongevityModel, onnx_margin: FloatArray, rows: Float32
         postprocess.hazards_from_margin(onnx_margin, lon.baseline, region),
         lon.hazards(rows),
         lambda k: f"bin {k}",
-    )
-
-
-def feature_support(x: Float32Array) -> FeatureSupport:
-    """The ``SUPPORT_QUANTILES`` range of each feature over the training rows ``x``.
-
-    Args:
-        x: (n, F) training feature rows (NaN = missing).
-
-    Returns:
-        The ranges; None for a feature no row has.
-    """
-    bounds = np.full((2, x.shape[1]), np.nan)
-    has = ~np.isnan(x).all(axis=0)
-    if has.any():
-        bounds[:, has] = np.nanquantile(x[:, has].astype(np.float64), SUPPORT_QUANTILES, axis=0)
-
-    def values(row: FloatArray) -> tuple[float | None, ...]:
-        return tuple(None if np.isnan(v) else float(v) for v in row)
-
-    return FeatureSupport(
-        quantiles=SUPPORT_QUANTILES, low=values(bounds[0]), high=values(bounds[1]), rows=len(x)
     )
 
 
