@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 
 from serving import errors, process
 from serving.lifespan import lifespan
-from serving.routes import admin, health, model, predict
+from serving.routes import admin, health, model, predict, recommend
 from serving.settings import ServingSettings, serving_settings
 from serving.state import MetricsMiddleware, ServingState
 
@@ -47,6 +47,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
     app.add_middleware(MetricsMiddleware, state=state)
     app.include_router(predict.router)
     app.include_router(predict.batch_router, max_body_size=settings.max_batch_body_bytes)
+    app.include_router(recommend.router)
     app.include_router(model.router)
     app.include_router(admin.router)
     app.include_router(health.router)

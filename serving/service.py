@@ -368,3 +368,32 @@ class PredictionService:
             for o, rid in zip(scored.outputs, rids, strict=True)
         ]
         return Answered(answers, model)
+
+    def record(
+        self,
+        requests: Sequence[TreatmentRequest],
+        outputs: Sequence[dict[str, Any]],
+        *,
+        clinic: str,
+        request_id: str,
+    ) -> None:
+        """Log answers made elsewhere with the current model (the recommend stage's).
+
+        Args:
+            requests: The validated requests answered.
+            outputs: Their answers, without model and request id.
+            clinic: Calling clinic.
+            request_id: Id of the HTTP request.
+        """
+        predictor = self.predictor
+        self._log.record_many(
+            LogBatch(
+                request_ids=[request_id] * len(outputs),
+                clinic=clinic,
+                time=datetime.now(UTC),
+                model_name=predictor.model_name,
+                model_version=predictor.model_version,
+                input_sha256=[canonical_sha256(r) for r in requests],
+                outputs=[orjson.dumps(o) for o in outputs],
+            )
+        )
