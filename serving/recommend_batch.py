@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from bundle.predictor import Predictor
@@ -62,16 +63,29 @@ class RecommendReport:
     write_seconds: float
 
 
-def _rows(inputs: FeatureInput, a: int, b: int) -> FeatureInput:
-    """Treatments ``a`` to ``b`` of ``inputs`` (the plan's points of those treatments too)."""
-    points = slice(*np.searchsorted(inputs.plan.treatment, [a, b]).tolist())
-    plan = PlanArrays(
-        **{f.name: getattr(inputs.plan, f.name)[points] for f in dataclasses.fields(PlanArrays)}
+def take_treatments(inputs: FeatureInput, rows: npt.NDArray[np.int64]) -> FeatureInput:
+    """The inputs of the treatments ``rows`` of ``inputs``, in that order, with their points.
+
+    Args:
+        inputs: Inputs of n treatments (``features.tables.registry_inputs``).
+        rows: Treatments to take, each once.
+
+    Returns:
+        The inputs of ``len(rows)`` treatments, treatment i being ``rows[i]``.
+    """
+    plan = inputs.plan
+    position = np.full(inputs.n, -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    new = position[plan.treatment]
+    points = np.flatnonzero(new >= 0)
+    points = points[np.argsort(new[points], kind="stable")]  # grouped in the new order
+    taken = PlanArrays(
+        **{f.name: getattr(plan, f.name)[points] for f in dataclasses.fields(PlanArrays)}
     )
-    plan = dataclasses.replace(plan, treatment=plan.treatment - a)
     fields = dataclasses.fields(FeatureInput)
     return FeatureInput(
-        plan=plan, **{f.name: getattr(inputs, f.name)[a:b] for f in fields if f.name != "plan"}
+        plan=dataclasses.replace(taken, treatment=new[points]),
+        **{f.name: getattr(inputs, f.name)[rows] for f in fields if f.name != "plan"},
     )
 
 
@@ -150,7 +164,8 @@ def recommend_registry(
     rows, suggested = [], []
     for a in range(0, len(ids), chunk):
         b = min(a + chunk, len(ids))
-        found, _ = recommend(predictor, _rows(inputs, a, b), plans[a:b], [constraints] * (b - a))
+        chunk_inputs = take_treatments(inputs, np.arange(a, b))
+        found, _ = recommend(predictor, chunk_inputs, plans[a:b], [constraints] * (b - a))
         rows += [_summary_row(t, r) for t, r in zip(ids[a:b], found, strict=True)]
         suggested += [r.suggestion.plan for r in found]
     searched = time.perf_counter()
