@@ -19,8 +19,9 @@ move again when it gains nothing, until nothing gains or ``MAX_STEPS``. A candid
 before it is scored if it leaves the label range (``data.atlas.LABEL_RANGE_U_EQ``, or, for a
 region already outside it, goes further out), changes a (region, side)'s units by more than
 allowed, touches a kept point, changes too many points or leaves the face frame; and after it is
-scored if it raises a ptosis risk by more than ``PTOSIS_MARGIN`` or takes a feature the plan
-decides outside the training data's range where the plan was inside it.
+scored if it raises a ptosis risk by more than ``PTOSIS_MARGIN``, fails a safety test the plan
+passed (``Scores.warned``: a point below its safe height) or takes a feature the plan decides
+outside the training data's range where the plan was inside it.
 
 Then the states the descent took are checked, in two more calls: their median days (none may
 shorten by more than ``LONGEVITY_DAYS``) and their risk as carried out (``_Search.carried_out``).
@@ -221,6 +222,8 @@ class Scores:
         median_days: (n, g) median days of the plan's g treated (region, side), in a fixed
             order; None when not asked for.
         outside: (n, F) features outside the training data's support, or None (no reference).
+        warned: (n, w) safety tests of the plan failed (e.g. a point below its safe height),
+            or None (the scorer has none).
     """
 
     risk: FloatArray
@@ -228,6 +231,7 @@ class Scores:
     brow_ptosis: FloatArray
     median_days: FloatArray | None = None
     outside: BoolArray | None = None
+    warned: BoolArray | None = None
 
     def rows(self, at: IntArray) -> Scores:
         """The candidates ``at``, in that order."""
@@ -237,6 +241,7 @@ class Scores:
             self.brow_ptosis[at],
             None if self.median_days is None else self.median_days[at],
             None if self.outside is None else self.outside[at],
+            None if self.warned is None else self.warned[at],
         )
 
 
@@ -438,8 +443,10 @@ class _Search:
         b = self.before
         ok = scores.eyelid_ptosis <= b.eyelid_ptosis[0] + PTOSIS_MARGIN
         ok &= scores.brow_ptosis <= b.brow_ptosis[0] + PTOSIS_MARGIN
-        if scores.outside is not None and b.outside is not None:
-            ok &= ~(scores.outside & ~b.outside).any(axis=1)  # nothing newly outside
+        # Nothing newly outside the training range, no safety test newly failed.
+        for new, old in ((scores.outside, b.outside), (scores.warned, b.warned)):
+            if new is not None and old is not None:
+                ok &= ~(new & ~old).any(axis=1)
         steps = np.abs(level).sum(axis=1) + np.abs(offset).sum(axis=(1, 2))
         objective = np.where(ok, scores.risk + CHANGE_COST * steps, np.inf)
         self.gain[moves] = self.objective - objective

@@ -51,7 +51,7 @@ from serving.advisor import (
     search,
 )
 from serving.recommend_checks import changes, checks, number, support, support_bounds
-from serving.service import Answered, PredictionService, model_info, score
+from serving.service import Answered, PredictionService, low_points, model_info, score
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -103,6 +103,7 @@ def model_scorer(predictor: Predictor, base: FeatureInput, plans: Sequence[PlanP
             risks, median = p.risks, p.median_days
         else:  # the binary heads alone: most of a step's candidates need nothing else
             treatment, risks, median = np.zeros(0, np.int64), predictor.risks(x), np.zeros(0)
+        warned = low_points(x)
         outside = None
         if bounds is not None:
             outside = (x < bounds[0]) | (x > bounds[1])  # NaN on either side compares False
@@ -120,6 +121,7 @@ def model_scorer(predictor: Predictor, base: FeatureInput, plans: Sequence[PlanP
                     if longevity
                     else None,
                     outside=None if outside is None else outside[row : row + n],
+                    warned=warned[row : row + n],
                 )
             )
             row, rows = row + n, rows + n * width

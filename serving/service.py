@@ -152,6 +152,16 @@ def canonical_sha256(request: TreatmentRequest) -> str:
     return hashlib.sha256(orjson.dumps(request)).hexdigest()
 
 
+def low_points(x: FloatArray) -> npt.NDArray[np.bool_]:
+    """(n, 4) whether each side's lowest frontalis and corrugator point sits below its safe height.
+
+    The tests of the ``frontalis_point_low`` and ``corrugator_point_low`` warnings (left, right
+    each); a plan without such a point passes.
+    """
+    low: npt.NDArray[np.bool_] = x[:, _POINT_COLUMNS] < _POINT_LIMITS  # NaN compares False
+    return low
+
+
 def plan_warnings(x: FloatArray) -> list[list[dict[str, str]]]:
     """Warnings about plans, read from their feature rows.
 
@@ -174,8 +184,7 @@ def plan_warnings(x: FloatArray) -> list[list[dict[str, str]]]:
                 f"range {low:g}-{high:g} U_eq",
             }
         )
-    low_points = x[:, _POINT_COLUMNS] < _POINT_LIMITS  # NaN (no such point) compares False
-    for i, k in np.argwhere(low_points).tolist():
+    for i, k in np.argwhere(low_points(x)).tolist():
         code, _, limit, text = _POINT_CHECKS[k // len(SIDES2)]
         side = SIDES2[k % len(SIDES2)]
         value = x[i, _POINT_COLUMNS[k]]
