@@ -160,6 +160,26 @@ class Parity(_Frozen):
     regression_atol: float
 
 
+class FeatureSupport(_Frozen):
+    """What the training rows covered, feature by feature: the plan advisor's support reference.
+
+    A suggested plan whose features leave these ranges lies where the model has seen few plans
+    (``serving.recommend``). Optional: a bundle without it answers with support unknown.
+
+    Attributes:
+        quantiles: The (low, high) quantile levels the ranges are taken at.
+        low: Per feature (``feature_names`` order), the low quantile of its training values;
+            None where no training row has a value.
+        high: Same, the high quantile.
+        rows: Training rows they come from.
+    """
+
+    quantiles: tuple[float, float]
+    low: tuple[float | None, ...]
+    high: tuple[float | None, ...]
+    rows: int
+
+
 class Manifest(_Frozen):
     """Everything a server needs to know about a bundle, and what it was made from.
 
@@ -188,6 +208,7 @@ class Manifest(_Frozen):
         libraries: Versions of the libraries that trained and exported it.
         data_fingerprint: SHA-256 of the training registry's files.
         parity: The export's parity check.
+        support: The training rows' feature ranges (``FeatureSupport``), if exported with them.
     """
 
     format_version: int
@@ -208,6 +229,7 @@ class Manifest(_Frozen):
     libraries: Mapping[str, str]
     data_fingerprint: str
     parity: Parity
+    support: FeatureSupport | None = None
 
     def heads_of(self, *kinds: HeadKind) -> tuple[Head, ...]:
         """The heads of the given kinds, in manifest order."""
@@ -371,6 +393,14 @@ def _structure_problems(manifest: Manifest) -> list[str]:
         problems.append(
             f"{longevity.file} input shape {longevity.input.shape} does not match "
             f"{len(manifest.longevity_features)} longevity features"
+        )
+    support = manifest.support
+    if support is not None and not len(support.low) == len(support.high) == len(
+        manifest.feature_names
+    ):
+        problems.append(
+            f"support has {len(support.low)} low and {len(support.high)} high values, expected "
+            f"{len(manifest.feature_names)}"
         )
     groups = len(manifest.hazard_baseline)
     if groups not in (1, len(REGIONS)):

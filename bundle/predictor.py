@@ -18,6 +18,8 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+import onnx
+import onnx.utils
 import onnxruntime as ort
 
 from bundle import postprocess
@@ -119,6 +121,14 @@ def open_session(data: bytes, intra_op_threads: int = 0) -> ort.InferenceSession
     return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
 
+def outputs_only(data: bytes, outputs: list[str]) -> bytes:
+    """An ONNX model cut down to what computes ``outputs`` (onnxruntime runs every node)."""
+    model = onnx.load_from_string(data)
+    inputs = [i.name for i in model.graph.input]
+    cut: bytes = onnx.utils.Extractor(model).extract_model(inputs, outputs).SerializeToString()
+    return cut
+
+
 def _late_asymmetry(
     curves: postprocess.SurvivalCurves,
     treatment: IntArray,
@@ -198,11 +208,17 @@ class Predictor:
         manifest: Manifest,
         treatment: ort.InferenceSession,
         longevity: ort.InferenceSession,
+        binary: ort.InferenceSession | None = None,
     ) -> None:
-        """Wrap sessions already opened on the manifest's files (use ``Predictor.load``)."""
+        """Wrap sessions already opened on the manifest's files (use ``Predictor.load``).
+
+        ``binary``, if given, is a session over the binary heads' outputs of the treatment
+        file alone (``outputs_only``), for ``risks``.
+        """
         self._manifest = manifest
         self._treatment = treatment
         self._longevity = longevity
+        self._binary_session = binary
         self._features_input = manifest.files[TREATMENT_FILE].input.name
         self._longevity_input = manifest.files[LONGEVITY_FILE].input.name
         self._binary = manifest.heads_of("binary", "contributions")
@@ -238,10 +254,12 @@ class Predictor:
         check_manifest(manifest)
         # Sessions open from the very bytes whose hash was checked.
         blobs = {role: read_onnx(bundle_dir, spec) for role, spec in manifest.files.items()}
+        binary = [o for h in manifest.heads_of("binary", "contributions") for o in h.outputs]
         return cls(
             manifest,
             open_session(blobs[TREATMENT_FILE], intra_op_threads),
             open_session(blobs[LONGEVITY_FILE], intra_op_threads),
+            open_session(outputs_only(blobs[TREATMENT_FILE], binary), intra_op_threads),
         )
 
     @property
@@ -308,9 +326,7 @@ class Predictor:
         else:  # onnxruntime rejects an empty batch in some operators; nothing to ask anyway
             values = [np.zeros((0, *o.shape[1:])) for o in self._output_specs]
         raw = dict(zip(self._outputs, values, strict=True))
-        margins = np.array([_margin(h, raw[h.outputs[0]]) for h in self._binary], np.float64)
-        calibrated = postprocess.calibrate_margin(margins, self._slope, self._intercept)
-        risks = {h.name: p for h, p in zip(self._binary, calibrated, strict=True)}
+        risks = self._calibrated(raw)
         contributions = {
             h.name: raw[h.outputs[0]].astype(np.float64) * slope
             for h, slope in zip(self._binary, self._slope[:, 0], strict=True)
@@ -351,6 +367,34 @@ class Predictor:
             first_region=first_region,
             first_side=first_side,
             curves=curves,
+        )
+
+    def _calibrated(self, raw: Mapping[str, npt.NDArray[np.floating]]) -> dict[str, FloatArray]:
+        """Each binary head's calibrated probability from the raw outputs."""
+        margins = np.array([_margin(h, raw[h.outputs[0]]) for h in self._binary], np.float64)
+        calibrated = postprocess.calibrate_margin(margins, self._slope, self._intercept)
+        return {h.name: p for h, p in zip(self._binary, calibrated, strict=True)}
+
+    def risks(self, x: npt.NDArray[np.floating]) -> dict[str, FloatArray]:
+        """The binary heads' calibrated probabilities of n treatments, and nothing else.
+
+        One call of the session over the binary heads' outputs alone (when ``load`` made it):
+        the plan advisor scores hundreds of candidate plans a request, and the difference
+        quantiles are most of the treatment graph's work (100 rows: 7.4 ms, 1.2 ms without).
+
+        Args:
+            x: (n, F) feature matrix, columns in the manifest's order (cast to float32).
+
+        Returns:
+            Per binary head (``Predictions.risks``), (n,) calibrated probability.
+        """
+        x32 = self._features(x)
+        outputs = [h.outputs[0] for h in self._binary]
+        session = self._binary_session or self._treatment
+        if not len(x32):
+            return {h.name: np.zeros(0) for h in self._binary}
+        return self._calibrated(
+            dict(zip(outputs, session.run(outputs, {self._features_input: x32}), strict=True))
         )
 
     def predict_treatments(

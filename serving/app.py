@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 
 from serving import errors, process
 from serving.lifespan import lifespan
-from serving.routes import admin, health, model, predict, schedule
+from serving.routes import admin, health, model, predict, recommend, schedule
 from serving.settings import ServingSettings, serving_settings
 from serving.state import MetricsMiddleware, ServingState
 
@@ -48,6 +48,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
     app.include_router(predict.router)
     app.include_router(predict.batch_router, max_body_size=settings.max_batch_body_bytes)
     app.include_router(schedule.router)
+    app.include_router(recommend.router)
     app.include_router(model.router)
     app.include_router(admin.router)
     app.include_router(health.router)

@@ -81,6 +81,16 @@ def canonical_sha256(request: TreatmentRequest) -> str:
     return hashlib.sha256(orjson.dumps(request)).hexdigest()
 
 
+def low_points(x: FloatArray) -> npt.NDArray[np.bool_]:
+    """(n, 4) whether each side's lowest frontalis and corrugator point sits below its safe height.
+
+    The tests of the ``frontalis_point_low`` and ``corrugator_point_low`` warnings (left, right
+    each); a plan without such a point passes.
+    """
+    low: npt.NDArray[np.bool_] = x[:, _POINT_COLUMNS] < _POINT_LIMITS  # NaN compares False
+    return low
+
+
 def plan_warnings(x: FloatArray) -> list[list[dict[str, str]]]:
     """Warnings about plans, read from their feature rows.
 
@@ -103,8 +113,7 @@ def plan_warnings(x: FloatArray) -> list[list[dict[str, str]]]:
                 f"range {low:g}-{high:g} U_eq",
             }
         )
-    low_points = x[:, _POINT_COLUMNS] < _POINT_LIMITS  # NaN (no such point) compares False
-    for i, k in np.argwhere(low_points).tolist():
+    for i, k in np.argwhere(low_points(x)).tolist():
         code, _, limit, text = _POINT_CHECKS[k // len(SIDES2)]
         side = SIDES2[k % len(SIDES2)]
         value = x[i, _POINT_COLUMNS[k]]
@@ -310,6 +319,35 @@ class PredictionService:
         ]
         return Answered(answers, model)
 
+    def record(
+        self,
+        requests: Sequence[TreatmentRequest],
+        outputs: Sequence[dict[str, Any]],
+        *,
+        clinic: str,
+        request_id: str,
+    ) -> None:
+        """Log answers made elsewhere with the current model (the recommend stage's).
+
+        Args:
+            requests: The validated requests answered.
+            outputs: Their answers, without model and request id.
+            clinic: Calling clinic.
+            request_id: Id of the HTTP request.
+        """
+        predictor = self.predictor
+        self._log.record_many(
+            LogBatch(
+                request_ids=[request_id] * len(outputs),
+                clinic=clinic,
+                time=datetime.now(UTC),
+                model_name=predictor.model_name,
+                model_version=predictor.model_version,
+                input_sha256=[canonical_sha256(r) for r in requests],
+                outputs=[orjson.dumps(o) for o in outputs],
+            )
+        )
+
     def schedule(
         self, request: TreatmentRequest, treatment_date: date, *, clinic: str, request_id: str
     ) -> dict[str, Any]:
@@ -327,15 +365,5 @@ class PredictionService:
         predictor = self.predictor
         gap = request.get("late_gap_days", LATE_GAP_DAYS)
         answer = schedule(predictor, request, treatment_date, gap)
-        self._log.record_many(
-            LogBatch(
-                request_ids=[request_id],
-                clinic=clinic,
-                time=datetime.now(UTC),
-                model_name=predictor.model_name,
-                model_version=predictor.model_version,
-                input_sha256=[canonical_sha256(request)],
-                outputs=[orjson.dumps(answer)],
-            )
-        )
+        self.record([request], [answer], clinic=clinic, request_id=request_id)
         return {**answer, "model": model_info(predictor), "request_id": request_id}

@@ -59,6 +59,7 @@ from training.model_string import as_regression
 from training.models import DIFF_TARGETS, QUANTILES, FittedModels, LongevityModel, RiskModel
 from training.onnx_graph import Converted, merge, run
 from training.parity import ParityError
+from training.support import feature_support
 
 Float32Array = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]
@@ -361,6 +362,7 @@ def export_bundle(
             regression_rtol=parity.REGRESSION_RTOL,
             regression_atol=parity.REGRESSION_ATOL,
         ),
+        support=feature_support(data.features[data.train] if data.train.any() else data.features),
     )
     _publish(
         out,

@@ -42,6 +42,12 @@ the same two definitions, with ``_at_needle`` columns. The ``expected_*_diff_mm`
 expected true post-treatment differences at the needle. For every treated (region, side),
 ``oracle/longevity``'s ``median_days`` is the true Weibull median.
 
+The truth of any plan. ``oracle/hidden`` (per treatment: the hidden state, the injector's
+placement sd, the key of the placement draws) and ``oracle/points`` (where each point was
+planned, recorded or not) let ``truth.plan_truth`` judge other plans of the same treatments with
+the oracle's own computation on the oracle's own draws (common random numbers keyed by
+treatment and point): the plan a treatment had gets exactly its oracle values.
+
 Scenarios. ``literature`` holds only effects with public support. ``seed-claims`` adds, labelled
 as such, the source document's unsupported effects: dominant-side frontalis 15-30% thicker,
 CHRNA1 carriers in 33% of East Asian patients with 20-30% longer effect, frequent exercisers'

@@ -29,6 +29,7 @@ from data.contract import (
 )
 from data.simulate import params as p
 from data.simulate.clinics import Clinics, clinic_count, draw_clinics
+from data.simulate.hidden import HIDDEN_TABLE, POINTS_TABLE, POOL_COLUMNS, Hidden, placement_normals
 from data.simulate.longevity import (
     DurationFactors,
     draw_returns,
@@ -89,9 +90,9 @@ def generate(
     """Yield the registry chunk by chunk until ``n_treatments`` treatments exist.
 
     Clinics come from the first child of ``SeedSequence(seed)``, chunk ``i`` from child ``i + 1``,
-    so the output depends on the arguments only. The pre-treatment oracle's placement draws come
-    from the first child of chunk ``i``'s sequence, a stream of their own: the registry is the
-    same as without them, draw for draw.
+    so the output depends on the arguments only. The keys of the pre-treatment oracle's placement
+    draws (``hidden.placement_normals``) come from the first child of chunk ``i``'s sequence, a
+    stream of their own: the registry is the same as without them, draw for draw.
 
     Args:
         n_treatments: Treatments in all.
@@ -166,6 +167,34 @@ def _chunk(
     return _assemble(pat, rounds, points, rows, limit, offsets)
 
 
+def _anatomy(pat: Patients, pi: IntArray) -> Anatomy:
+    """The hidden state the review physics reads, of the patients ``pi``."""
+    return Anatomy(
+        offset_mm=pat.offset_mm[pi],
+        strength=pat.strength[pi],
+        sensitivity=pat.sensitivity[pi],
+        baseline=pat.baseline[pi],
+    )
+
+
+def _duration_factors(
+    pat: Patients, pi: IntArray, nab: np.ndarray, product: IntArray
+) -> DurationFactors:
+    """What the longevity medians read, of the patients ``pi`` in one session each."""
+    return DurationFactors(
+        male=pat.male[pi],
+        sensitivity=pat.sensitivity[pi],
+        beta=pat.beta[pi],
+        duration_factor=pat.duration_factor[pi],
+        masseter_factor=pat.masseter_factor[pi],
+        mouth_corner_shift=pat.mouth_corner_shift[pi],
+        masseter_mm=pat.masseter_mm[pi],
+        nab=nab,
+        nab_factor=pat.nab_factor[pi],
+        product=product,
+    )
+
+
 def _round(
     rngs: tuple[np.random.Generator, np.random.Generator],
     pat: Patients,
@@ -183,6 +212,7 @@ def _round(
     """
     rng, draws_rng = rngs
     forehead_left_share, placement_sd_mm = hooks
+    placement_sd = p.PLACEMENT_SD_MM if placement_sd_mm is None else placement_sd_mm
     n = len(pi)
     # Patients mostly stay with their clinic; a few sessions happen elsewhere.
     elsewhere = pick(rng, np.broadcast_to(clinics.weight / clinics.weight.sum(), (n, clinics.n)))
@@ -225,7 +255,7 @@ def _round(
             three_point_glabella=pat.three_point_glabella[pi],
             low_glabella_mm=clinics.low_glabella_mm[c],
             forehead_left_share=forehead_left_share,
-            placement_sd_mm=p.PLACEMENT_SD_MM if placement_sd_mm is None else placement_sd_mm,
+            placement_sd_mm=placement_sd,
         ),
     )
     landed = Points(
@@ -236,17 +266,15 @@ def _round(
         y_mm=plan.y_mm,
         frontalis=plan.muscle == _FRONTALIS,
     )
-    anatomy = Anatomy(
-        offset_mm=pat.offset_mm[pi],
-        strength=pat.strength[pi],
-        sensitivity=pat.sensitivity[pi],
-        baseline=baseline,
-    )
+    anatomy = _anatomy(pat, pi)
     no_glabella = regions[:, _FOREHEAD] & ~regions[:, _GLABELLA]
     outcome = review(rng, landed, anatomy, forehead_without_glabella=no_glabella, age=age)
-    # The pre-treatment oracle: the same points at their planned places, placement averaged out.
+    # The pre-treatment oracle: the same points at their planned places, placement averaged out
+    # over draws keyed by treatment and point (the truth of another plan sees the same draws).
+    draw_key = draws_rng.integers(0, POOL_COLUMNS, n)
+    position = np.arange(len(plan.treatment)) - np.searchsorted(plan.treatment, plan.treatment)
     before = pre_treatment(
-        draws_rng,
+        placement_normals(draw_key[plan.treatment], position),
         dataclasses.replace(landed, x_mm=plan.x_plan, y_mm=plan.y_plan),
         plan.placement_sd_mm,
         anatomy,
@@ -259,18 +287,7 @@ def _round(
         plan.muscle,
         plan.side,
         plan.u_eq,
-        DurationFactors(
-            male=pat.male[pi],
-            sensitivity=pat.sensitivity[pi],
-            beta=pat.beta[pi],
-            duration_factor=pat.duration_factor[pi],
-            masseter_factor=pat.masseter_factor[pi],
-            mouth_corner_shift=pat.mouth_corner_shift[pi],
-            masseter_mm=pat.masseter_mm[pi],
-            nab=nab,
-            nab_factor=pat.nab_factor[pi],
-            product=product,
-        ),
+        _duration_factors(pat, pi, nab, product),
     )
     # The patient comes back about when the first region wore off, after some wait.
     gap = first_return(returns, n) * np.exp(rng.normal(0.0, p.INTERVAL_NOISE_SD, n))
@@ -329,6 +346,9 @@ def _round(
         "visible": outcome.visible,
         "eyelid": outcome.eyelid,
         "brow_ptosis": outcome.brow,
+        "placement_sd": np.where(novice, placement_sd[1], placement_sd[0]),
+        "placement_draw": draw_key,
+        "nab": nab,
         "p_visible": before.p_visible,
         "p_eyelid": before.p_eyelid,
         "p_brow": before.p_brow,
@@ -506,6 +526,13 @@ def _assemble(
             "expected_commissure_height_diff_mm": rounded(t["e_commissure"], 3),
         },
     )
+    hidden = Hidden(
+        anatomy=_anatomy(pat, pi),
+        duration=_duration_factors(pat, pi, t["nab"], t["product"]),
+        age=t["age"],
+        placement_sd_mm=t["placement_sd"],
+        placement_draw=t["placement_draw"],
+    )
     longevity = arrow_table(
         ORACLE_TABLES["longevity"],
         {
@@ -534,6 +561,11 @@ def _assemble(
             "oracle/asymmetry": asymmetry,
             "oracle/longevity": longevity,
             "oracle/late_asymmetry": late_asymmetry,
+            "oracle/hidden": arrow_table(HIDDEN_TABLE, {"treatment_id": tid, **hidden.columns()}),
+            "oracle/points": arrow_table(
+                POINTS_TABLE,
+                {"treatment_id": tid.take(pa.array(inj_t)), "x_mm": inj["x"], "y_mm": inj["y"]},
+            ),
         },
         n_patients=n_patients,
         n_treatments=n_keep,

@@ -43,7 +43,8 @@ class Oracle:
     simulation: Mapping[str, Any]
 
 
-def _table(folder: Path, name: str) -> pd.DataFrame:
+def read_oracle_table(folder: Path, name: str) -> pd.DataFrame:
+    """``folder/name.parquet`` or ``.csv``; OracleError naming it if neither is there."""
     readers: tuple[tuple[str, Callable[[Path], pd.DataFrame]], ...] = (
         (".parquet", pd.read_parquet),
         (".csv", pd.read_csv),
@@ -72,8 +73,8 @@ def read_oracle(export: Path) -> Oracle | None:
         return None
     meta = folder / "simulation.json"
     return Oracle(
-        asymmetry=_table(folder, "asymmetry").set_index("treatment_id"),
-        longevity=_table(folder, "longevity"),
-        late_asymmetry=_table(folder, "late_asymmetry"),
+        asymmetry=read_oracle_table(folder, "asymmetry").set_index("treatment_id"),
+        longevity=read_oracle_table(folder, "longevity"),
+        late_asymmetry=read_oracle_table(folder, "late_asymmetry"),
         simulation=json.loads(meta.read_text()) if meta.is_file() else {},
     )

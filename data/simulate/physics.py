@@ -425,37 +425,37 @@ class PreTreatment:
 
 
 def pre_treatment(
-    rng: np.random.Generator,
+    normals: npt.NDArray[np.float32],
     planned: Points,
     placement_sd_mm: FloatArray,
     anatomy: Anatomy,
     *,
     forehead_without_glabella: BoolArray,
     age: FloatArray,
-    draws: int = p.ORACLE_PLACEMENT_DRAWS,
 ) -> PreTreatment:
-    """Average the closed-form probabilities over ``draws`` fresh placement errors.
+    """Average the closed-form probabilities over placement errors drawn beforehand.
 
     Each draw moves every point from its planned place by an independent ``N(0, sd^2)`` error
     per axis, exactly as the realised placement was drawn (``plans``), and evaluates the same
     conditional model as ``review``; the mean is a Monte-Carlo estimate of the probability given
-    the hidden state and the plan alone.
+    the hidden state and the plan alone. The standard normals are the caller's
+    (``hidden.placement_normals``: keyed by treatment and point, so that the truth of another
+    plan of the same treatment sees the same draws).
 
     Args:
-        rng: Random source of the placement draws only (not the registry's stream).
+        normals: (draws, point, xy) standard normal draws of the placement errors.
         planned: The points at their planned places (``x_mm``, ``y_mm`` = the plan).
         placement_sd_mm: Placement error sd per point (0 gives the at-the-needle values).
         anatomy: The patients' hidden state.
         forehead_without_glabella: As for ``review``.
         age: As for ``review``.
-        draws: Number of placement-error draws.
 
     Returns:
         The placement-averaged probabilities per treatment.
     """
     n = len(anatomy.sensitivity)
-    sd = placement_sd_mm.astype(np.float32)[None, :, None]
-    errors = rng.standard_normal((draws, len(sd[0]), 2), dtype=np.float32) * sd
+    draws = len(normals)
+    errors = normals * placement_sd_mm.astype(np.float32)[None, :, None]
     terms = _Terms.of(planned, anatomy, np.abs(errors).max(axis=0, initial=0.0).astype(float))
     total = np.zeros((3, n))
     for error in errors:

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from data.contract import REGIONS, SIDES, TABLES, Column, Kind, Table
 from data.frames import conform, dtype
+from data.simulate.hidden import HIDDEN_TABLE, POINTS_TABLE
 from data.simulate.types import IntArray
 
 _ARROW: Final = MappingProxyType(
@@ -88,9 +89,12 @@ ORACLE_TABLES: Final = MappingProxyType(
                 ),
             ),
         ),
+        "hidden": HIDDEN_TABLE,
+        "points": POINTS_TABLE,
     }
 )
-"""The oracle's tables, beside the registry (not part of the contract)."""
+"""The oracle's tables, beside the registry (not part of the contract); ``hidden`` and
+``points`` are what the truth of another plan needs (``data.simulate.hidden``)."""
 
 ALL_TABLES: Final = MappingProxyType(
     {**TABLES, **{f"oracle/{k}": v for k, v in ORACLE_TABLES.items()}}

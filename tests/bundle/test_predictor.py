@@ -12,8 +12,15 @@ import pytest
 from bundle import postprocess
 from bundle.heads import OUTCOMES
 from bundle.late_asymmetry import late_asymmetry
-from bundle.manifest import MANIFEST_FILE, BundleError, BundleMismatch
-from bundle.predictor import ASYMMETRY_RISK, SURVIVAL_DAYS, Predictor, _first_to_wear_off
+from bundle.manifest import MANIFEST_FILE, BundleError, BundleMismatch, load_manifest, read_onnx
+from bundle.predictor import (
+    ASYMMETRY_RISK,
+    SURVIVAL_DAYS,
+    Predictor,
+    _first_to_wear_off,
+    open_session,
+    outputs_only,
+)
 from bundle.resolve import resolve_model
 from features.build import build_features
 from features.longevity import LONGEVITY_NAMES, longevity_matrix, treated_region_sides
@@ -296,3 +303,39 @@ def test_resolve_model_takes_a_folder_as_is(bundle: Path, tmp_path: Path) -> Non
     assert resolve_model(str(bundle), None) == bundle
     with pytest.raises(BundleError, match="no such bundle folder"):
         resolve_model(str(tmp_path / "nope"), None)
+
+
+def test_a_support_reference_of_another_width_is_refused(bundle: Path, tmp_path: Path) -> None:
+    copy = _copy(bundle, tmp_path)
+    support = json.loads((copy / MANIFEST_FILE).read_text())["support"]
+    _edit_manifest(copy, support={**support, "low": support["low"][:-1]})
+    with pytest.raises(BundleMismatch, match=r"support has \d+ low and \d+ high values"):
+        Predictor.load(copy)
+
+
+def test_risks_alone_equal_the_risks_of_predict(
+    predictor: Predictor, bundle: Path, data: TrainingData
+) -> None:
+    x = data.features[:200]
+    none = np.zeros(0, dtype=np.int64)
+    full = predictor.predict(x, none, none, none).risks
+    # Without the binary heads' own session (a Predictor made by hand) the full graph answers.
+    m = predictor.manifest
+    by_hand = Predictor(
+        m, *(open_session(read_onnx(bundle, m.files[role])) for role in ("treatment", "longevity"))
+    )
+    for alone in (predictor.risks(x), by_hand.risks(x)):
+        assert alone.keys() == full.keys() == {o.name for o in OUTCOMES}
+        for name, p in full.items():
+            # The same trees on the same float32 rows; another session may sum their float32
+            # leaves in another order (differences seen: 5e-8).
+            np.testing.assert_allclose(alone[name], p, rtol=0, atol=1e-6)
+    assert {k: v.shape for k, v in predictor.risks(x[:0]).items()} == {
+        o.name: (0,) for o in OUTCOMES
+    }
+
+
+def test_a_graph_cut_to_some_outputs_has_only_them(bundle: Path) -> None:
+    m = load_manifest(bundle)
+    cut = outputs_only(read_onnx(bundle, m.files["treatment"]), ["eyelid_ptosis_risk_margin"])
+    assert [o.name for o in open_session(cut).get_outputs()] == ["eyelid_ptosis_risk_margin"]

@@ -20,6 +20,7 @@ from training import export, parity
 from training.dataset import TrainingData
 from training.duration_rows import duration_rows
 from training.models import DIFF_TARGETS, QUANTILES, FittedModels
+from training.support import SUPPORT_QUANTILES
 
 OUTPUTS = [f"{t}_{q}" for t in DIFF_TARGETS for q, _ in QUANTILES]
 CONTRIBUTIONS = "asymmetry_risk_contributions"
@@ -214,3 +215,26 @@ def test_export_refuses_a_folder_that_is_not_empty(
     with pytest.raises(FileExistsError):
         export.export_bundle(models, data, tmp_path, model_name="m", model_version="1")
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_the_manifest_carries_the_training_rows_feature_ranges(
+    bundle: Path, data: TrainingData
+) -> None:
+    support = load_manifest(bundle).support
+    assert support is not None
+    assert support.quantiles == SUPPORT_QUANTILES
+    assert support.rows == int(data.train.sum())
+    x = data.features[data.train].astype(np.float64)
+    level = support.quantiles[0]
+    assert support.quantiles[1] == 1 - level
+    assert len(support.low) == len(support.high) == x.shape[1]
+    for f, (low, high) in enumerate(zip(support.low, support.high, strict=True)):
+        values = x[:, f][~np.isnan(x[:, f])]
+        if not len(values):
+            assert low is None and high is None, FEATURE_NAMES[f]
+            continue
+        assert low is not None and high is not None
+        assert values.min() <= low <= high <= values.max(), FEATURE_NAMES[f]
+        # At most the quantile level of the rows (+1 for ties at the quantile) each side.
+        assert (values < low).sum() <= level * len(values) + 1, FEATURE_NAMES[f]
+        assert (values > high).sum() <= level * len(values) + 1, FEATURE_NAMES[f]

@@ -23,7 +23,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path, fmt: str) -> None:
     simulate(3000, tmp_path / "b", seed=5, fmt=fmt)  # type: ignore[arg-type]
     simulate(3000, tmp_path / "c", seed=6, fmt=fmt)  # type: ignore[arg-type]
     da, db, dc = (digests(tmp_path / x) for x in "abc")
-    assert len(da) == 8 and set(a.files) == {tmp_path / "a" / k for k in da}
+    assert len(da) == 10 and set(a.files) == {tmp_path / "a" / k for k in da}
     assert da == db
     assert da["treatments." + fmt] != dc["treatments." + fmt]
     meta = json.loads((tmp_path / "a" / "oracle" / "simulation.json").read_text())
