@@ -30,6 +30,8 @@ import numpy as np
 import numpy.typing as npt
 
 from bundle.postprocess import SurvivalCurves
+from data.contract import REGIONS, SIDES
+from features.inputs import LEFT, RIGHT
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -105,3 +107,44 @@ def _late(
     after, before = conditional(f.reshape(2, NODES, len(left)), _U, theta)
     out: FloatArray = _W @ (1.0 - after + before)
     return out
+
+
+def late_asymmetry_by_region(
+    curves: SurvivalCurves,
+    treatment: IntArray,
+    region: IntArray,
+    side: IntArray,
+    theta: FloatArray,
+    gap_days: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Late-stage asymmetry of each region treated on both sides, and of each treatment.
+
+    Args:
+        curves: The survival curves of the r rows.
+        treatment: (r,) treatment of each row, in [0, n).
+        region: (r,) region code of each row.
+        side: (r,) side code of each row.
+        theta: Per region code, the Frank theta of its two sides (``bundle.late_asymmetry``).
+        gap_days: (n,) the gap of each treatment.
+
+    Returns:
+        (r,) the risk of each row's region (the same on both sides; NaN where the region is not
+        treated on both sides), and (n,) per treatment 1 - prod(1 - p) over its regions (0
+        without one): regions are taken as independent, their sides not.
+    """
+    n = len(gap_days)
+    # Row of each (treatment, region) on each side, -1 if none; a region treated on both sides
+    # is a pair.
+    pair_key = treatment * len(REGIONS) + region
+    row = np.full((n * len(REGIONS), len(SIDES)), -1, dtype=np.int64)
+    row[pair_key, side] = np.arange(len(side))
+    pairs = np.flatnonzero((row[:, LEFT] >= 0) & (row[:, RIGHT] >= 0))
+    left, right = row[pairs, LEFT], row[pairs, RIGHT]
+    of = pairs // len(REGIONS)
+    p = late_asymmetry(curves, left, right, theta[pairs % len(REGIONS)], gap_days[of])
+    by_row = np.full(len(side), np.nan)
+    by_row[left], by_row[right] = p, p
+    # log(1 - p), with a certain asymmetry (p = 1) kept finite: 1 - 1e-12.
+    log_none = np.log1p(-np.minimum(p, 1.0 - 1e-12))
+    by_treatment: FloatArray = -np.expm1(np.bincount(of, weights=log_none, minlength=n))
+    return by_row, by_treatment
