@@ -35,6 +35,7 @@ from data.simulate.physics import Anatomy, Points, pre_treatment, review
 from data.simulate.plans import PlanInput, draw_plan
 from data.simulate.tables import ORACLE_TABLES, arrow_table, ids
 from data.simulate.types import FloatArray, IntArray, Scenario, pick, rounded
+from data.simulate.worlds import DEFAULT_WORLD, World
 
 _UNIT_FACTOR = np.array([UNIT_FACTOR[x] for x in PRODUCTS])
 _GLABELLA = REGIONS.index("glabella")
@@ -79,6 +80,7 @@ def generate(
     chunk_patients: int,
     forehead_left_share: float | None = None,
     placement_sd_mm: tuple[float, float] | None = None,
+    world: World = DEFAULT_WORLD,
 ) -> Iterator[Chunk]:
     """Yield the registry chunk by chunk until ``n_treatments`` treatments exist.
 
@@ -95,9 +97,12 @@ def generate(
         forehead_left_share: Force the left share of every forehead dose (for tests).
         placement_sd_mm: Force the placement error sd of (experienced, novice) injectors (for
             tests; zero makes the pre-treatment oracle equal the at-the-needle one).
+        world: The world drawn (``worlds.WORLDS``); the default is the literature's.
     """
     root = np.random.SeedSequence(seed)
-    clinics = draw_clinics(np.random.default_rng(root.spawn(1)[0]), clinic_count(n_treatments))
+    clinics = draw_clinics(
+        np.random.default_rng(root.spawn(1)[0]), clinic_count(n_treatments), world
+    )
     done_t = done_p = 0
     while done_t < n_treatments:
         sequence = root.spawn(1)[0]
@@ -111,6 +116,7 @@ def generate(
             offsets=(done_t, done_p),
             forehead_left_share=forehead_left_share,
             placement_sd_mm=placement_sd_mm,
+            world=world,
         )
         done_t += chunk.n_treatments
         done_p += chunk.n_patients
@@ -127,11 +133,14 @@ def _chunk(
     offsets: tuple[int, int],
     forehead_left_share: float | None,
     placement_sd_mm: tuple[float, float] | None,
+    world: World,
 ) -> Chunk:
     """One chunk; ``rngs`` = (the registry's stream, the oracle's placement draws)."""
     rng = rngs[0]
     start, end = _day(p.REGISTRY_START), _day(p.REGISTRY_END)
-    pat = draw_patients(rng, n_patients, clinics, scenario, start_day=start, end_day=end)
+    pat = draw_patients(
+        rng, n_patients, clinics, scenario, start_day=start, end_day=end, world=world
+    )
     day = pat.first_day.copy()
     nab = np.zeros(pat.n, dtype=bool)
     rounds: list[dict[str, np.ndarray]] = []
@@ -151,6 +160,7 @@ def _chunk(
             k,
             end,
             (forehead_left_share, placement_sd_mm),
+            world,
         )
         day[active] = next_day
         nab[active] |= rng.random(len(active)) < p.P_NAB_PER_TREATMENT
@@ -170,6 +180,7 @@ def _round(
     k: int,
     end: int,
     hooks: tuple[float | None, tuple[float, float] | None],
+    world: World,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], IntArray]:
     """Session ``k`` of the patients ``pi`` on ``day``: plan, review, returns, next date.
 
@@ -219,7 +230,8 @@ def _round(
             three_point_glabella=pat.three_point_glabella[pi],
             low_glabella_mm=clinics.low_glabella_mm[c],
             forehead_left_share=forehead_left_share,
-            placement_sd_mm=p.PLACEMENT_SD_MM if placement_sd_mm is None else placement_sd_mm,
+            placement_sd_mm=placement_sd_mm,
+            world=world,
         ),
     )
     landed = Points(
@@ -237,7 +249,9 @@ def _round(
         baseline=baseline,
     )
     no_glabella = regions[:, _FOREHEAD] & ~regions[:, _GLABELLA]
-    outcome = review(rng, landed, anatomy, forehead_without_glabella=no_glabella, age=age)
+    outcome = review(
+        rng, landed, anatomy, forehead_without_glabella=no_glabella, age=age, world=world
+    )
     # The pre-treatment oracle: the same points at their planned places, placement averaged out.
     before = pre_treatment(
         draws_rng,
@@ -246,6 +260,7 @@ def _round(
         anatomy,
         forehead_without_glabella=no_glabella,
         age=age,
+        world=world,
     )
     returns = draw_returns(
         rng,
