@@ -24,7 +24,7 @@ from features.cli import feature_docs_cmd, features_cmd
 from features.tables import registry_requests
 from serving.cli import predict_cmd, serve_cmd
 from serving.keys_cli import keys_create_cmd
-from training.cli import promote_cmd, train_cmd
+from training.cli import promote_cmd, report_cmd, train_cmd
 
 app = typer.Typer(
     name="asym",
@@ -39,6 +39,7 @@ app.command("feature-docs")(feature_docs_cmd)
 app.command("train")(train_cmd)
 app.command("predict")(predict_cmd)
 app.command("promote")(promote_cmd)
+app.command("report")(report_cmd)
 app.command("serve")(serve_cmd)
 keys_app = typer.Typer(help="API keys of the prediction server.", no_args_is_help=True)
 keys_app.command("create")(keys_create_cmd)
