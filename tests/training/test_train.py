@@ -68,6 +68,8 @@ def test_run_records_metrics_provenance_and_plots(trained, small_registry: Path)
     assert int(params["n_treatments"]) == 3000
     assert run.data.tags["simulator_seed"] == "5"
     assert run.data.tags["simulator_scenario"] == "literature"
+    assert run.data.tags["simulator_world"] == "default"
+    assert run.data.tags["simulator_version"] == params.SIMULATOR_VERSION
     # CI runs in a git clone: the commit is always known.
     assert re.fullmatch(r"[0-9a-f]{40}", run.data.tags["git_commit"])
     assert run.data.tags["mlflow.source.git.commit"] == run.data.tags["git_commit"]
