@@ -72,9 +72,14 @@ def data_summary(data: TrainingData) -> dict[str, Any]:
     sets: dict[str, BoolArray] = {"development": data.train, "evaluation": data.test}
     ids = {name: set(t.loc[mask, "treatment_id"]) for name, mask in sets.items()}
 
+    parts = {
+        (table, name): frame[frame["treatment_id"].isin(ids[name])]
+        for table, frame in reg.tables.items()
+        for name in sets
+    }
+
     def rows_of(table: str, name: str) -> pd.DataFrame:
-        frame = reg.tables[table]
-        return frame[frame["treatment_id"].isin(ids[name])]
+        return parts[table, name]
 
     rejected = reg.rejects.drop_duplicates(["table", "row"])["table"].value_counts()
     flow: dict[str, float] = {

@@ -167,7 +167,6 @@ def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
     with mlflow.start_run(run_name=_run_name(data)) as run:
         run_id = run.info.run_id
         log_provenance(data)
-        mlflow.log_dict(data_summary(data), SUMMARY_ARTIFACT)
         mlflow.set_tag("risk_vs_plain_baseline", verdict(metrics))
         mlflow.log_params(
             {
@@ -217,6 +216,7 @@ def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
             # Known only now: the local bundle answers with the registry's version number.
             write_model_version(settings.out, registered.version)
         with stages("write the model report"), tempfile.TemporaryDirectory() as tmp:
+            mlflow.log_dict(data_summary(data), SUMMARY_ARTIFACT)
             report = write_report(run_id, Path(tmp) / REPORT_FILE, settings.tracking_uri)
             mlflow.log_artifact(str(report))
     return TrainResult(
