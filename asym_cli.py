@@ -25,7 +25,7 @@ from features.tables import registry_requests
 from serving.cli import predict_cmd, serve_cmd
 from serving.keys_cli import keys_create_cmd
 from serving.recommend_cli import recommend_cmd
-from training.cli import promote_cmd, train_cmd
+from training.cli import promote_cmd, report_cmd, train_cmd
 
 app = typer.Typer(
     name="asym",
@@ -41,6 +41,7 @@ app.command("train")(train_cmd)
 app.command("predict")(predict_cmd)
 app.command("recommend")(recommend_cmd)
 app.command("promote")(promote_cmd)
+app.command("report")(report_cmd)
 app.command("serve")(serve_cmd)
 keys_app = typer.Typer(help="API keys of the prediction server.", no_args_is_help=True)
 keys_app.command("create")(keys_create_cmd)

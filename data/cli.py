@@ -13,6 +13,7 @@ import typer
 
 from data.registry import ExportError, Registry, read_registry, write_rejects
 from data.simulate import simulate
+from data.simulate.worlds import WORLDS
 
 # Exit codes of `asym validate` (issue 2): 0 clean, 1 rows rejected, 2 export unusable.
 EXIT_REJECTED = 1
@@ -34,9 +35,16 @@ def simulate_cmd(
     fmt: Annotated[
         Literal["parquet", "csv"], typer.Option("--format", help="File format of the tables.")
     ] = "parquet",
+    world: Annotated[
+        str,
+        typer.Option(help=f"World variant, one of {', '.join(WORLDS)} (README: world variants)."),
+    ] = "default",
 ) -> None:
     """Simulate a treatment registry (four contract tables) and its oracle."""
-    report = simulate(treatments, out, seed=seed, scenario=scenario, fmt=fmt)
+    if world not in WORLDS:
+        typer.echo(f"error: --world must be one of {', '.join(WORLDS)}, got {world!r}", err=True)
+        raise typer.Exit(EXIT_UNUSABLE)
+    report = simulate(treatments, out, seed=seed, scenario=scenario, fmt=fmt, world=world)
     typer.echo(
         f"simulated {report.n_treatments:,} treatments of {report.n_patients:,} patients "
         f"({report.n_injections:,} injections, {report.n_followups:,} follow-ups, "

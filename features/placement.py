@@ -5,7 +5,9 @@ spreads as a Gaussian kernel (``atlas.spread_sd_mm``) and reaches each target in
 ``atlas.reach``; summed per treatment this gives the spread-weighted effective dose on each muscle
 and risk structure. The expected left/right changes use each structure's nominal paralysis
 (``reference_dose_u_eq``) and displacements (``shift_mm``) from the atlas, so the trees see the
-physics directly, not only its inputs.
+physics directly, not only its inputs. The mean recorded coordinates of each (muscle, side)
+assume no atlas at all: in a world whose anatomy or spread differ from the atlas' (a real
+registry), they let the trees learn where the toxin goes from the data.
 """
 
 from __future__ import annotations
@@ -134,6 +136,8 @@ TERM_LEFT, TERM_RIGHT, TERM_MM = _change_terms()
 
 _UNIT_U_EQ = columns([f"u_eq_{m}_{s}" for m, s in INJECTION_UNITS])
 _UNIT_POINTS = columns([f"points_{m}_{s}" for m, s in INJECTION_UNITS])
+_MEAN_X = columns([f"mean_x_mm_{m}_{s}" for m, s in INJECTION_UNITS])
+_MEAN_Y = columns([f"mean_y_mm_{m}_{s}" for m, s in INJECTION_UNITS])
 _EFF = columns([f"eff_{m}_{s}" for m, s in TARGETS])
 _DIFF = columns([f"eff_lr_diff_{m}" for m in _PAIRED])
 _RATIO = columns([f"eff_lr_ratio_{m}" for m in PAIRED_MUSCLES])
@@ -149,6 +153,8 @@ _AREAS = columns(["lower_face_areas", "regions_treated"])
 WRITES: Final = (
     _UNIT_U_EQ,
     _UNIT_POINTS,
+    _MEAN_X,
+    _MEAN_Y,
     _EFF,
     _DIFF,
     _RATIO,
@@ -217,6 +223,12 @@ def placement_block(inp: FeatureInput, matrix: FloatArray) -> None:
     matrix[:, _EFF] = eff
     matrix[:, _UNIT_U_EQ] = table_sum(t, unit, u_eq, (n, len(INJECTION_UNITS)))
     matrix[:, _UNIT_POINTS] = table_sum(t, unit, None, (n, len(INJECTION_UNITS)))
+    recorded = ~at_usual
+    shape = (n, len(INJECTION_UNITS))
+    count = table_sum(t, unit, recorded.astype(np.float64), shape)
+    for where, values in ((_MEAN_X, plan.x_mm), (_MEAN_Y, plan.y_mm)):
+        total = table_sum(t, unit, np.where(recorded, values, 0.0), shape)
+        matrix[:, where] = np.divide(total, count, out=np.full(shape, np.nan), where=count > 0)
     regions = region_u_eq(plan, u_eq, n)
     matrix[:, _REGION_U_EQ] = regions
     totals = matrix[:, _TOTALS]

@@ -135,6 +135,22 @@ def _placement() -> list[Feature]:
         *_each("u_eq_{}_{}", "numeric", "U_eq", "Units at {} points, {}.", g, units),
         *_each("points_{}_{}", "count", "", "Injection points at {}, {}.", g, units),
         *_each(
+            "mean_x_mm_{}_{}",
+            "numeric",
+            "mm",
+            "Mean recorded x of the {} points, {}; none recorded: NaN.",
+            g,
+            units,
+        ),
+        *_each(
+            "mean_y_mm_{}_{}",
+            "numeric",
+            "mm",
+            "Mean recorded y of the {} points, {}; none recorded: NaN.",
+            g,
+            units,
+        ),
+        *_each(
             "eff_{}_{}",
             "numeric",
             "U_eq",

@@ -12,6 +12,7 @@ from data.registry import ExportError
 from training.settings import training_settings
 
 EXIT_FAILED = 2
+REPORT_NOTE = "report.html among the run's artifacts (again: asym report {run})"
 
 
 def train_cmd(
@@ -26,6 +27,7 @@ def train_cmd(
 ) -> None:
     """Train, evaluate, export to ONNX (with a parity check), track in MLflow and register."""
     # Imported here: MLflow and LightGBM take seconds to import, and other commands need neither.
+    from training.baseline import verdict
     from training.export import ParityError
     from training.train import train
 
@@ -54,6 +56,10 @@ def train_cmd(
         f"longevity C-index {m['longevity_c_index']:.4f} (naive baseline "
         f"{m['longevity_naive_c_index']:.4f})",
     ]
+    lines.append(
+        f"plain     AUC {m.get('plain_risk_auc', float('nan')):.4f}  "
+        f"Brier {m['plain_risk_brier']:.4f}: {verdict(m)}"
+    )
     if "oracle_risk_auc" in m:
         lines.append(
             f"vs oracle: AUC x{m['risk_auc_ratio_to_oracle']:.3f}, "
@@ -67,6 +73,7 @@ def train_cmd(
         f"MLflow    run {result.run_id} in {settings.tracking_uri}",
         f"registry  {reg.name} version {reg.version}"
         + (" (now champion)" if reg.champion else " (champion unchanged: see asym promote)"),
+        f"report    {REPORT_NOTE.format(run=result.run_id)}",
         f"look      .venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri}",
     ]
     typer.echo("\n".join(lines))
@@ -100,3 +107,23 @@ def promote_cmd(
     typer.echo(result.table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     verdict = "promoted to champion" if result.promoted else "not promoted"
     typer.echo(f"{model_name} v{candidate}: {verdict}: {result.reason} (run {result.run_id})")
+
+
+def report_cmd(
+    target: Annotated[
+        str, typer.Argument(help="A training run id, or a bundle folder (its training run).")
+    ],
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+    tracking_uri: Annotated[
+        str, typer.Option(help="MLflow tracking URI of the run.")
+    ] = DEFAULT_TRACKING_URI,
+) -> None:
+    """Write a training run's model report (TRIPOD+AI items, one standalone HTML file)."""
+    from training.report import ReportError, run_of, write_report
+
+    try:
+        written = write_report(run_of(target), out, tracking_uri)
+    except ReportError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    typer.echo(f"report of run {run_of(target)} -> {written}")

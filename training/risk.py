@@ -27,6 +27,7 @@ from training.models import FIT_THREADS, RiskModel
 from training.split import hold_back_patients
 
 FloatArray = npt.NDArray[np.float64]
+Float32Array = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
 
 CALIBRATION_SHARE: Final = 0.2
@@ -77,13 +78,20 @@ def _reviewed(
     return rows, y, data.train[rows]
 
 
-def fit_risk(data: TrainingData, seed: int = 0, outcome: Outcome = OUTCOMES[0]) -> RiskModel:
+def fit_risk(
+    data: TrainingData,
+    seed: int = 0,
+    outcome: Outcome = OUTCOMES[0],
+    features: Float32Array | None = None,
+) -> RiskModel:
     """Fit the calibrated classifier of one outcome on the training patients' reviewed treatments.
 
     Args:
         data: Training data; only rows in ``data.train`` with a review are used.
         seed: Seed of the patient split and of LightGBM's bagging.
         outcome: The outcome (default: visible asymmetry).
+        features: Another input matrix, rows as ``data.features`` (the plain baseline's);
+            default ``data.features``.
 
     Returns:
         The booster (refitted on every training patient) and its Platt scaling (fitted on
@@ -105,9 +113,9 @@ def fit_risk(data: TrainingData, seed: int = 0, outcome: Outcome = OUTCOMES[0]) 
     for part, name in ((~held, "fit"), (held, "early-stopping")):
         if part.sum() < 20:
             raise ValueError(f"{outcome.target}: the {name} part needs >= 20 treatments")
-    x = data.features[rows]
+    x = (data.features if features is None else features)[rows]
     params = {**PARAMS, "seed": seed}
-    # 1. The number of trees: early stopping on held-back training patients.
+    # 1. The number of trees, chosen per run: early stopping on held-back training patients.
     fit_set = lgb.Dataset(x[~held], y[~held], free_raw_data=True)
     probe = lgb.train(
         params,
@@ -178,7 +186,7 @@ def _headline(y: FloatArray, p: FloatArray, prefix: str, treat_all: bool) -> dic
 
 
 def _intervals(y: FloatArray, p: FloatArray, prefix: str) -> dict[str, float]:
-    """95% intervals: AUC, Brier, observed/expected by bootstrap; the calibration slope's Wald.
+    """95% intervals: AUC, Brier, O/E, calibration intercept by bootstrap; the slope's Wald.
 
     Rare outcomes (ptosis: about 1% of reviews) rest on a few dozen held-out events: the
     interval, not the point, says how much the figure can be trusted. Observed against expected
@@ -189,13 +197,19 @@ def _intervals(y: FloatArray, p: FloatArray, prefix: str) -> dict[str, float]:
         f"{prefix}expected_events_test": float(p.sum()),
     }
     rng = np.random.default_rng(0)
-    draws: dict[str, list[float]] = {"brier": [], "observed_expected": [], "auc": []}
+    draws: dict[str, list[float]] = {
+        "brier": [],
+        "observed_expected": [],
+        "auc": [],
+        "calibration_intercept": [],
+    }
     for _ in range(BOOTSTRAP):
         i = rng.integers(0, len(y), len(y))
         draws["brier"].append(metrics.brier(y[i], p[i]))
         draws["observed_expected"].append(y[i].sum() / p[i].sum())
         if len(np.unique(y[i])) == 2:
             draws["auc"].append(metrics.auc(y[i], p[i]))
+            draws["calibration_intercept"].append(metrics.calibration_in_the_large(y[i], p[i]))
     out[f"{prefix}observed_expected"] = out[f"{prefix}events_test"] / max(p.sum(), 1e-12)
     for name, values in draws.items():
         if len(values) >= BOOTSTRAP // 2:  # most resamples had both outcomes
@@ -237,8 +251,8 @@ def evaluate_risk(
     outcomes), ``P_net_benefit_t{10,20,30}``, ``P_net_benefit_treat_all_t{10,20,30}``,
     ``P_n_test``, ``P_prevalence``, ``P_events_test``, ``P_expected_events_test``,
     ``P_observed_expected`` (calibration-in-the-large: events over the sum of the
-    probabilities), ``P_{auc,brier,calibration_slope,observed_expected}_ci_{low,high}`` (95%
-    bootstrap); per subgroup
+    probabilities), ``P_{auc,brier,calibration_slope,calibration_intercept,
+    observed_expected}_ci_{low,high}`` (95%: bootstrap, the slope's Wald); per subgroup
     ``P_{auc,brier,n_test}__{sex,ancestry,product,clinic}_<value>`` (groups under
     ``metrics.MIN_GROUP_N`` rows or with one outcome left out); with an oracle the headline ones
     again (but treat-all) as ``oracle_P_*`` and ``P_{auc,brier,log_loss}_ratio_to_oracle``.

@@ -84,9 +84,14 @@ def log_provenance(data: TrainingData) -> None:
                 "simulated": "true",
                 "simulator_seed": str(sim.get("seed", "unknown")),
                 "simulator_scenario": str(sim.get("scenario", "unknown")),
-                "simulator_version": str(sim.get("version", "unknown")),
+                "simulator_version": str(sim.get("simulator_version", "unknown")),
+                # Exports simulated before worlds existed are of the default world.
+                "simulator_world": str(sim.get("world", "default")),
             }
         )
+        overrides = sim.get("world_overrides")
+        if overrides:
+            mlflow.log_dict(overrides, "simulation/world_overrides.json")
     if len(reg.rejects):
         by_reason = reg.rejects.groupby(["table", "column", "reason"], dropna=False).size()
         mlflow.log_text(by_reason.reset_index(name="rows").to_csv(index=False), "rejects.csv")

@@ -53,6 +53,10 @@ as such, the source document's unsupported effects: dominant-side frontalis 15-3
 CHRNA1 carriers in 33% of East Asian patients with 20-30% longer effect, frequent exercisers'
 masseter wearing off 18-24% sooner, and mouth corners returning 15-20 days earlier in 60% of
 patients.
+
+Worlds. ``--world`` draws the same registry under other parameters of what the features assume
+(``worlds.WORLDS``: other anatomy, spread kernel, landmark mechanics, raters, clinic habits, or
+all at once); the oracle is that world's truth. The default world is the one described above.
 """
 
 from data.simulate.api import Simulated, SimulationReport, simulate, simulate_frames

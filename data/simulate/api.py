@@ -17,6 +17,7 @@ from data.simulate import params as p
 from data.simulate.chunk import generate
 from data.simulate.tables import ALL_TABLES, to_frame
 from data.simulate.types import SCENARIOS, Scenario
+from data.simulate.worlds import world_named
 from data.simulate.writer import Format, write_chunks
 
 
@@ -52,7 +53,8 @@ class SimulationReport:
     files: tuple[Path, ...]
 
 
-def _check(n_treatments: int, scenario: str, chunk_patients: int) -> None:
+def _check(n_treatments: int, scenario: str, chunk_patients: int, world: str) -> None:
+    world_named(world)  # raises for an unknown name
     if n_treatments < 1:
         raise ValueError(f"n_treatments must be >= 1, got {n_treatments}")
     if scenario not in SCENARIOS:
@@ -67,6 +69,7 @@ def simulate_frames(
     seed: int = 0,
     scenario: Scenario = "literature",
     chunk_patients: int = p.CHUNK_PATIENTS,
+    world: str = "default",
 ) -> Simulated:
     """Simulate a registry of ``n_treatments`` treatments in memory.
 
@@ -75,13 +78,15 @@ def simulate_frames(
         seed: Root seed; the result depends only on the arguments.
         scenario: ``literature`` (default) or ``seed-claims``.
         chunk_patients: Patients simulated together (the same as ``simulate`` for equal output).
+        world: Name of the world drawn (``worlds.WORLDS``).
 
     Returns:
         The registry tables and the oracle.
     """
-    _check(n_treatments, scenario, chunk_patients)
+    _check(n_treatments, scenario, chunk_patients, world)
     parts: dict[str, list[pa.Table]] = {stem: [] for stem in ALL_TABLES}
-    for chunk in generate(n_treatments, seed, scenario, chunk_patients):
+    chunks = generate(n_treatments, seed, scenario, chunk_patients, world=world_named(world))
+    for chunk in chunks:
         for stem, table in chunk.tables.items():
             parts[stem].append(table)
     frames = {
@@ -103,12 +108,14 @@ def simulate(
     scenario: Scenario = "literature",
     fmt: Format = "parquet",
     chunk_patients: int = p.CHUNK_PATIENTS,
+    world: str = "default",
 ) -> SimulationReport:
     """Simulate a registry and write it to ``out``, chunk by chunk in bounded memory.
 
     Writes ``out/{treatments,injections,followups,durations}.{fmt}``, the oracle as
     ``out/oracle/{asymmetry,longevity}.{fmt}`` and ``out/oracle/simulation.json`` (seed,
-    scenario, size, simulator version, chunk size). The same arguments give byte-identical files.
+    scenario, world and the parameters it overrides, size, simulator version, chunk size). The
+    same arguments give byte-identical files.
 
     Args:
         n_treatments: Treatments in all; the number of patients follows.
@@ -117,16 +124,19 @@ def simulate(
         scenario: ``literature`` (default) or ``seed-claims``.
         fmt: ``parquet`` or ``csv`` (booleans ``true``/``false``, ISO dates, empty = null).
         chunk_patients: Patients simulated together; bounds memory.
+        world: Name of the world drawn (``worlds.WORLDS``).
 
     Returns:
         Counts, timing and the files written.
     """
-    _check(n_treatments, scenario, chunk_patients)
+    _check(n_treatments, scenario, chunk_patients, world)
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"fmt must be parquet or csv, got {fmt!r}")
     started = time.perf_counter()
     out = Path(out)
-    rows, patients = write_chunks(generate(n_treatments, seed, scenario, chunk_patients), out, fmt)
+    drawn = world_named(world)
+    chunks = generate(n_treatments, seed, scenario, chunk_patients, world=drawn)
+    rows, patients = write_chunks(chunks, out, fmt)
     meta = out / "oracle" / "simulation.json"
     meta.write_text(
         json.dumps(
@@ -134,6 +144,8 @@ def simulate(
                 "simulator_version": p.SIMULATOR_VERSION,
                 "seed": seed,
                 "scenario": scenario,
+                "world": world,
+                "world_overrides": drawn.overrides(),
                 "n_treatments": n_treatments,
                 "n_patients": patients,
                 "chunk_patients": chunk_patients,

@@ -42,6 +42,7 @@ from data.simulate.physics import Anatomy, Points, pre_treatment, review
 from data.simulate.plans import PlanInput, draw_plan
 from data.simulate.tables import ORACLE_TABLES, arrow_table, ids
 from data.simulate.types import LEFT, FloatArray, IntArray, Scenario, pick, rounded
+from data.simulate.worlds import DEFAULT_WORLD, World
 
 _UNIT_FACTOR = np.array([UNIT_FACTOR[x] for x in PRODUCTS])
 _GLABELLA = REGIONS.index("glabella")
@@ -86,6 +87,7 @@ def generate(
     chunk_patients: int,
     forehead_left_share: float | None = None,
     placement_sd_mm: tuple[float, float] | None = None,
+    world: World = DEFAULT_WORLD,
 ) -> Iterator[Chunk]:
     """Yield the registry chunk by chunk until ``n_treatments`` treatments exist.
 
@@ -102,9 +104,12 @@ def generate(
         forehead_left_share: Force the left share of every forehead dose (for tests).
         placement_sd_mm: Force the placement error sd of (experienced, novice) injectors (for
             tests; zero makes the pre-treatment oracle equal the at-the-needle one).
+        world: The world drawn (``worlds.WORLDS``); the default is the literature's.
     """
     root = np.random.SeedSequence(seed)
-    clinics = draw_clinics(np.random.default_rng(root.spawn(1)[0]), clinic_count(n_treatments))
+    clinics = draw_clinics(
+        np.random.default_rng(root.spawn(1)[0]), clinic_count(n_treatments), world
+    )
     done_t = done_p = 0
     while done_t < n_treatments:
         sequence = root.spawn(1)[0]
@@ -118,6 +123,7 @@ def generate(
             offsets=(done_t, done_p),
             forehead_left_share=forehead_left_share,
             placement_sd_mm=placement_sd_mm,
+            world=world,
         )
         done_t += chunk.n_treatments
         done_p += chunk.n_patients
@@ -134,11 +140,14 @@ def _chunk(
     offsets: tuple[int, int],
     forehead_left_share: float | None,
     placement_sd_mm: tuple[float, float] | None,
+    world: World,
 ) -> Chunk:
     """One chunk; ``rngs`` = (the registry's stream, the oracle's placement draws)."""
     rng = rngs[0]
     start, end = _day(p.REGISTRY_START), _day(p.REGISTRY_END)
-    pat = draw_patients(rng, n_patients, clinics, scenario, start_day=start, end_day=end)
+    pat = draw_patients(
+        rng, n_patients, clinics, scenario, start_day=start, end_day=end, world=world
+    )
     day = pat.first_day.copy()
     nab = np.zeros(pat.n, dtype=bool)
     rounds: list[dict[str, np.ndarray]] = []
@@ -158,6 +167,7 @@ def _chunk(
             k,
             end,
             (forehead_left_share, placement_sd_mm),
+            world,
         )
         day[active] = next_day
         nab[active] |= rng.random(len(active)) < p.P_NAB_PER_TREATMENT
@@ -205,6 +215,7 @@ def _round(
     k: int,
     end: int,
     hooks: tuple[float | None, tuple[float, float] | None],
+    world: World,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], IntArray]:
     """Session ``k`` of the patients ``pi`` on ``day``: plan, review, returns, next date.
 
@@ -212,7 +223,7 @@ def _round(
     """
     rng, draws_rng = rngs
     forehead_left_share, placement_sd_mm = hooks
-    placement_sd = p.PLACEMENT_SD_MM if placement_sd_mm is None else placement_sd_mm
+    placement_sd = world.placement_sd_mm if placement_sd_mm is None else placement_sd_mm
     n = len(pi)
     # Patients mostly stay with their clinic; a few sessions happen elsewhere.
     elsewhere = pick(rng, np.broadcast_to(clinics.weight / clinics.weight.sum(), (n, clinics.n)))
@@ -256,6 +267,7 @@ def _round(
             low_glabella_mm=clinics.low_glabella_mm[c],
             forehead_left_share=forehead_left_share,
             placement_sd_mm=placement_sd,
+            world=world,
         ),
     )
     landed = Points(
@@ -268,7 +280,9 @@ def _round(
     )
     anatomy = _anatomy(pat, pi)
     no_glabella = regions[:, _FOREHEAD] & ~regions[:, _GLABELLA]
-    outcome = review(rng, landed, anatomy, forehead_without_glabella=no_glabella, age=age)
+    outcome = review(
+        rng, landed, anatomy, forehead_without_glabella=no_glabella, age=age, world=world
+    )
     # The pre-treatment oracle: the same points at their planned places, placement averaged out
     # over draws keyed by treatment and point (the truth of another plan sees the same draws).
     draw_key = draws_rng.integers(0, POOL_COLUMNS, n)
@@ -280,6 +294,7 @@ def _round(
         anatomy,
         forehead_without_glabella=no_glabella,
         age=age,
+        world=world,
     )
     returns = draw_returns(
         rng,

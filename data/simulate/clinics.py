@@ -9,6 +9,7 @@ import numpy as np
 from data.contract import PRODUCTS, REGIONS
 from data.simulate import params as p
 from data.simulate.types import BoolArray, FloatArray
+from data.simulate.worlds import DEFAULT_WORLD, World
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +45,8 @@ def clinic_count(n_treatments: int) -> int:
     return int(np.clip(round(np.sqrt(n_treatments) * p.CLINICS_PER_SQRT_TREATMENT), low, high))
 
 
-def draw_clinics(rng: np.random.Generator, n: int) -> Clinics:
-    """Draw ``n`` clinics."""
+def draw_clinics(rng: np.random.Generator, n: int, world: World = DEFAULT_WORLD) -> Clinics:
+    """Draw ``n`` clinics with the world's habits."""
 
     def share(low_high: tuple[float, float]) -> FloatArray:
         return rng.uniform(*low_high, size=n)
@@ -53,7 +54,7 @@ def draw_clinics(rng: np.random.Generator, n: int) -> Clinics:
     asian = rng.random(n) < p.P_ASIAN_CLINIC
     product_mean = np.array([p.PRODUCT_PROBS[x] for x in PRODUCTS])
     region_mult = np.exp(rng.normal(0.0, p.CLINIC_REGION_SD, size=(n, len(REGIONS))))
-    records_coordinates = rng.random(n) >= p.P_CLINIC_NO_COORDINATES
+    records_coordinates = rng.random(n) >= world.p_clinic_no_coordinates
     frontalis_us = rng.random(n) < p.P_CLINIC_FRONTALIS_US
     genotypes = rng.random(n) < p.P_CLINIC_GENOTYPES
     return Clinics(
@@ -61,13 +62,13 @@ def draw_clinics(rng: np.random.Generator, n: int) -> Clinics:
         east_asian_share=np.where(
             asian, p.EAST_ASIAN_SHARE_ASIAN_CLINIC, p.EAST_ASIAN_SHARE_OTHER_CLINIC
         ),
-        dose_habit=np.exp(rng.normal(0.0, p.DOSE_HABIT_SD, size=n)),
+        dose_habit=np.exp(rng.normal(0.0, world.dose_habit_sd, size=n)),
         region_mult=region_mult,
         product_probs=rng.dirichlet(product_mean * p.PRODUCT_CONCENTRATION, size=n),
         dilution_probs=rng.dirichlet(
             np.asarray(p.DILUTION_PROBS) * p.DILUTION_CONCENTRATION, size=n
         ),
-        novice_share=rng.beta(*p.NOVICE_SHARE_BETA, size=n),
+        novice_share=rng.beta(*world.novice_share_beta, size=n),
         coordinate_share=np.where(records_coordinates, share(p.COORDINATE_SHARE_RANGE), 0.0),
         depth_share=share(p.DEPTH_SHARE_RANGE),
         followup_share=share(p.FOLLOWUP_SHARE_RANGE),
@@ -75,6 +76,6 @@ def draw_clinics(rng: np.random.Generator, n: int) -> Clinics:
         baseline_share=share(p.BASELINE_SHARE_RANGE),
         frontalis_us_share=np.where(frontalis_us, share(p.FRONTALIS_US_SHARE_RANGE), 0.0),
         genotype_share=np.where(genotypes, share(p.GENOTYPE_SHARE_RANGE), 0.0),
-        corrects=rng.random(n) < p.P_CLINIC_CORRECTS,
-        low_glabella_mm=rng.normal(*p.LOW_GLABELLA_HABIT, size=n),
+        corrects=rng.random(n) < world.p_clinic_corrects,
+        low_glabella_mm=rng.normal(*world.low_glabella_habit, size=n),
     )

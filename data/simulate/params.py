@@ -239,12 +239,19 @@ LOW_FRONTALIS: Final = Blob(
     27.0, BROW_LINE_Y_MM + 5.0, 12.0, 4.0, "assumption: brow-elevating lowest frontalis"
 )
 """Lowest part of the frontalis; toxin reaching it drops the brow (DF s3 brow ptosis mechanism)."""
-BROW_DROP_FRONTALIS_MM: Final = 4.0  # assumption: full frontalis paralysis lowers the brow 4 mm
-BROW_LIFT_CORRUGATOR_MM: Final = 1.2  # assumption: corrugator paralysis lifts the medial brow
-BROW_LIFT_ORBICULARIS_MM: Final = 0.8  # assumption: lateral orbicularis lifts the tail a little
-COMMISSURE_LIFT_DAO_MM: Final = 2.0  # assumption
-COMMISSURE_DROP_ZYGOMATICUS_MM: Final = 3.0  # assumption: smile asymmetry (DF s3 off-target)
-COMMISSURE_DROP_RISORIUS_MM: Final = 2.0  # assumption: narrower smile (DF s3 masseter row)
+LANDMARK_SHIFT_MM: Final = MappingProxyType(
+    {
+        # (brow, palpebral fissure, commissure) height change of a side at full paralysis, mm.
+        "frontalis": (-4.0, 0.0, 0.0),  # assumption: full frontalis paralysis lowers the brow 4 mm
+        "corrugator": (1.2, 0.0, 0.0),  # assumption: corrugator paralysis lifts the medial brow
+        "orbicularis_oculi": (0.8, 0.0, 0.0),  # assumption: lateral orbicularis lifts the tail
+        "depressor_anguli_oris": (0.0, 0.0, 2.0),  # assumption
+        "zygomaticus_major": (0.0, 0.0, -3.0),  # assumption: smile asymmetry (DF s3 off-target)
+        "risorius": (0.0, 0.0, -2.0),  # assumption: narrower smile (DF s3 masseter row)
+    }
+)
+"""Which landmark each paralysed structure moves, and how far (DF s3 gives the directions only).
+Keys are ``LABEL_DOSE_PER_SIDE``'s; a world (``worlds.World.landmark_mm``) may say otherwise."""
 EYELID_PTOSIS_LOGIT: Final = (-2.1, 2.0)  # DF s11 eyelid ptosis: logit p = a + b ln(levator U_eq)
 BROW_PTOSIS_LOGIT: Final = (-5.2, 1.6)  # DF s11 brow ptosis: logit p = a + b ln(low-frontalis U)
 BROW_PTOSIS_NO_GLABELLA_LOGIT: Final = 1.1  # DF s11 brow ptosis: frontalis without glabella (x3)

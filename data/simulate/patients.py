@@ -11,6 +11,7 @@ from data.simulate import params as p
 from data.simulate.clinics import Clinics
 from data.simulate.physics import PARALYSED, TARGETS
 from data.simulate.types import LEFT, RIGHT, BoolArray, FloatArray, IntArray, Scenario, pick
+from data.simulate.worlds import DEFAULT_WORLD, World
 
 _EAST_ASIAN = ANCESTRIES.index("east_asian")
 _JAW = REGIONS.index("jaw")
@@ -72,11 +73,13 @@ def draw_patients(
     *,
     start_day: int,
     end_day: int,
+    world: World = DEFAULT_WORLD,
 ) -> Patients:
     """Draw ``n`` patients of the registry period ``[start_day, end_day]`` (days since epoch).
 
     Every draw happens in both scenarios, so a seed gives the same patients in each; only the
-    seed claims' effects are switched on or off.
+    seed claims' effects are switched on or off. The world sets how far each patient's muscles
+    lie from its anatomy (``World.offset_sd_mm``).
     """
     seed_claims = scenario == "seed-claims"
     clinic = pick(rng, np.broadcast_to(clinics.weight / clinics.weight.sum(), (n, clinics.n)))
@@ -192,7 +195,7 @@ def draw_patients(
         baseline=baseline,
         frontalis_mm=frontalis,
         masseter_mm=masseter,
-        offset_mm=rng.normal(0.0, p.ANATOMY_OFFSET_SD_MM, (n, len(TARGETS), 2, 2)),
+        offset_mm=rng.normal(0.0, world.offset_sd_mm, (n, len(TARGETS), 2, 2)),
         strength=strength,
         sensitivity=np.exp(rng.normal(0.0, p.SENSITIVITY_SD, n)),
         beta=beta,

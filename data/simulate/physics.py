@@ -1,11 +1,13 @@
 # Over 400 lines: one chain of physics, dose to paralysis to displacement to outcome, read together.
 """Outcome physics: points at the needle -> paralysis -> displacements -> review outcomes + oracle.
 
-Every point's dose spreads as an isotropic Gaussian (``atlas.spread_sd_mm``); the share reaching a
-structure is ``atlas.reach`` to the patient's own (offset) structure. A muscle's paralysis
-saturates, ``1 - exp(-k dose / strength)``. Paralysis moves the brow and the mouth corner on that
-side; toxin reaching the levator palpebrae or the lowest frontalis causes eyelid or brow ptosis
-(random events whose probability is logistic in the log dose reaching them).
+Every point's dose spreads as an isotropic Gaussian (``atlas.spread_sd_mm``), or in another
+world (``worlds.World``) a wider one or a mixture of two; the share reaching a structure is
+``atlas.reach`` to the patient's own (offset) structure, summed over the kernel's components. A
+muscle's paralysis saturates, ``1 - exp(-k dose / strength)``. Paralysis moves the brow, the lid
+and the mouth corner on that side (``World.landmark_mm``); toxin reaching the levator palpebrae
+or the lowest frontalis causes eyelid or brow ptosis (random events whose probability is
+logistic in the log dose reaching them).
 
 The review is then random in three independent ways: the ptosis events, the biological response
 (noise on each true post-treatment difference) and the clinician's reading (rater noise). The
@@ -23,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +34,7 @@ from scipy.special import expit, ndtr
 from data.atlas import MUSCLE_ATLAS, RISK_BLOBS, Blob, reach, spread_sd_mm
 from data.simulate import params as p
 from data.simulate.types import LEFT, RIGHT, BoolArray, FloatArray, IntArray
+from data.simulate.worlds import DEFAULT_WORLD, World
 
 TARGET_BLOBS: Final = MappingProxyType(
     {
@@ -54,18 +57,41 @@ assert TARGETS[: len(PARALYSED)] == PARALYSED
 
 
 @cache
-def muscle_k() -> FloatArray:
+def target_blobs(world: World = DEFAULT_WORLD) -> tuple[Blob, ...]:
+    """The world's structures, ``TARGETS`` order: the atlas' moved by ``World.shift_mm``."""
+    out = []
+    for name in TARGETS:
+        blob = TARGET_BLOBS[name]
+        dx, dy = world.shift_mm.get(name, (0.0, 0.0))
+        out.append(Blob(blob.x_mm + dx, blob.y_mm + dy, blob.sd_x_mm, blob.sd_y_mm, blob.source))
+    return tuple(out)
+
+
+def _reach(
+    world: World, px: FloatArray, py: FloatArray, sd: FloatArray, *blob: FloatArray
+) -> FloatArray:
+    """``atlas.reach`` through the world's kernel: its components' reaches, weighted."""
+    total: FloatArray | None = None
+    for weight, width in world.kernel:
+        r = weight * reach(px, py, sd * width, *blob)
+        total = r if total is None else total + r
+    assert total is not None  # a kernel has a component
+    return total
+
+
+@cache
+def muscle_k(world: World = DEFAULT_WORLD) -> FloatArray:
     """Per paralysed target, ``k`` such that a label dose at the usual site gives LABEL_PARALYSIS.
 
     The label dose is one 4 U point per 0.1 mL at the usual site (or the structure's centre for a
-    structure at risk), on an average-strength muscle at the atlas position.
+    structure at risk), on an average-strength muscle at the world's position of the structure,
+    through the world's kernel: label doses are what works in the world where they are given.
     """
     ks = []
-    for name in PARALYSED:
-        blob = TARGET_BLOBS[name]
+    for name, blob in zip(PARALYSED, target_blobs(world), strict=False):
         sx, sy = MUSCLE_ATLAS[name].usual_site if name in MUSCLE_ATLAS else (blob.x_mm, blob.y_mm)
         sd = spread_sd_mm(np.array([4.0]), np.array([0.1]))
-        r = reach(np.array([sx]), np.array([sy]), sd, *_blob_args(blob))
+        r = _reach(world, np.array([sx]), np.array([sy]), sd, *_blob_args(blob))
         ks.append(-np.log1p(-p.LABEL_PARALYSIS) / (p.LABEL_DOSE_PER_SIDE[name] * float(r[0])))
     return np.array(ks)
 
@@ -142,14 +168,13 @@ class Review:
     brow: BoolArray
 
 
-def effective_doses(points: Points, anatomy: Anatomy) -> FloatArray:
+def effective_doses(points: Points, anatomy: Anatomy, world: World = DEFAULT_WORLD) -> FloatArray:
     """Dose reaching each target on each side, (treatment, target, side), U_eq."""
     n = len(anatomy.sensitivity)
     sd = spread_sd_mm(points.u_eq, points.volume_ml)
     out = np.zeros((n, len(TARGETS), 2))
     t = points.treatment
-    for i, name in enumerate(TARGETS):
-        blob = TARGET_BLOBS[name]
+    for i, (name, blob) in enumerate(zip(TARGETS, target_blobs(world), strict=True)):
         # Only frontalis points count for the lowest frontalis: glabellar points near it are
         # a lid risk (levator), not the brow-ptosis mechanism (DF s3).
         weight = points.u_eq * points.frontalis if name == "low_frontalis" else points.u_eq
@@ -157,7 +182,7 @@ def effective_doses(points: Points, anatomy: Anatomy) -> FloatArray:
             off = anatomy.offset_mm[t, i, side]
             cx = sign * (blob.x_mm + off[:, 0])
             cy = blob.y_mm + off[:, 1]
-            r = reach(points.x_mm, points.y_mm, sd, cx, cy, *_blob_args(blob)[2:])
+            r = _reach(world, points.x_mm, points.y_mm, sd, cx, cy, *_blob_args(blob)[2:])
             out[:, i, side] = np.bincount(t, weights=weight * r, minlength=n)
     return out * anatomy.sensitivity[:, None, None]
 
@@ -232,47 +257,58 @@ class _Terms:
     n: int
 
     @classmethod
-    def of(cls, planned: Points, anatomy: Anatomy, reach_mm: FloatArray) -> _Terms:
-        """The terms of ``planned`` points that may move up to ``reach_mm`` (point, xy)."""
+    def of(
+        cls, planned: Points, anatomy: Anatomy, reach_mm: FloatArray, world: World = DEFAULT_WORLD
+    ) -> _Terms:
+        """The terms of ``planned`` points that may move up to ``reach_mm`` (point, xy).
+
+        A kernel of several Gaussians (``World.kernel``) gives each (target, side, point) a
+        term per component.
+        """
         n = len(anatomy.sensitivity)
         t = planned.treatment
-        sd2 = spread_sd_mm(planned.u_eq, planned.volume_ml) ** 2
-        blobs = [TARGET_BLOBS[name] for name in TARGETS]
+        sd = spread_sd_mm(planned.u_eq, planned.volume_ml)
+        blobs = target_blobs(world)
         bx = np.array([b.x_mm for b in blobs])[:, None, None]
         by = np.array([b.y_mm for b in blobs])[:, None, None]
         sx2 = np.array([b.sd_x_mm for b in blobs])[:, None, None] ** 2
         sy2 = np.array([b.sd_y_mm for b in blobs])[:, None, None] ** 2
         sign = np.array([1.0, -1.0])[None, :, None]  # LEFT, RIGHT
         off = np.moveaxis(anatomy.offset_mm[t], 0, -1)  # (target, side, xy, point)
-        vx, vy = sx2 + sd2, sy2 + sd2  # (target, 1, point)
         # As in effective_doses: only frontalis points count for the lowest frontalis.
         low = (np.arange(len(TARGETS)) == _T["low_frontalis"])[:, None, None]
         weight = np.where(low, planned.u_eq * planned.frontalis, planned.u_eq)
         shape = (len(TARGETS), 2, len(t))
-        amp = np.broadcast_to(
-            weight * np.sqrt(sx2 * sy2 / (vx * vy)) * anatomy.sensitivity[t], shape
-        )
         dx0 = planned.x_mm - sign * (bx + off[:, :, 0])
         dy0 = planned.y_mm - (by + off[:, :, 1])
-        gap_x = np.maximum(np.abs(dx0) - reach_mm[:, 0], 0.0)
-        gap_y = np.maximum(np.abs(dy0) - reach_mm[:, 1], 0.0)
-        bound = amp * np.exp(-0.5 * (gap_x * gap_x / vx + gap_y * gap_y / vy))
-        target, side, point = np.nonzero(bound >= _NEGLIGIBLE_U_EQ)
+        parts: list[list[npt.NDArray[Any]]] = []
+        for share, width in world.kernel:
+            sd2 = (sd * width) ** 2
+            vx, vy = sx2 + sd2, sy2 + sd2  # (target, 1, point)
+            amp = np.broadcast_to(
+                weight * share * np.sqrt(sx2 * sy2 / (vx * vy)) * anatomy.sensitivity[t], shape
+            )
+            gap_x = np.maximum(np.abs(dx0) - reach_mm[:, 0], 0.0)
+            gap_y = np.maximum(np.abs(dy0) - reach_mm[:, 1], 0.0)
+            bound = amp * np.exp(-0.5 * (gap_x * gap_x / vx + gap_y * gap_y / vy))
+            kept = np.nonzero(bound >= _NEGLIGIBLE_U_EQ)
+            values = (dx0, dy0, -0.5 / vx, -0.5 / vy, amp)
+            parts.append(
+                [*kept, *(np.broadcast_to(v, shape)[kept].astype(np.float32) for v in values)]
+            )
+        target, side, point, *columns = (np.concatenate(c) for c in zip(*parts, strict=True))
         kept_slot = (target * 2 + side) * n + t[point]
-        order = np.argsort(kept_slot, kind="stable")  # sorted already when t is
-        target, side, point, kept_slot = target[order], side[order], point[order], kept_slot[order]
+        order = np.argsort(kept_slot, kind="stable")  # sorted already for one component
+        kept_slot, point = kept_slot[order], point[order]
+        dx0_, dy0_, gx, gy, amp_ = (c[order] for c in columns)
         starts = np.flatnonzero(np.diff(kept_slot, prepend=-1) != 0)
-
-        def f32(values: FloatArray) -> npt.NDArray[np.float32]:
-            return np.broadcast_to(values, shape)[target, side, point].astype(np.float32)
-
         return cls(
             point=point,
-            dx0=f32(dx0),
-            dy0=f32(dy0),
-            gx=f32(-0.5 / vx),
-            gy=f32(-0.5 / vy),
-            amp=f32(amp),
+            dx0=dx0_,
+            dy0=dy0_,
+            gx=gx,
+            gy=gy,
+            amp=amp_,
             starts=starts,
             slots=kept_slot[starts],
             n=n,
@@ -299,27 +335,32 @@ class _Terms:
         return np.moveaxis(out.reshape(len(TARGETS), 2, self.n), -1, 0)
 
 
+def _landmarks(paralysis: FloatArray, world: World) -> list[FloatArray | None]:
+    """Per landmark (brow, lid, commissure), its height change per (treatment, side).
+
+    None where no structure moves it. Summed structure by structure in ``landmark_mm`` order.
+    """
+    moved: list[FloatArray | None] = [None, None, None]
+    for name, shifts in world.landmark_mm.items():
+        for dim, mm in enumerate(shifts):
+            if mm != 0.0:
+                term = mm * paralysis[:, _T[name]]
+                before = moved[dim]
+                moved[dim] = term if before is None else before + term
+    return moved
+
+
 def _conditional(
-    dose: FloatArray, anatomy: Anatomy, forehead_without_glabella: BoolArray, age: FloatArray
+    dose: FloatArray,
+    anatomy: Anatomy,
+    forehead_without_glabella: BoolArray,
+    age: FloatArray,
+    world: World,
 ) -> _Conditional:
     """The closed-form review model given the doses that reached each target (see the module)."""
     n = len(anatomy.sensitivity)
     n_par = len(PARALYSED)
-    paralysis = 1.0 - np.exp(-muscle_k()[None, :, None] * dose[:, :n_par] / anatomy.strength)
-
-    def par(name: str) -> FloatArray:
-        return np.asarray(paralysis[:, _T[name]])
-
-    brow_up = (
-        -p.BROW_DROP_FRONTALIS_MM * par("frontalis")
-        + p.BROW_LIFT_CORRUGATOR_MM * par("corrugator")
-        + p.BROW_LIFT_ORBICULARIS_MM * par("orbicularis_oculi")
-    )
-    mouth_up = (
-        p.COMMISSURE_LIFT_DAO_MM * par("depressor_anguli_oris")
-        - p.COMMISSURE_DROP_ZYGOMATICUS_MM * par("zygomaticus_major")
-        - p.COMMISSURE_DROP_RISORIUS_MM * par("risorius")
-    )
+    paralysis = 1.0 - np.exp(-muscle_k(world)[None, :, None] * dose[:, :n_par] / anatomy.strength)
     tiny = 1e-12
     a, b = p.EYELID_PTOSIS_LOGIT
     p_lid = _logit_p(a + b * np.log(dose[:, _T["levator_palpebrae"]] + tiny))
@@ -332,11 +373,12 @@ def _conditional(
 
     # Differences before the ptosis events: baseline + left minus right displacement.
     mu = anatomy.baseline.copy()
-    mu[:, 0] += brow_up[:, LEFT] - brow_up[:, RIGHT]
-    mu[:, 2] += mouth_up[:, LEFT] - mouth_up[:, RIGHT]
+    for dim, up in enumerate(_landmarks(paralysis, world)):
+        if up is not None:
+            mu[:, dim] += up[:, LEFT] - up[:, RIGHT]
     event_p = (p_browp, p_lid)  # feeding dimension 0 (brow) and 1 (lid)
-    sd = np.hypot(p.BIO_NOISE_MM, p.RATER_NOISE_MM)
-    thr = p.VISIBLE_THRESHOLD_MM
+    sd = np.hypot(p.BIO_NOISE_MM, world.rater_noise_mm)
+    thr = world.visible_threshold_mm
 
     # P(nothing visible) = P(commissure not seen) x E_events[P(brow not seen)] x E[lid not seen].
     p_none = 1.0 - _tail(mu[:, 2], float(sd[2]), thr[2])
@@ -372,6 +414,7 @@ def review(
     *,
     forehead_without_glabella: BoolArray,
     age: FloatArray,
+    world: World = DEFAULT_WORLD,
 ) -> Review:
     """Simulate the two-week review of a batch of treatments and its at-the-needle oracle.
 
@@ -381,13 +424,15 @@ def review(
         anatomy: The patients' hidden state.
         forehead_without_glabella: Frontalis treated without the glabella (brow ptosis risk).
         age: Age at treatment.
+        world: The world's physics and raters.
 
     Returns:
         The oracle quantities given the landing points and one realised review per treatment.
     """
     n = len(anatomy.sensitivity)
-    cond = _conditional(effective_doses(points, anatomy), anatomy, forehead_without_glabella, age)
-    thr = p.VISIBLE_THRESHOLD_MM
+    dose = effective_doses(points, anatomy, world)
+    cond = _conditional(dose, anatomy, forehead_without_glabella, age, world)
+    thr = world.visible_threshold_mm
 
     # One realisation from the same model.
     events = [rng.random((n, 2)) < ep for ep in (cond.p_browp, cond.p_lid)]
@@ -395,7 +440,7 @@ def review(
     for dim in (0, 1):
         post[:, dim] -= _DROPS[dim] * (events[dim][:, LEFT].astype(float) - events[dim][:, RIGHT])
     post += rng.normal(size=(n, 3)) * np.asarray(p.BIO_NOISE_MM)
-    seen = post + rng.normal(size=(n, 3)) * np.asarray(p.RATER_NOISE_MM)
+    seen = post + rng.normal(size=(n, 3)) * np.asarray(world.rater_noise_mm)
     visible = (np.abs(seen) > np.asarray(thr)).any(axis=1)
     return Review(
         p_visible=cond.p_visible,
@@ -432,6 +477,7 @@ def pre_treatment(
     *,
     forehead_without_glabella: BoolArray,
     age: FloatArray,
+    world: World = DEFAULT_WORLD,
 ) -> PreTreatment:
     """Average the closed-form probabilities over placement errors drawn beforehand.
 
@@ -449,6 +495,7 @@ def pre_treatment(
         anatomy: The patients' hidden state.
         forehead_without_glabella: As for ``review``.
         age: As for ``review``.
+        world: As for ``review``.
 
     Returns:
         The placement-averaged probabilities per treatment.
@@ -456,10 +503,12 @@ def pre_treatment(
     n = len(anatomy.sensitivity)
     draws = len(normals)
     errors = normals * placement_sd_mm.astype(np.float32)[None, :, None]
-    terms = _Terms.of(planned, anatomy, np.abs(errors).max(axis=0, initial=0.0).astype(float))
+    terms = _Terms.of(
+        planned, anatomy, np.abs(errors).max(axis=0, initial=0.0).astype(float), world
+    )
     total = np.zeros((3, n))
     for error in errors:
-        cond = _conditional(terms.doses(error), anatomy, forehead_without_glabella, age)
+        cond = _conditional(terms.doses(error), anatomy, forehead_without_glabella, age, world)
         total[0] += cond.p_visible
         total[1] += _either(cond.p_lid)
         total[2] += _either(cond.p_browp)

@@ -26,6 +26,7 @@ from data.simulate.types import (
     rounded,
     segment_ids,
 )
+from data.simulate.worlds import DEFAULT_WORLD, World
 
 _UNIT_FACTOR = np.array([UNIT_FACTOR[x] for x in PRODUCTS])
 _R = {name: i for i, name in enumerate(REGIONS)}
@@ -59,7 +60,8 @@ class PlanInput:
         forehead_left_share: If given, force this left share of the forehead dose (for tests of
             how much the plan matters); otherwise the injector decides.
         placement_sd_mm: Per-point placement error sd of (experienced, novice) injectors; a test
-            may set it (zero: every point lands where planned).
+            may set it (zero: every point lands where planned); None: the world's.
+        world: The world whose injectors plan (imbalance, correction, forehead height).
     """
 
     regions: BoolArray
@@ -78,7 +80,8 @@ class PlanInput:
     three_point_glabella: BoolArray
     low_glabella_mm: FloatArray
     forehead_left_share: float | None = None
-    placement_sd_mm: tuple[float, float] = p.PLACEMENT_SD_MM
+    placement_sd_mm: tuple[float, float] | None = None
+    world: World = DEFAULT_WORLD
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +132,7 @@ def _share(
 ) -> FloatArray:
     """Left share of a region's dose: even + correction ``shift`` + accidental imbalance."""
     n = len(idx)
-    sd = np.where(inp.novice[idx], p.IMBALANCE_SD[1], p.IMBALANCE_SD[0])
+    sd = np.where(inp.novice[idx], inp.world.imbalance_sd[1], inp.world.imbalance_sd[0])
     gross = (rng.random(n) < p.P_GROSS_IMBALANCE) * rng.choice([-1.0, 1.0], n) * p.GROSS_IMBALANCE
     share = np.clip(0.5 + shift + rng.normal(0.0, 1.0, n) * sd + gross, *p.SHARE_RANGE)
     return np.asarray(share, dtype=np.float64)
@@ -198,11 +201,11 @@ def draw_plan(rng: np.random.Generator, inp: PlanInput) -> Plan:
         * inp.dose_factor[i]
     )
     measured = np.nan_to_num(inp.brow_measured[i])  # not measured: nothing to correct
-    shift = np.where(inp.corrects[i], p.CORRECTION_PER_MM * measured, 0.0)
+    shift = np.where(inp.corrects[i], inp.world.correction_per_mm * measured, 0.0)
     left = _share(rng, inp, i, shift)
     if inp.forehead_left_share is not None:
         left = np.full(len(i), inp.forehead_left_share)
-    low_y = p.FOREHEAD_LOWEST_Y_MM + rng.normal(0.0, p.FOREHEAD_PLAN_SD_MM, len(i))
+    low_y = inp.world.forehead_lowest_y_mm + rng.normal(0.0, p.FOREHEAD_PLAN_SD_MM, len(i))
     per_side = inp.forehead_points[i]
     x0, x1 = p.FOREHEAD_X_RANGE_MM
     block = _paired(
@@ -407,7 +410,8 @@ def _finish(rng: np.random.Generator, inp: PlanInput, blocks: list[_Block]) -> P
     sign = np.select([side == LEFT, side == RIGHT], [1.0, -1.0], 0.0)
     x_plan = rounded(np.clip(cat("x_left") * sign, _X.minimum, _X.maximum), 1)
     y_plan = rounded(np.clip(cat("y"), _Y.minimum, _Y.maximum), 1)
-    sd = np.where(inp.novice, inp.placement_sd_mm[1], inp.placement_sd_mm[0])[treatment]
+    placement = inp.world.placement_sd_mm if inp.placement_sd_mm is None else inp.placement_sd_mm
+    sd = np.where(inp.novice, placement[1], placement[0])[treatment]
     error = rng.normal(size=(len(treatment), 2)) * sd[:, None]
     sub_share = np.full(len(MUSCLES), _DEPTH_OTHER)
     for name, share in _SUBCUTANEOUS_SHARE.items():

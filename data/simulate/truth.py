@@ -14,6 +14,7 @@ The truth is the world's, not a model's: the plan advisor and any schedule are j
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from data.simulate.longevity import draw_returns
 from data.simulate.oracle import ORACLE_FOLDER, OracleError, read_oracle_table
 from data.simulate.physics import Points, pre_treatment
 from data.simulate.types import BoolArray, FloatArray, IntArray
+from data.simulate.worlds import DEFAULT_WORLD, World, world_named
 
 _UNIT_FACTOR: Final = np.array([UNIT_FACTOR[x] for x in PRODUCTS])
 _FRONTALIS: Final = MUSCLES.index("frontalis")
@@ -46,6 +48,7 @@ class SimulatedTruth:
             injector planned it.
         planned_y: Same for y.
         point_start: (n + 1,) first point of each treatment in ``planned_x``.
+        world: The world the registry was drawn in (``simulation.json``; default if absent).
     """
 
     row_of: Mapping[str, int]
@@ -53,6 +56,7 @@ class SimulatedTruth:
     planned_x: FloatArray
     planned_y: FloatArray
     point_start: IntArray
+    world: World = DEFAULT_WORLD
 
     def rows(self, treatment_ids: list[str] | np.ndarray) -> IntArray:
         """Rows of the given treatments (each must be in the registry)."""
@@ -72,6 +76,8 @@ def read_truth(export: Path) -> SimulatedTruth:
         OracleError: ``oracle/hidden`` or ``oracle/points`` is missing; the message names it.
     """
     folder = Path(export) / ORACLE_FOLDER
+    meta = folder / "simulation.json"
+    simulation = json.loads(meta.read_text()) if meta.is_file() else {}
     hidden = read_oracle_table(folder, "hidden")
     points = read_oracle_table(folder, "points")
     ids = hidden["treatment_id"].to_numpy(dtype=object)
@@ -85,6 +91,7 @@ def read_truth(export: Path) -> SimulatedTruth:
         planned_x=points["x_mm"].to_numpy(dtype=np.float64),
         planned_y=points["y_mm"].to_numpy(dtype=np.float64),
         point_start=np.searchsorted(owner, np.arange(len(ids) + 1)).astype(np.int64),
+        world=world_named(str(simulation.get("world", DEFAULT_WORLD.name))),
     )
 
 
@@ -215,6 +222,7 @@ def plan_truth(truth: SimulatedTruth, plans: Plans) -> PlanTruth:
         case.anatomy,
         forehead_without_glabella=_treated(plans, m, "forehead") & ~_treated(plans, m, "glabella"),
         age=case.age,
+        world=truth.world,
     )
     # draw_returns' medians do not depend on its random source (it only draws the return times).
     returns = draw_returns(

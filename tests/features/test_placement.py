@@ -41,6 +41,23 @@ def test_point_geometry_against_the_atlas_lines() -> None:
     assert row["regions_treated"] == 3
 
 
+def test_mean_recorded_coordinates_per_muscle_and_side() -> None:
+    row = _row(
+        [
+            _point("frontalis", "left", 2, 20, 40),
+            _point("frontalis", "left", 2, 30, 50),
+            _point("frontalis", "left", 2),  # at the usual site: not a recorded coordinate
+            _point("masseter", "right", 20),
+            _point("procerus", "midline", 4, 0, 17),
+        ]
+    )
+    assert row["mean_x_mm_frontalis_left"] == 25.0 and row["mean_y_mm_frontalis_left"] == 45.0
+    assert row["mean_x_mm_procerus_midline"] == 0.0 and row["mean_y_mm_procerus_midline"] == 17.0
+    # Injected without coordinates, or not injected: nothing known of where.
+    assert np.isnan(row["mean_x_mm_masseter_right"]) and row["points_masseter_right"] == 1
+    assert np.isnan(row["mean_y_mm_frontalis_right"])
+
+
 def test_a_point_without_coordinates_sits_at_the_usual_site() -> None:
     x, y = MUSCLE_ATLAS["corrugator"].usual_site
     missing = _row([_point("corrugator", "left", 4)])

@@ -6,7 +6,6 @@ import re
 import shutil
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import mlflow
@@ -14,9 +13,9 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
+from data.simulate.params import SIMULATOR_VERSION
 from training.dataset import load_training_data
-from training.settings import training_settings
-from training.train import INPUT_EXAMPLE_ROWS, train
+from training.train import INPUT_EXAMPLE_ROWS
 
 # Metrics whose range a 3k registry must meet (every one is logged and finite).
 RANGES = {
@@ -31,25 +30,10 @@ RANGES = {
     "longevity_s90_abs_gap": (0.0, 0.08),
     "diff_brow_height_diff_mm_coverage_10_90": (0.6, 0.95),
     "parity_asymmetry_risk": (0.0, 1e-5),
+    "plain_risk_auc": (0.7, 1.0),
+    "plain_risk_brier": (0.05, 0.2),
+    "longevity_c_index_ci_low": (0.5, 0.8),
 }
-
-
-@pytest.fixture(scope="module")
-def trained(small_registry: Path, tmp_path_factory: pytest.TempPathFactory):
-    work = tmp_path_factory.mktemp("work")
-    settings = training_settings(
-        registry=small_registry,
-        out=work / "bundle",
-        tracking_uri=f"sqlite:///{work / 'mlflow.db'}",
-        experiment="test",
-        model_name="asym-test",
-    )
-    lines: list[str] = []
-    with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        mp.chdir(work)  # the SQLite store keeps artifacts in ./mlruns: keep them in tmp
-        result = train(settings, echo=lines.append)
-    return settings, result, lines, [str(w.message) for w in caught]
 
 
 def test_run_records_metrics_provenance_and_plots(trained, small_registry: Path) -> None:
@@ -66,6 +50,13 @@ def test_run_records_metrics_provenance_and_plots(trained, small_registry: Path)
     for name, (lo, hi) in RANGES.items():
         assert lo <= m[name] <= hi, (name, m[name])
     assert m["risk_auc"] <= m["oracle_risk_auc"] + 0.05
+    # The plain baseline beside it, and the run says in words whether the model beat it.
+    assert m["risk_auc_minus_plain"] == pytest.approx(m["risk_auc"] - m["plain_risk_auc"])
+    said = run.data.tags["risk_vs_plain_baseline"]
+    beaten = "the risk model beats the plain baseline"
+    assert said.startswith(beaten if m["risk_beats_plain"] == 1.0 else "the risk model does NOT")
+    low, high = m["longevity_c_index_ci_low"], m["longevity_c_index_ci_high"]
+    assert low < m["longevity_c_index"] < high and high - low < 0.1
     # The ptosis risks, evaluated like the asymmetry risk: rare (about 1% of reviews), so their
     # figures come with the events they rest on and bootstrap intervals around them.
     for p in ("eyelid_ptosis", "brow_ptosis"):
@@ -78,6 +69,8 @@ def test_run_records_metrics_provenance_and_plots(trained, small_registry: Path)
     assert int(params["n_treatments"]) == 3000
     assert run.data.tags["simulator_seed"] == "5"
     assert run.data.tags["simulator_scenario"] == "literature"
+    assert run.data.tags["simulator_world"] == "default"
+    assert run.data.tags["simulator_version"] == SIMULATOR_VERSION
     # CI runs in a git clone: the commit is always known.
     assert re.fullmatch(r"[0-9a-f]{40}", run.data.tags["git_commit"])
     assert run.data.tags["mlflow.source.git.commit"] == run.data.tags["git_commit"]
@@ -172,3 +165,5 @@ def test_train_goes_on_without_an_incomplete_oracle(small_registry: Path, tmp_pa
     assert said[0].strip() == f"oracle: {missing}; going on without oracle figures"
     assert said[1] == f"vs oracle: none ({missing})"
     assert "risk      AUC 0." in result.stdout
+    plain = [line for line in result.stdout.splitlines() if line.startswith("plain     AUC 0.")]
+    assert len(plain) == 1 and "the risk model" in plain[0] and "plain baseline" in plain[0]
