@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
 
 from serving import errors, process
 from serving.lifespan import lifespan
-from serving.routes import admin, health, model, predict, recommend, schedule
+from serving.routes import admin, health, model, page, predict, recommend, schedule
 from serving.settings import ServingSettings, serving_settings
 from serving.state import MetricsMiddleware, ServingState
 
@@ -52,6 +53,8 @@ def create_app(settings: ServingSettings) -> FastAPI:
     app.include_router(model.router)
     app.include_router(admin.router)
     app.include_router(health.router)
+    app.include_router(page.router)
+    app.mount("/static", StaticFiles(packages=[page.STATIC_PACKAGE]), name="static")
     return app
 
 
