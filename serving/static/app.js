@@ -162,6 +162,7 @@ async function predict() {
   state.inflight = controller;
   $("status").textContent = "Asking the model…";
   let r;
+  const asked = performance.now();
   try {
     r = await post("/v1/predict", request(), controller.signal);
   } catch (e) {
@@ -169,6 +170,7 @@ async function predict() {
     return;
   }
   if (controller.signal.aborted) return;
+  performance.measure("api-answer", { start: asked, end: r.answeredAt });
   if (!answered(r)) return;
   state.warnings = warningsByPoint(r.body.warnings);
   renderAnswer(r.body, config);
