@@ -3,7 +3,8 @@
 Settings (``serving.settings``), state and metrics (``serving.state``), typed dependencies and the
 one auth style (``serving.deps``), error answers (``serving.errors``), the lifespan that opens the
 model once (``serving.lifespan``) and the routes (``serving.routes``). Routes only validate and
-delegate to ``serving.service``.
+delegate to ``serving.service``. The clinic page (``serving/static``, package data) is served at
+``/`` and ``/static/``, with the atlas it draws at ``/page/config.json`` (``serving.routes.page``).
 
 Two pure ASGI layers wrap the app (no ``BaseHTTPMiddleware``: it costs a task and a queue per
 request): FastAPI's own request-body limit (``max_body_size``: Content-Length checked, then streamed
