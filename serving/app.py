@@ -3,7 +3,8 @@
 Settings (``serving.settings``), state and metrics (``serving.state``), typed dependencies and the
 one auth style (``serving.deps``), error answers (``serving.errors``), the lifespan that opens the
 model once (``serving.lifespan``) and the routes (``serving.routes``). Routes only validate and
-delegate to ``serving.service``.
+delegate to ``serving.service``. The clinic page (``serving/static``, package data) is served at
+``/`` and ``/static/``, with the atlas it draws at ``/page/config.json`` (``serving.routes.page``).
 
 Two pure ASGI layers wrap the app (no ``BaseHTTPMiddleware``: it costs a task and a queue per
 request): FastAPI's own request-body limit (``max_body_size``: Content-Length checked, then streamed
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
 
 from serving import errors, process
 from serving.lifespan import lifespan
-from serving.routes import admin, health, model, predict, recommend, schedule
+from serving.routes import admin, health, model, page, predict, recommend, schedule
 from serving.settings import ServingSettings, serving_settings
 from serving.state import MetricsMiddleware, ServingState
 
@@ -52,6 +54,8 @@ def create_app(settings: ServingSettings) -> FastAPI:
     app.include_router(model.router)
     app.include_router(admin.router)
     app.include_router(health.router)
+    app.include_router(page.router)
+    app.mount("/static", StaticFiles(packages=[page.STATIC_PACKAGE]), name="static")
     return app
 
 

@@ -362,6 +362,16 @@ class PlanWarning(BaseModel):
         description="dose_above_label_range, frontalis_point_low or corrugator_point_low."
     )
     message: str
+    region: str | None = Field(
+        json_schema_extra={"enum": [*REGIONS, None]}, description="The region it is about."
+    )
+    side: str | None = Field(
+        json_schema_extra={"enum": [*SIDES, None]},
+        description="The side whose lowest point it is about (null: the region, both sides).",
+    )
+    muscle: str | None = Field(
+        description="The muscle whose lowest point it is about (null: the region's dose)."
+    )
 
 
 class _Answer(BaseModel):

@@ -26,13 +26,14 @@ from data.atlas import (
     SAFE_FRONTALIS_ABOVE_BROW_MM,
     SAFE_GLABELLA_ABOVE_RIM_MM,
 )
-from data.contract import REGIONS, SIDES
+from data.contract import MUSCLE_REGION, REGIONS, SIDES
 from features.build import build_features
 from features.inputs import LEFT
 from features.longevity import treated_region_sides
 from features.request import TreatmentRequest, requests_inputs
 from features.spec import (
     FEATURE_INDEX,
+    GEOMETRY,
     SIDES2,
 )
 from serving.contributions import FEATURE_GROUPS, group_contributions
@@ -63,6 +64,12 @@ _POINT_CHECKS: Final = (
         "(safe: >= {limit:g} mm; lower risks eyelid ptosis)",
     ),
 )
+_GEOMETRY_MUSCLE: Final = {stem: muscle for stem, muscle, _ in GEOMETRY}
+_POINT_WHERE: Final = {
+    code: (_GEOMETRY_MUSCLE[stem], MUSCLE_REGION[_GEOMETRY_MUSCLE[stem]])
+    for code, stem, _, _ in _POINT_CHECKS
+}
+"""The muscle (and its region) whose lowest point each point check is about."""
 _POINT_COLUMNS: Final = np.array(
     [FEATURE_INDEX[f"{stem}_{side}"] for _, stem, _, _ in _POINT_CHECKS for side in SIDES2]
 )
@@ -91,17 +98,19 @@ def low_points(x: FloatArray) -> npt.NDArray[np.bool_]:
     return low
 
 
-def plan_warnings(x: FloatArray) -> list[list[dict[str, str]]]:
+def plan_warnings(x: FloatArray) -> list[list[dict[str, str | None]]]:
     """Warnings about plans, read from their feature rows.
 
     Args:
         x: (n, F) feature matrix (float64, ``features.spec`` order).
 
     Returns:
-        Per row, ``{code, message}`` items: region doses above the usual label range, frontalis
-        points too close to the brow, corrugator points too close to the orbital rim.
+        Per row, ``{code, message, region, side, muscle}`` items: region doses above the usual
+        label range (region only: both sides together), frontalis points too close to the brow,
+        corrugator points too close to the orbital rim (the side and muscle of the lowest point:
+        the clinic page shows the warning beside it).
     """
-    out: list[list[dict[str, str]]] = [[] for _ in range(len(x))]
+    out: list[list[dict[str, str | None]]] = [[] for _ in range(len(x))]
     # The tests on every row at once; messages only where one holds (few rows have any).
     for i, r in np.argwhere(x[:, _LABEL_RATIO] > 1.0).tolist():
         region = REGIONS[r]
@@ -111,13 +120,20 @@ def plan_warnings(x: FloatArray) -> list[list[dict[str, str]]]:
                 "code": "dose_above_label_range",
                 "message": f"{region} dose {x[i, _REGION_DOSE[r]]:.1f} U_eq is above its usual "
                 f"range {low:g}-{high:g} U_eq",
+                "region": region,
+                "side": None,
+                "muscle": None,
             }
         )
     for i, k in np.argwhere(low_points(x)).tolist():
         code, _, limit, text = _POINT_CHECKS[k // len(SIDES2)]
         side = SIDES2[k % len(SIDES2)]
         value = x[i, _POINT_COLUMNS[k]]
-        out[i].append({"code": code, "message": text.format(side=side, value=value, limit=limit)})
+        muscle, region = _POINT_WHERE[code]
+        message = text.format(side=side, value=value, limit=limit)
+        out[i].append(
+            {"code": code, "message": message, "region": region, "side": side, "muscle": muscle}
+        )
     return out
 
 

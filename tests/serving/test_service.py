@@ -99,9 +99,17 @@ def test_plan_warnings_name_the_dose_and_the_point() -> None:
         {
             "code": "dose_above_label_range",
             "message": "forehead dose 24.0 U_eq is above its usual range 10-20 U_eq",
+            "region": "forehead",
+            "side": None,
+            "muscle": None,
         }
     ]
     assert [w["code"] for w in point] == ["frontalis_point_low"]  # right only: left is at limit
+    assert (point[0]["region"], point[0]["side"], point[0]["muscle"]) == (
+        "forehead",
+        "right",
+        "frontalis",
+    )
     assert "right, is 9.0 mm above the brow line" in point[0]["message"]
 
 
