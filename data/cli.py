@@ -34,13 +34,22 @@ def simulate_cmd(
     fmt: Annotated[
         Literal["parquet", "csv"], typer.Option("--format", help="File format of the tables.")
     ] = "parquet",
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Write each table as a folder of this many part files, each part holding "
+            "whole patients (for asym train/predict --dask).",
+        ),
+    ] = None,
 ) -> None:
     """Simulate a treatment registry (four contract tables) and its oracle."""
-    report = simulate(treatments, out, seed=seed, scenario=scenario, fmt=fmt)
+    report = simulate(treatments, out, seed=seed, scenario=scenario, fmt=fmt, partitions=partitions)
     typer.echo(
         f"simulated {report.n_treatments:,} treatments of {report.n_patients:,} patients "
         f"({report.n_injections:,} injections, {report.n_followups:,} follow-ups, "
         f"{report.n_durations:,} durations) in {report.seconds:.1f} s -> {report.out}"
+        + (f" ({partitions} parts per table)" if partitions else "")
     )
 
 

@@ -103,12 +103,15 @@ def simulate(
     scenario: Scenario = "literature",
     fmt: Format = "parquet",
     chunk_patients: int = p.CHUNK_PATIENTS,
+    partitions: int | None = None,
 ) -> SimulationReport:
     """Simulate a registry and write it to ``out``, chunk by chunk in bounded memory.
 
-    Writes ``out/{treatments,injections,followups,durations}.{fmt}``, the oracle as
-    ``out/oracle/{asymmetry,longevity}.{fmt}`` and ``out/oracle/simulation.json`` (seed,
-    scenario, size, simulator version, chunk size). The same arguments give byte-identical files.
+    Writes ``out/{treatments,injections,followups,durations}.{fmt}`` (with ``partitions``,
+    ``out/TABLE/part-NNNNN.{fmt}`` instead, each part holding whole patients:
+    ``data.partitioned``), the oracle as ``out/oracle/{asymmetry,longevity}.{fmt}`` and
+    ``out/oracle/simulation.json`` (seed, scenario, size, simulator version, chunk size,
+    partitions). The same arguments give byte-identical files.
 
     Args:
         n_treatments: Treatments in all; the number of patients follows.
@@ -117,6 +120,7 @@ def simulate(
         scenario: ``literature`` (default) or ``seed-claims``.
         fmt: ``parquet`` or ``csv`` (booleans ``true``/``false``, ISO dates, empty = null).
         chunk_patients: Patients simulated together; bounds memory.
+        partitions: Part files per contract table (None: one file per table).
 
     Returns:
         Counts, timing and the files written.
@@ -124,9 +128,12 @@ def simulate(
     _check(n_treatments, scenario, chunk_patients)
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"fmt must be parquet or csv, got {fmt!r}")
+    if partitions is not None and partitions < 1:
+        raise ValueError(f"partitions must be >= 1, got {partitions}")
     started = time.perf_counter()
     out = Path(out)
-    rows, patients = write_chunks(generate(n_treatments, seed, scenario, chunk_patients), out, fmt)
+    chunks = generate(n_treatments, seed, scenario, chunk_patients)
+    rows, patients, files = write_chunks(chunks, out, fmt, partitions)
     meta = out / "oracle" / "simulation.json"
     meta.write_text(
         json.dumps(
@@ -138,6 +145,7 @@ def simulate(
                 "n_patients": patients,
                 "chunk_patients": chunk_patients,
                 "format": fmt,
+                **({"partitions": partitions} if partitions is not None else {}),
             },
             indent=2,
             sort_keys=True,
@@ -152,5 +160,5 @@ def simulate(
         n_followups=rows["followups"],
         n_durations=rows["durations"],
         seconds=time.perf_counter() - started,
-        files=(*(out / f"{stem}.{fmt}" for stem in ALL_TABLES), meta),
+        files=(*files, meta),
     )
