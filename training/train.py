@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 import mlflow
 import numpy as np
 
-from bundle.heads import OUTCOMES
+from bundle.heads import OUTCOMES, Outcome
 from bundle.manifest import write_model_version
 from features.spec import FEATURE_NAMES
 from training import plots
 from training.dataset import TrainingData, load_training_data
 from training.differences import evaluate_differences, fit_differences
 from training.export import check_out, export_bundle
-from training.longevity import fit_longevity, fit_naive_longevity
+from training.longevity import NaiveLongevityModel, fit_longevity, fit_naive_longevity
 from training.longevity_eval import evaluate_longevity
-from training.models import FittedModels
+from training.models import DifferenceModels, FittedModels, LongevityModel, RiskModel
 from training.risk import RiskReport, evaluate_risk, fit_risk
 from training.settings import TrainingSettings
 from training.tracking import Registered, log_provenance, register_bundle, use_store
@@ -57,6 +57,41 @@ class TrainResult:
     oracle_problem: str | None = None
 
 
+@dataclass(frozen=True)
+class Engine:
+    """Where a run reads its registry and fits its models: this process, or a Dask cluster.
+
+    ``training.dask_train`` builds the Dask one; the rest of a run (evaluation, export, parity,
+    MLflow, registry) is the same whichever fitted the models.
+
+    Attributes:
+        load: The training data (a Dask run: the held-out period and a sample, ``whole``
+            counting the rest).
+        fit_risk: Fits one binary outcome's calibrated classifier.
+        fit_differences: Fits the difference quantile regressors.
+        fit_longevity: Fits the hazard model.
+        fit_naive_longevity: Fits the naive baseline (reported, never served).
+        params: Logged with the run's parameters.
+    """
+
+    load: Callable[[TrainingSettings], TrainingData]
+    fit_risk: Callable[[TrainingData, int, Outcome], RiskModel]
+    fit_differences: Callable[[TrainingData, int], DifferenceModels]
+    fit_longevity: Callable[[TrainingData, int], LongevityModel]
+    fit_naive_longevity: Callable[[TrainingData, int], NaiveLongevityModel]
+    params: Mapping[str, str | int | float] = field(default_factory=dict)
+
+
+def _load_here(settings: TrainingSettings) -> TrainingData:
+    return load_training_data(settings.registry, settings.test_fraction)
+
+
+IN_PROCESS: Final = Engine(
+    _load_here, fit_risk, fit_differences, fit_longevity, fit_naive_longevity
+)
+"""Everything in this process (the default)."""
+
+
 class _Stages:
     """Numbered stages with their wall time, reported as they finish."""
 
@@ -75,7 +110,7 @@ class _Stages:
 
 
 def _run_name(data: TrainingData) -> str:
-    n = len(data.registry.treatments)
+    n = data.counts()["n_treatments"]
     if data.oracle is not None:
         sim = data.oracle.simulation
         what = f"simulated {sim.get('scenario', '?')} seed {sim.get('seed', '?')}"
@@ -100,12 +135,15 @@ def _log_plots(models: FittedModels, risk: RiskReport, folder: Path) -> None:
     mlflow.log_artifacts(str(folder), "plots")
 
 
-def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
+def train(
+    settings: TrainingSettings, echo: Echo = print, engine: Engine = IN_PROCESS
+) -> TrainResult:
     """Train, evaluate, export, track and register the asym models on one registry export.
 
     Args:
         settings: What to train on and where to record it.
         echo: Receives one line per stage as it starts and ends.
+        engine: Where the registry is read and the models fitted.
 
     Returns:
         The run, the bundle, the registered version and the metrics.
@@ -119,21 +157,20 @@ def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
     check_out(settings.out)  # now, not after minutes of fitting
     stages = _Stages(7, echo)
     with stages("read, validate and featurise the registry"):
-        data = load_training_data(settings.registry, settings.test_fraction)
-    reg = data.registry
+        data = engine.load(settings)
+    n = data.counts()
     echo(
-        f"      {len(reg.treatments):,} treatments, "
-        f"{len(reg.rejects.drop_duplicates(['table', 'row'])):,} rejected rows; "
-        f"train {int(data.train.sum()):,}, held out {int(data.test.sum()):,} (latest period)"
+        f"      {n['n_treatments']:,} treatments, {n['n_rejected_rows']:,} rejected rows; "
+        f"train {n['n_train_treatments']:,}, held out {n['n_test_treatments']:,} (latest period)"
     )
     if data.oracle_problem is not None:
         echo(f"      oracle: {data.oracle_problem}; going on without oracle figures")
     with stages("fit the outcome risks and post-treatment differences"):
-        risks = {o.name: fit_risk(data, settings.seed, o) for o in OUTCOMES}
-        differences = fit_differences(data, seed=settings.seed)
+        risks = {o.name: engine.fit_risk(data, settings.seed, o) for o in OUTCOMES}
+        differences = engine.fit_differences(data, settings.seed)
     with stages("fit longevity (discrete-time hazard) and the naive baseline"):
-        longevity = fit_longevity(data, seed=settings.seed)
-        naive = fit_naive_longevity(data, seed=settings.seed)
+        longevity = engine.fit_longevity(data, settings.seed)
+        naive = engine.fit_naive_longevity(data, settings.seed)
     models = FittedModels(risks=risks, differences=differences, longevity=longevity)
     with stages("evaluate on the held-out period"):
         reports = {o.name: evaluate_risk(risks[o.name], data, o) for o in OUTCOMES}
@@ -166,6 +203,7 @@ def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
                     )
                 },
                 "longevity_n_trees": longevity.booster.num_trees(),
+                **engine.params,
             }
         )
         mlflow.log_metrics(metrics)
