@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bundle.registry import DEFAULT_TRACKING_URI
 from data.registry import ExportError
-from training.settings import training_settings
+from training.settings import TrainingSettings, training_settings
+
+if TYPE_CHECKING:
+    from training.train import TrainResult
 
 EXIT_FAILED = 2
 
@@ -23,6 +26,22 @@ def train_cmd(
     experiment: Annotated[str | None, typer.Option(help="MLflow experiment [asym].")] = None,
     model_name: Annotated[str | None, typer.Option(help="Registered model name [asym].")] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Seed of every fit [0].")] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            help="Read the registry and fit the models on a Dask cluster: local, local:N (N "
+            "worker processes on this machine) or a scheduler address (tcp://host:8786). The "
+            "registry may be partitioned (asym simulate --partitions).",
+        ),
+    ] = None,
+    dask_sample: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="With --dask: training treatments on which the one-process rules choose the "
+            "number of trees [50000].",
+        ),
+    ] = None,
 ) -> None:
     """Train, evaluate, export to ONNX (with a parity check), track in MLflow and register."""
     # Imported here: MLflow and LightGBM take seconds to import, and other commands need neither.
@@ -38,7 +57,10 @@ def train_cmd(
         seed=seed,
     )
     try:
-        result = train(settings, echo=typer.echo)
+        if dask is None:
+            result = train(settings, echo=typer.echo)
+        else:
+            result = _train_on_dask(settings, dask, dask_sample)
     except (ExportError, FileExistsError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
@@ -70,6 +92,27 @@ def train_cmd(
         f"look      .venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri}",
     ]
     typer.echo("\n".join(lines))
+
+
+def _train_on_dask(settings: TrainingSettings, address: str, sample: int | None) -> TrainResult:
+    """``train_on_dask``, its cluster's failures said in one line (exit 2)."""
+    from distributed.scheduler import KilledWorker
+
+    from data.cluster import ClusterError
+    from training.dask_train import train_on_dask
+
+    options = {} if sample is None else {"sample_treatments": sample}
+    try:
+        return train_on_dask(settings, address, echo=typer.echo, **options)
+    except ClusterError as err:
+        typer.echo(f"error: {err}", err=True)
+    except KilledWorker as err:
+        typer.echo(
+            f"error: Dask workers died running {err.task} (out of memory?), more often than "
+            f"the scheduler retries; nothing was registered",
+            err=True,
+        )
+    raise typer.Exit(EXIT_FAILED)
 
 
 def promote_cmd(
