@@ -10,11 +10,13 @@ scheduler (``tcp://host:8786``), whose workers must see the registry's files at 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Final, TypeVar
 
 from distributed import Client, LocalCluster
+from distributed.scheduler import KilledWorker
 
 from data.partitioned import MapParts, Part
 
@@ -26,6 +28,20 @@ LOCAL: Final = "local"
 
 class ClusterError(Exception):
     """The cluster cannot be used: a bad address, no scheduler there, or no worker."""
+
+
+FAILURES: Final = (ClusterError, KilledWorker)
+"""What a command on a cluster says in a line (``failure``) rather than as a traceback."""
+
+
+def failure(err: BaseException) -> str:
+    """One line on why work on the cluster failed (an error of ``FAILURES``)."""
+    if isinstance(err, KilledWorker):
+        return (
+            f"Dask workers died running {err.task} more often than the scheduler retries it "
+            f"(out of memory? see the workers' logs)"
+        )
+    return str(err)
 
 
 def _local_workers(address: str) -> int | None:
@@ -83,13 +99,21 @@ def connect(address: str, *, timeout: float = 30.0) -> Iterator[Client]:
             cluster.close()
 
 
+def task_key(stage: str, part: Part) -> str:
+    """A task's key: its stage and part (as the dashboard shows them), unique to this call.
+
+    Dask takes two tasks of one key for the same task; a second run on a cluster must not be
+    handed the first run's results.
+    """
+    return f"{stage}-{part.name}-{uuid.uuid4().hex[:8]}"
+
+
 def on_cluster(client: Client) -> MapParts:
     """Run a function on every part on the cluster's workers (``data.partitioned.MapParts``)."""
 
     def run(fn: Callable[[Part], T], parts: Sequence[Part], /) -> list[T]:
-        name = getattr(fn, "__name__", None) or getattr(getattr(fn, "func", None), "__name__", "")
-        keys = [f"{name}-{p.name}" for p in parts]
-        futures = client.map(fn, parts, key=keys, pure=False)
+        name = str(getattr(fn, "__name__", None) or getattr(fn, "func", fn).__name__)
+        futures = client.map(fn, parts, key=[task_key(name, p) for p in parts], pure=False)
         out: list[T] = client.gather(futures)
         return out
 

@@ -41,6 +41,7 @@ import pandas as pd
 
 from data.contract import TABLES, TREATMENTS, Table
 from data.registry import (
+    REJECT_COLUMNS,
     SUFFIXES,
     ExportError,
     Registry,
@@ -303,3 +304,14 @@ def read_part(part: Part, cross: CrossPart, k: int) -> Registry:
         first_row=cross.first_row[k],
         require_treatment=False,
     )
+
+
+def merge_rejects(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The parts' rejects (``read_part``, in part order) as the whole export's rejects table.
+
+    Tables in contract order, each one's rows in row order, as ``read_registry`` orders them.
+    """
+    frame = pd.concat([pd.DataFrame({c: [] for c in REJECT_COLUMNS}), *parts], ignore_index=True)
+    order = pd.Categorical(frame["table"], categories=list(TABLES), ordered=True)
+    frame = frame.iloc[np.argsort(order.codes, kind="stable")].reset_index(drop=True)
+    return frame.astype({c: "int64" if c == "row" else "str" for c in REJECT_COLUMNS})

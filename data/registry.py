@@ -464,7 +464,7 @@ def _key_problems(
     keys = text[list(table.key)]
     mask = (keys.duplicated(keep=False) & keys.notna().all(axis=1)).to_numpy()
     if elsewhere:
-        mask |= pd.MultiIndex.from_frame(keys).isin(list(elsewhere))
+        mask = mask | pd.MultiIndex.from_frame(keys).isin(list(elsewhere))
     if not mask.any():
         return []
     shared = keys[mask]

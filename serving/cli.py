@@ -17,7 +17,7 @@ from bundle.resolve import resolve_model
 from data.cli import EXIT_UNUSABLE
 from data.registry import ExportError
 from serving.keys import KeysFileError, KeyStore
-from serving.predict import predict_registry
+from serving.predict import PredictReport, predict_registry
 from serving.process import MALLOC_ENV
 from serving.settings import ENV_PREFIX, serving_settings
 
@@ -38,21 +38,46 @@ def predict_cmd(
             help="MLflow tracking URI for a models:/ model.", envvar="MLFLOW_TRACKING_URI"
         ),
     ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            help="Score on a Dask cluster: local, local:N (N worker processes on this machine) "
+            "or a scheduler address (tcp://host:8786). Writes OUT/risk/ and OUT/longevity/ as "
+            "partitioned Parquet and OUT/_SUCCESS, all at once when the run has finished.",
+        ),
+    ] = None,
 ) -> None:
     """Score every valid treatment of a registry with a model bundle (ONNX only)."""
     try:
-        report = predict_registry(resolve_model(model, tracking_uri), registry, out)
+        bundle = resolve_model(model, tracking_uri)
+        if dask is None:
+            report = predict_registry(bundle, registry, out)
+        else:
+            report = _predict_on_dask(bundle, registry, out, dask)
     except (BundleError, ExportError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(EXIT_UNUSABLE) from None
+    where = "" if dask is None else ", summed over the parts"
     typer.echo(
         f"{report.model_name} {report.model_version}: {report.n_treatments:,} treatments, "
         f"{report.n_longevity_rows:,} treated sides -> {out} "
         f"(read {report.read_seconds:.1f} s, score {report.score_seconds:.1f} s, "
-        f"write {report.write_seconds:.1f} s)"
+        f"write {report.write_seconds:.1f} s{where})"
     )
     if report.n_rejects:
         typer.echo(f"{report.n_rejects:,} rejected rows not scored, see {report.files[-1]}")
+
+
+def _predict_on_dask(bundle: Path, registry: Path, out: Path, address: str) -> PredictReport:
+    """``predict_on_dask``, a failure of its cluster said in one line (exit 2)."""
+    from data.cluster import FAILURES, failure
+    from serving.predict_dask import predict_on_dask
+
+    try:
+        return predict_on_dask(bundle, registry, out, address)
+    except FAILURES as err:
+        typer.echo(f"error: {failure(err)}; nothing was written to {out}", err=True)
+        raise typer.Exit(EXIT_UNUSABLE) from None
 
 
 def is_loopback(host: str) -> bool:

@@ -95,24 +95,16 @@ def train_cmd(
 
 
 def _train_on_dask(settings: TrainingSettings, address: str, sample: int | None) -> TrainResult:
-    """``train_on_dask``, its cluster's failures said in one line (exit 2)."""
-    from distributed.scheduler import KilledWorker
-
-    from data.cluster import ClusterError
+    """``train_on_dask``, a failure of its cluster said in one line (exit 2)."""
+    from data.cluster import FAILURES, failure
     from training.dask_train import train_on_dask
 
     options = {} if sample is None else {"sample_treatments": sample}
     try:
         return train_on_dask(settings, address, echo=typer.echo, **options)
-    except ClusterError as err:
-        typer.echo(f"error: {err}", err=True)
-    except KilledWorker as err:
-        typer.echo(
-            f"error: Dask workers died running {err.task} (out of memory?), more often than "
-            f"the scheduler retries; nothing was registered",
-            err=True,
-        )
-    raise typer.Exit(EXIT_FAILED)
+    except FAILURES as err:
+        typer.echo(f"error: {failure(err)}; nothing was registered", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
 
 
 def promote_cmd(

@@ -29,11 +29,18 @@ import numpy as np
 import pandas as pd
 from distributed import Client, Future
 
-from data.cluster import on_cluster
+from data.cluster import on_cluster, task_key
 from data.contract import INJECTIONS, TABLES, TREATMENTS
 from data.frames import empty_frame
-from data.partitioned import CrossPart, Part, cross_part_rules, export_fingerprint, read_part
-from data.registry import REJECT_COLUMNS, ExportError, Registry
+from data.partitioned import (
+    CrossPart,
+    Part,
+    cross_part_rules,
+    export_fingerprint,
+    merge_rejects,
+    read_part,
+)
+from data.registry import ExportError, Registry
 from data.simulate.oracle import OracleError, read_oracle
 from features.build import build_features
 from features.tables import registry_inputs
@@ -110,14 +117,6 @@ def _kept(part: TrainingData, share: float, seed: int) -> TrainingData:
     )
 
 
-def _merge_rejects(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """The parts' rejects as one table: tables in contract order, rows in (global) row order."""
-    frame = pd.concat([pd.DataFrame({c: [] for c in REJECT_COLUMNS}), *parts], ignore_index=True)
-    order = pd.Categorical(frame["table"], categories=list(TABLES), ordered=True)
-    frame = frame.iloc[np.argsort(order.codes, kind="stable")].reset_index(drop=True)
-    return frame.astype({c: "int64" if c == "row" else "str" for c in REJECT_COLUMNS})
-
-
 def _merge(
     parts: Sequence[TrainingData], rejects: pd.DataFrame, files: Mapping[str, Path]
 ) -> Registry:
@@ -181,17 +180,17 @@ def load_on_cluster(
             broken, no valid treatment).
     """
     cross = cross_part_rules(parts, on_cluster(client))
-    workers = sorted(client.scheduler_info()["workers"])
+    workers = sorted(client.nthreads())
     # Parts spread over the workers in turn: every worker holds rows, which LightGBM needs.
     read = [
         client.submit(
-            _read, part, cross, k, key=f"read-{part.name}", pure=False,
+            _read, part, cross, k, key=task_key("read", part), pure=False,
             workers=[workers[k % len(workers)]], allow_other_workers=True,
         )
         for k, part in enumerate(parts)
     ]  # fmt: skip
     summaries = client.gather([client.submit(_summary, f, pure=False) for f in read])
-    rejects = _merge_rejects([s[0] for s in summaries])
+    rejects = merge_rejects([s[0] for s in summaries])
     totals = {name: sum(s[1][name] for s in summaries) for name in TABLES}
     if totals[TREATMENTS.name] == 0:
         raise ExportError(
@@ -200,7 +199,7 @@ def load_on_cluster(
         )
     cutoff = test_cutoff(pd.concat([s[2] for s in summaries], ignore_index=True), test_fraction)
     prepared = [
-        client.submit(_prepare, f, cutoff, registry, key=f"prepare-{p.name}", pure=False)
+        client.submit(_prepare, f, cutoff, registry, key=task_key("prepare", p), pure=False)
         for f, p in zip(read, parts, strict=True)
     ]
     del read  # the registries are in the prepared parts now

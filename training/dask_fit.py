@@ -160,7 +160,7 @@ class DaskFits:
         self._held_parts: PartsOnCluster | None = None
         self.params: dict[str, str | int | float] = {
             "engine": "dask (lightgbm.dask)",
-            "dask_workers": len(client.scheduler_info()["workers"]),
+            "dask_workers": len(client.nthreads()),
             "dask_trees_rule": "early stopping of the one-process fit on a sample of patients",
             "dask_sample_treatments_asked": sample_treatments,
         }
