@@ -8,7 +8,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 import typer
 
@@ -20,9 +20,7 @@ from serving.keys import KeysFileError, KeyStore
 from serving.predict import PredictReport, predict_registry
 from serving.process import MALLOC_ENV
 from serving.settings import ENV_PREFIX, serving_settings
-
-APP_FACTORY: Final = "serving.app:app_from_env"
-"""What each uvicorn worker imports and calls to build its app (settings from the environment)."""
+from serving.supervisor import APP_FACTORY
 
 
 def predict_cmd(
@@ -198,12 +196,17 @@ def serve_cmd(
         typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(EXIT_UNUSABLE)
     typer.echo(f"serving {settings.model} on http://{host}:{port} ({workers} worker(s))", err=True)
-    # This process becomes uvicorn, started with the environment: glibc reads its allocator
-    # settings only when a process starts, so setting them here for a server run in-process
-    # (one worker) would change nothing.
-    argv = [sys.executable, "-m", "uvicorn", APP_FACTORY, "--factory", "--host", host,
-            "--port", str(port), "--workers", str(workers), "--log-level", "info",
-            "--access-log" if access_log else "--no-access-log"]  # fmt: skip
+    # This process becomes uvicorn (one worker), or the supervisor of several workers that
+    # reloads them together (serving.supervisor), started with the environment: glibc reads its
+    # allocator settings only when a process starts, so setting them here for a server run
+    # in-process (one worker) would change nothing.
+    where = ["--host", host, "--port", str(port), "--log-level", "info"]
+    if workers == 1:
+        argv = [sys.executable, "-m", "uvicorn", APP_FACTORY, "--factory", *where,
+                "--access-log" if access_log else "--no-access-log"]  # fmt: skip
+    else:
+        argv = [sys.executable, "-m", "serving.supervisor", *where, "--workers", str(workers),
+                *(["--access-log"] if access_log else [])]  # fmt: skip
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, argv, server_environment(values, os.environ))
