@@ -69,7 +69,8 @@ def _run(cmd: list[str], log: Path) -> Run:
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
     with log.open("w") as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        # In the work folder: an SQLite MLflow store keeps its artifacts in ./mlruns.
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=log.parent)
         stop = threading.Event()
 
         def sample() -> None:
@@ -99,11 +100,14 @@ def _run(cmd: list[str], log: Path) -> Run:
     return run
 
 
-def _registries(work: Path, n: int) -> tuple[Path, Path]:
+def _registries(work: Path, n: int, plain_too: bool = True) -> tuple[Path, Path]:
     """The plain and partitioned registries of ``n`` treatments (simulated if not there)."""
     plain, parts = work / f"registry-{n}", work / f"registry-{n}-parts"
     k = max(WORKERS, round(n / PART_TREATMENTS))
-    for folder, extra in ((plain, []), (parts, ["--partitions", str(k)])):
+    todo = [(parts, ["--partitions", str(k)])]
+    if plain_too:
+        todo.insert(0, (plain, []))
+    for folder, extra in todo:
         if not (folder / "oracle" / "simulation.json").is_file():
             shutil.rmtree(folder, ignore_errors=True)
             print(f"  simulating {n:,} treatments {' '.join(extra)} ...", flush=True)
@@ -119,7 +123,7 @@ def _gib(n: int) -> str:
 def _predict(args: argparse.Namespace, work: Path) -> None:
     rows = []
     for n in args.sizes:
-        plain, parts = _registries(work, n)
+        plain, parts = _registries(work, n, plain_too=n <= args.local_max)
         local = None
         if n <= args.local_max:
             print(f"  asym predict, one process, {n:,} ...", flush=True)
