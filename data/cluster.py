@@ -57,6 +57,23 @@ def _local_workers(address: str) -> int | None:
 
 
 @contextmanager
+def environment_kept() -> Iterator[None]:
+    """Give the process its environment back as it was at the start of the block.
+
+    distributed's nannies write ``distributed.nanny.pre-spawn-environ`` (``OMP_NUM_THREADS=1``,
+    ``MALLOC_TRIM_THRESHOLD_``, ...) into their own process's environment before each worker
+    starts; a local cluster's nannies live in this process, whose later children (a server, a
+    subprocess) would inherit them.
+    """
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextmanager
 def connect(address: str, *, timeout: float = 30.0) -> Iterator[Client]:
     """A client of the cluster at ``address``; a local cluster it started stops at the end.
 
@@ -70,6 +87,11 @@ def connect(address: str, *, timeout: float = 30.0) -> Iterator[Client]:
     Raises:
         ClusterError: A bad address, no scheduler there, or no worker joined in time.
     """
+    with environment_kept():
+        yield from _connected(address, timeout)
+
+
+def _connected(address: str, timeout: float) -> Iterator[Client]:
     workers = _local_workers(address)
     cluster: LocalCluster | None = None
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -29,10 +30,14 @@ def test_no_scheduler_at_the_address_is_said() -> None:
 
 
 def test_a_local_cluster_has_the_workers_asked_for_and_stops() -> None:
+    environ = dict(os.environ)
     with connect("local:2") as client:
-        info = client.scheduler_info()
-        assert len(info["workers"]) == 2
-        assert {w["nthreads"] for w in info["workers"].values()} == {1}
-        pids = set(client.run(lambda: __import__("os").getpid()).values())
-    assert len(pids) == 2
+        assert client.nthreads() and set(client.nthreads().values()) == {1}
+        assert len(client.nthreads()) == 2
+        pids = set(client.run(os.getpid).values())
+        threads = set(client.run(lambda: os.environ.get("OMP_NUM_THREADS")).values())
+    assert len(pids) == 2 and os.getpid() not in pids  # worker processes of their own
+    assert threads == {"1"}  # what distributed gives its workers
     assert client.status == "closed"
+    # ... without leaving it in this process's environment for its later children.
+    assert dict(os.environ) == environ
