@@ -38,6 +38,8 @@ from typing import Final, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from data.contract import TABLES, TREATMENTS, Table
 from data.registry import (
@@ -179,6 +181,7 @@ def scan_part(part: Part) -> PartScan:
     """Read a part's key columns: its treatment and patient ids, and its orphan child rows."""
     treatments = read_keys(part.files[TREATMENTS.name], TREATMENTS, [_ID, _PATIENT])
     ids = pd.Index(treatments[_ID].dropna().unique())
+    id_set = pa.array(ids, type=pa.large_string())
     rows = {TREATMENTS.name: len(treatments)}
     orphans: dict[str, pd.DataFrame] = {}
     for name, table in TABLES.items():
@@ -186,7 +189,10 @@ def scan_part(part: Part) -> PartScan:
             continue
         keys = read_keys(part.files[name], table, _key_columns(table))
         rows[name] = len(keys)
-        lost = keys[_ID].notna().to_numpy() & (ids.get_indexer(keys[_ID]) < 0)
+        # In Arrow: a child table has ten times the treatments' rows, and pandas' hash lookup
+        # of Arrow-backed strings first copies them into Python objects.
+        known = pc.is_in(pa.array(keys[_ID], type=pa.large_string()), value_set=id_set)
+        lost = keys[_ID].notna().to_numpy() & ~known.to_numpy(zero_copy_only=False)
         orphans[name] = keys[lost].rename_axis("row").reset_index()
     patients = pd.Index(treatments[_PATIENT].dropna().unique())
     return PartScan(treatment_ids=ids, patients=patients, rows=rows, orphans=orphans)
