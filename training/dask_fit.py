@@ -29,6 +29,7 @@ turns every Dask model into the plain booster the export, parity check and regis
 
 from __future__ import annotations
 
+import logging
 import operator
 import warnings
 from collections.abc import Callable, Mapping
@@ -59,6 +60,14 @@ Arrays = dict[str, npt.NDArray[Any]]
 
 _NOT_ON_DASK: Final = ("num_threads",)
 """Parameters lightgbm.dask sets itself (one thread per worker thread)."""
+
+
+def _lightgbm_to_logging() -> None:
+    """Send LightGBM's messages to ``logging`` (shown from warnings up), not to the terminal.
+
+    Its network set-up prints a few lines on every worker for every fit ("Listening...").
+    """
+    lgb.register_logger(logging.getLogger("lightgbm"))
 
 
 def _dask_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -155,6 +164,8 @@ class DaskFits:
 
     def __init__(self, client: Client, sample_treatments: int = SAMPLE_TREATMENTS) -> None:
         """Fit on ``client``'s cluster, choosing trees on about ``sample_treatments``."""
+        _lightgbm_to_logging()
+        client.run(_lightgbm_to_logging)
         self._client = client
         self._sample = sample_treatments
         self._held_parts: PartsOnCluster | None = None
