@@ -16,6 +16,7 @@ from distributed.scheduler import KilledWorker
 from typer.testing import CliRunner
 
 from asym_cli import app
+from data.cluster import environment_kept
 from data.simulate import simulate
 from serving.predict import predict_registry
 from serving.predict_dask import PLUGIN, SUCCESS, predict_on_dask
@@ -34,6 +35,7 @@ def parts(data: TrainingData, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _cluster(**config: object) -> Iterator[Client]:
     with (
+        environment_kept(),  # the nannies' settings for their workers leave with them
         dask.config.set(config),
         LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster,
         Client(cluster) as client,
