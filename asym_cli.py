@@ -107,5 +107,8 @@ def demo_cmd(
         f"-H 'Content-Type: application/json' -d @{example}"
     )
     if serve:
-        typer.echo(f"serving {bundle} on http://127.0.0.1:8000 (docs at /docs); Ctrl-C stops")
+        typer.echo(
+            f"serving {bundle} on http://127.0.0.1:8000: the clinic page at /, the API docs at "
+            "/docs; Ctrl-C stops"
+        )
         serve_cmd(model=str(bundle), no_auth=True, tracking_uri=tracking_uri)

@@ -10,7 +10,8 @@ does; a general client such as httpx costs ~0.4 ms a request itself):
   call after call, and two workers with eight calls in flight;
 * ``POST /v1/recommend`` on a 12-point plan the model puts in the high band (so that it is
   searched), sequential, p50 / p99 beside ``/v1/predict`` of the same request, in the same
-  rounds (issue 12's goal: a recommendation within 20x a prediction).
+  rounds (issue 12's goal: a recommendation within 20x a prediction), and ``POST /v1/schedule``
+  of the same request in the same rounds (issue 13: its p50 beside a prediction's).
 
 Then serves the same registered model with ``mlflow models serve --env-manager local`` and sends
 the same feature rows (the features of the same requests) to its ``/invocations`` as
@@ -112,22 +113,21 @@ def searched_request() -> dict[str, Any]:
 
 
 def _recommend(port: int, rounds: int, n: int) -> dict[str, float]:
-    """p50 / p99 of ``/v1/recommend`` and of ``/v1/predict`` on the same request, interleaved
-    round by round (the machine may be shared: the ratio is of one run's medians)."""
+    """p50 / p99 of ``/v1/recommend``, ``/v1/schedule`` and ``/v1/predict`` on the same request,
+    interleaved round by round (the machine may be shared: the ratios are of one run's medians)."""
     request = searched_request()
     conn = client.Connection(port)
     body = json.loads(conn.send(client.request_bytes("POST", "/v1/recommend", _dumps(request))))
     conn.close()
     assert body["status"] != "already_low", "the benchmark's plan must be searched"
     print(f"  recommend: {body['status']}, {body['search']['candidates']} candidates", flush=True)
-    out: dict[str, list[float]] = {k: [] for k in ("p50", "p99", "p50_rec", "p99_rec")}
+    routes = {"": ("/v1/predict", 20), "_rec": ("/v1/recommend", 5), "_sch": ("/v1/schedule", 5)}
+    out: dict[str, list[float]] = {f"{p}{k}": [] for k in routes for p in ("p50", "p99")}
     for _ in range(rounds):
-        lat = _latency(port, "/v1/predict", request, n, 20)
-        out["p50"].append(_pct(lat, 50))
-        out["p99"].append(_pct(lat, 99))
-        lat = _latency(port, "/v1/recommend", request, n, 5)
-        out["p50_rec"].append(_pct(lat, 50))
-        out["p99_rec"].append(_pct(lat, 99))
+        for key, (route, warm) in routes.items():
+            lat = _latency(port, route, request, n, warm)
+            out[f"p50{key}"].append(_pct(lat, 50))
+            out[f"p99{key}"].append(_pct(lat, 99))
     res = {k: statistics.median(v) for k, v in out.items()}
     return {
         "predict_p50_ms": res["p50"],
@@ -135,6 +135,9 @@ def _recommend(port: int, rounds: int, n: int) -> dict[str, float]:
         "recommend_p50_ms": res["p50_rec"],
         "recommend_p99_ms": res["p99_rec"],
         "recommend_ratio": res["p50_rec"] / res["p50"],
+        "schedule_p50_ms": res["p50_sch"],
+        "schedule_p99_ms": res["p99_sch"],
+        "schedule_ratio": res["p50_sch"] / res["p50"],
     }
 
 
@@ -322,6 +325,9 @@ def _report(res: dict[str, dict[str, float]]) -> None:
         ("recommend_p50_ms", "recommend, the same request: p50 (ms)"),
         ("recommend_p99_ms", "  same: p99 (ms)"),
         ("recommend_ratio", "recommend p50 / predict p50 (x)"),
+        ("schedule_p50_ms", "schedule, the same request: p50 (ms)"),
+        ("schedule_p99_ms", "  same: p99 (ms)"),
+        ("schedule_ratio", "schedule p50 / predict p50 (x)"),
     ]
     print()
     print(f"{'':45s}{'asym':>12s}{'mlflow':>12s}{'ratio':>9s}{'target':>10s}")

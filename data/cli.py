@@ -39,16 +39,27 @@ def simulate_cmd(
         str,
         typer.Option(help=f"World variant, one of {', '.join(WORLDS)} (README: world variants)."),
     ] = "default",
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Write each table as a folder of this many part files, each part holding "
+            "whole patients (for asym train/predict --dask).",
+        ),
+    ] = None,
 ) -> None:
     """Simulate a treatment registry (four contract tables) and its oracle."""
     if world not in WORLDS:
         typer.echo(f"error: --world must be one of {', '.join(WORLDS)}, got {world!r}", err=True)
         raise typer.Exit(EXIT_UNUSABLE)
-    report = simulate(treatments, out, seed=seed, scenario=scenario, fmt=fmt, world=world)
+    report = simulate(
+        treatments, out, seed=seed, scenario=scenario, fmt=fmt, world=world, partitions=partitions
+    )
     typer.echo(
         f"simulated {report.n_treatments:,} treatments of {report.n_patients:,} patients "
         f"({report.n_injections:,} injections, {report.n_followups:,} follow-ups, "
         f"{report.n_durations:,} durations) in {report.seconds:.1f} s -> {report.out}"
+        + (f" ({partitions} parts per table)" if partitions else "")
     )
 
 

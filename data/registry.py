@@ -103,18 +103,30 @@ class Registry:
         return MappingProxyType({name: getattr(self, name) for name in TABLES})
 
     def fingerprint(self) -> str:
-        """SHA-256 over the table files as they are now: each table's name, then its bytes.
+        """SHA-256 over the table files as they are now (:func:`fingerprint` of ``files``).
 
         Recorded with every model (run parameters, bundle manifest) so a model names the exact
         data it was trained or compared on.
         """
-        digest = hashlib.sha256()
-        for name in sorted(self.files):
-            digest.update(name.encode())
-            with self.files[name].open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-        return digest.hexdigest()
+        return fingerprint(self.files)
+
+
+def fingerprint(files: Mapping[str, Path]) -> str:
+    """SHA-256 over files as they are now: each one's name, then its bytes, in name order.
+
+    Args:
+        files: The files by name (a table name, or a part's ``table/part`` name).
+
+    Returns:
+        The hex digest.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode())
+        with files[name].open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 class _Problem(NamedTuple):
@@ -151,16 +163,49 @@ def read_registry(path: Path) -> Registry:
         ExportError: The export cannot be used at all: a table is missing, present in both
             formats, unreadable, lacks a required column, or no treatment is valid.
     """
-    files = _locate(Path(path))
+    return read_tables(locate_tables(Path(path)))
+
+
+def read_tables(
+    files: Mapping[str, Path],
+    *,
+    shared_keys: Mapping[str, frozenset[tuple[str, ...]]] | None = None,
+    first_row: Mapping[str, int] | None = None,
+    require_treatment: bool = True,
+) -> Registry:
+    """Read and validate one file per contract table: :func:`read_registry` past finding them.
+
+    The seam for a registry held in several parts (``data.partitioned``): each part is read
+    alone, told which of its keys rows of other parts hold too, and numbers its rejected rows
+    after the rows of the parts before it.
+
+    Args:
+        files: The file of each contract table.
+        shared_keys: Per table, keys (as text tuples in ``Table.key`` order) that rows outside
+            ``files`` hold too: rows with them are rejected as duplicated keys, as if every part
+            were one file.
+        first_row: Per table, data rows before this file's first (its rejects' ``row`` counts
+            on from there).
+        require_treatment: Raise :class:`ExportError` when no treatment is valid (one part of
+            several may have none).
+
+    Returns:
+        The registry read from ``files``.
+
+    Raises:
+        ExportError: A file cannot be used at all, or (``require_treatment``) no treatment is
+            valid.
+    """
     checked: dict[str, _Checked] = {}
     extra: dict[str, tuple[str, ...]] = {}
     absent: dict[str, tuple[str, ...]] = {}
     for name, table in TABLES.items():
         text, extra[name], absent[name] = _load(files[name], table)
-        checked[name] = _check_table(files[name], text, table)
+        shared = (shared_keys or {}).get(name, frozenset())
+        checked[name] = _check_table(files[name], text, table, shared)
         if table.parent is not None:
             checked[name].problems.extend(_parent_problems(text, checked[table.parent], table))
-        if name == TREATMENTS.name and not _good(checked[name]).any():
+        if require_treatment and name == TREATMENTS.name and not _good(checked[name]).any():
             raise ExportError(_no_treatment_message(checked[name]))
     good = {name: _good_rows(checked[name], table) for name, table in TABLES.items()}
     return Registry(
@@ -168,7 +213,7 @@ def read_registry(path: Path) -> Registry:
         injections=good[INJECTIONS.name],
         followups=good[FOLLOWUPS.name],
         durations=good[DURATIONS.name],
-        rejects=_rejects(checked),
+        rejects=_rejects(checked, first_row or {}),
         extra_columns=MappingProxyType(extra),
         absent_columns=MappingProxyType(absent),
         files=MappingProxyType(files),
@@ -193,8 +238,12 @@ def write_rejects(rejects: pd.DataFrame, path: Path) -> None:
 # --- Reading ------------------------------------------------------------------------------------
 
 
-def _locate(folder: Path) -> dict[str, Path]:
-    """Find each table's file in the export folder."""
+def locate_tables(folder: Path) -> dict[str, Path]:
+    """Find each table's file in an export folder.
+
+    Raises:
+        ExportError: It is not a folder, or a table's file is missing or there in both formats.
+    """
     if not folder.is_dir():
         raise ExportError(f"{folder}: not a folder; a registry export is a folder of tables")
     files: dict[str, Path] = {}
@@ -210,6 +259,35 @@ def _locate(folder: Path) -> dict[str, Path]:
             )
         files[name] = found[0]
     return files
+
+
+def read_keys(file: Path, table: Table, columns: Sequence[str]) -> pd.DataFrame:
+    """Read only some columns of one table's file, as text (as :func:`read_registry` sees them).
+
+    Args:
+        file: The table's file.
+        table: Its contract table.
+        columns: The columns to read (each must be in the file).
+
+    Returns:
+        The columns as text, null where missing.
+
+    Raises:
+        ExportError: The file cannot be read, or lacks one of ``columns``.
+    """
+    try:
+        if file.suffix == ".csv":
+            data = _read_csv(file, columns)
+        else:
+            data = pq.read_table(file, columns=list(columns))
+    except (pa.ArrowException, OSError, ValueError, csv.Error, KeyError) as err:
+        raise ExportError(
+            f"{file}: cannot read columns {', '.join(columns)} of the {table.name} table: {err}"
+        ) from None
+    return pd.DataFrame(
+        {c: _as_text(data.column(c), file, table.column(c)) for c in columns},
+        index=pd.RangeIndex(data.num_rows),
+    )
 
 
 def _load(file: Path, table: Table) -> tuple[pd.DataFrame, tuple[str, ...], tuple[str, ...]]:
@@ -238,15 +316,18 @@ def _load(file: Path, table: Table) -> tuple[pd.DataFrame, tuple[str, ...], tupl
     return pd.DataFrame(columns, index=pd.RangeIndex(data.num_rows)), extra, absent
 
 
-def _read_csv(file: Path) -> Any:
-    """Read a CSV file with every column as text; only an empty cell is null."""
+def _read_csv(file: Path, columns: Sequence[str] | None = None) -> Any:
+    """Read a CSV file (only ``columns``, if given) with every column as text; empty is null."""
     with file.open(newline="", encoding="utf-8-sig") as handle:
         header = next(csv.reader(handle), [])
+    if columns is not None and (lacking := [c for c in columns if c not in header]):
+        raise KeyError(f"no column {', '.join(lacking)}")
     convert = pacsv.ConvertOptions(
         column_types={name: pa.string() for name in header},
         null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
+        include_columns=None if columns is None else list(columns),
     )
     # Quoted cells may hold line breaks (free-text extra columns, say).
     parse = pacsv.ParseOptions(newlines_in_values=True)
@@ -285,14 +366,16 @@ def _as_text(array: Any, file: Path, column: Column) -> pd.Series:
 # --- Checks -------------------------------------------------------------------------------------
 
 
-def _check_table(file: Path, text: pd.DataFrame, table: Table) -> _Checked:
-    """Check every column of one table, its key and its midline rule."""
+def _check_table(
+    file: Path, text: pd.DataFrame, table: Table, shared: frozenset[tuple[str, ...]]
+) -> _Checked:
+    """Check every column of one table, its key (``shared``: held elsewhere too), its midline."""
     parsed: dict[str, pd.Series] = {}
     problems: list[_Problem] = []
     for column in table.columns:
         parsed[column.name], found = _check_column(text[column.name], column)
         problems.extend(_Problem(mask, column.name, reason) for mask, reason in found)
-    problems.extend(_key_problems(text, table))
+    problems.extend(_key_problems(text, table, shared))
     problems.extend(_midline_problems(text, table))
     return _Checked(file, text, parsed, problems)
 
@@ -369,12 +452,19 @@ def _check_date(text: pd.Series, missing: Mask) -> tuple[pd.Series, list[tuple[M
     return dates.where(inside), found
 
 
-def _key_problems(text: pd.DataFrame, table: Table) -> list[_Problem]:
-    """Reject every row whose key another row shares: which one is right is unknowable."""
+def _key_problems(
+    text: pd.DataFrame, table: Table, elsewhere: frozenset[tuple[str, ...]]
+) -> list[_Problem]:
+    """Reject every row whose key another row shares: which one is right is unknowable.
+
+    ``elsewhere`` holds the keys that rows outside this file hold too.
+    """
     if not table.key:
         return []
     keys = text[list(table.key)]
     mask = (keys.duplicated(keep=False) & keys.notna().all(axis=1)).to_numpy()
+    if elsewhere:
+        mask = mask | pd.MultiIndex.from_frame(keys).isin(list(elsewhere))
     if not mask.any():
         return []
     shared = keys[mask]
@@ -446,14 +536,14 @@ def _good_rows(checked: _Checked, table: Table) -> pd.DataFrame:
     return conform(frame, table)
 
 
-def _rejects(checked: Mapping[str, _Checked]) -> pd.DataFrame:
+def _rejects(checked: Mapping[str, _Checked], first_row: Mapping[str, int]) -> pd.DataFrame:
     """One row per violation, tables in contract order, rows in file order."""
-    tables = [_table_rejects(name, table) for name, table in checked.items()]
+    tables = [_table_rejects(name, c, first_row.get(name, 0)) for name, c in checked.items()]
     frame = pd.concat([pd.DataFrame({c: [] for c in REJECT_COLUMNS}), *tables], ignore_index=True)
     return frame.astype({c: "int64" if c == "row" else "str" for c in REJECT_COLUMNS})
 
 
-def _table_rejects(name: str, checked: _Checked) -> pd.DataFrame:
+def _table_rejects(name: str, checked: _Checked, first_row: int) -> pd.DataFrame:
     """The rejects of one table, in row order (a row's violations in the order checked)."""
     parts: list[pd.DataFrame] = []
     for problem in checked.problems:
@@ -461,7 +551,7 @@ def _table_rejects(name: str, checked: _Checked) -> pd.DataFrame:
         value = problem.value if problem.value is not None else checked.text[problem.column]
         cells = (
             [name] * len(rows),
-            rows + 1,  # 1-based data row: what a person sees counting rows in the file
+            rows + 1 + first_row,  # 1-based data row: what a person sees counting rows
             checked.text[_ID].iloc[rows].to_numpy(),
             [problem.column] * len(rows),
             value.iloc[rows].to_numpy(),

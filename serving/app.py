@@ -13,6 +13,8 @@ bytes counted; 413 beyond) and the Prometheus request metrics.
 
 from __future__ import annotations
 
+import signal
+
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
@@ -64,7 +66,10 @@ def app_from_env() -> FastAPI:
 
     The worker owns its process, so its lifespan also tunes it for serving
     (``serving.process.tuned``); an app sharing a process (tests, embedding) leaves it alone.
+    Until its lifespan takes SIGHUP (a reload), the worker ignores it rather than die of it.
     """
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     app = create_app(serving_settings())
     app.router.lifespan_context = process.tuned(app.router.lifespan_context)
     return app

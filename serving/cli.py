@@ -8,7 +8,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 import typer
 
@@ -18,13 +18,11 @@ from bundle.resolve import resolve_model
 from data.cli import EXIT_UNUSABLE
 from data.registry import ExportError
 from serving.keys import KeysFileError, KeyStore
-from serving.predict import predict_registry
+from serving.predict import PredictReport, predict_registry
 from serving.process import MALLOC_ENV
 from serving.schemas import MAX_LATE_GAP_DAYS
 from serving.settings import ENV_PREFIX, serving_settings
-
-APP_FACTORY: Final = "serving.app:app_from_env"
-"""What each uvicorn worker imports and calls to build its app (settings from the environment)."""
+from serving.supervisor import APP_FACTORY
 
 
 def predict_cmd(
@@ -49,23 +47,49 @@ def predict_cmd(
             "other.",
         ),
     ] = LATE_GAP_DAYS,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            help="Score on a Dask cluster: local, local:N (N worker processes on this machine) "
+            "or a scheduler address (tcp://host:8786). Writes OUT/risk/, OUT/longevity/ and "
+            "OUT/schedule/ as partitioned Parquet and OUT/_SUCCESS, all at once when the run has "
+            "finished.",
+        ),
+    ] = None,
 ) -> None:
     """Score every valid treatment of a registry with a model bundle (ONNX only)."""
     try:
-        report = predict_registry(
-            resolve_model(model, tracking_uri), registry, out, late_gap_days=late_gap_days
-        )
+        bundle = resolve_model(model, tracking_uri)
+        if dask is None:
+            report = predict_registry(bundle, registry, out, late_gap_days=late_gap_days)
+        else:
+            report = _predict_on_dask(bundle, registry, out, dask, late_gap_days)
     except (BundleError, ExportError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(EXIT_UNUSABLE) from None
+    where = "" if dask is None else ", summed over the parts"
     typer.echo(
         f"{report.model_name} {report.model_version}: {report.n_treatments:,} treatments, "
         f"{report.n_longevity_rows:,} treated sides -> {out} "
         f"(read {report.read_seconds:.1f} s, score {report.score_seconds:.1f} s, "
-        f"write {report.write_seconds:.1f} s)"
+        f"write {report.write_seconds:.1f} s{where})"
     )
     if report.n_rejects:
         typer.echo(f"{report.n_rejects:,} rejected rows not scored, see {report.files[-1]}")
+
+
+def _predict_on_dask(
+    bundle: Path, registry: Path, out: Path, address: str, late_gap_days: float
+) -> PredictReport:
+    """``predict_on_dask``, a failure of its cluster said in one line (exit 2)."""
+    from data.cluster import FAILURES, failure
+    from serving.predict_dask import predict_on_dask
+
+    try:
+        return predict_on_dask(bundle, registry, out, address, late_gap_days)
+    except FAILURES as err:
+        typer.echo(f"error: {failure(err)}; nothing was written to {out}", err=True)
+        raise typer.Exit(EXIT_UNUSABLE) from None
 
 
 def is_loopback(host: str) -> bool:
@@ -186,12 +210,17 @@ def serve_cmd(
         typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(EXIT_UNUSABLE)
     typer.echo(f"serving {settings.model} on http://{host}:{port} ({workers} worker(s))", err=True)
-    # This process becomes uvicorn, started with the environment: glibc reads its allocator
-    # settings only when a process starts, so setting them here for a server run in-process
-    # (one worker) would change nothing.
-    argv = [sys.executable, "-m", "uvicorn", APP_FACTORY, "--factory", "--host", host,
-            "--port", str(port), "--workers", str(workers), "--log-level", "info",
-            "--access-log" if access_log else "--no-access-log"]  # fmt: skip
+    # This process becomes uvicorn (one worker), or the supervisor of several workers that
+    # reloads them together (serving.supervisor), started with the environment: glibc reads its
+    # allocator settings only when a process starts, so setting them here for a server run
+    # in-process (one worker) would change nothing.
+    where = ["--host", host, "--port", str(port), "--log-level", "info"]
+    if workers == 1:
+        argv = [sys.executable, "-m", "uvicorn", APP_FACTORY, "--factory", *where,
+                "--access-log" if access_log else "--no-access-log"]  # fmt: skip
+    else:
+        argv = [sys.executable, "-m", "serving.supervisor", *where, "--workers", str(workers),
+                *(["--access-log"] if access_log else [])]  # fmt: skip
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, argv, server_environment(values, os.environ))

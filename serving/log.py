@@ -130,7 +130,12 @@ class PredictionLog:
     """
 
     def __init__(
-        self, sink: str | LogSink, *, queue_size: int = QUEUE_SIZE, batch_size: int = BATCH_SIZE
+        self,
+        sink: str | LogSink,
+        *,
+        queue_size: int = QUEUE_SIZE,
+        batch_size: int = BATCH_SIZE,
+        on_count: Callable[[int, int], None] | None = None,
     ) -> None:
         """Open the sink; it connects only in ``start``.
 
@@ -139,6 +144,8 @@ class PredictionLog:
             queue_size: Entries waiting at most; more are dropped and counted.
             batch_size: Entries a write gathers before it stops lingering (a call's answers
                 stay together: a write may hold more).
+            on_count: Told (entries written, entries lost) as they are counted, from the thread
+                that counts them (the server's metrics follow the log this way).
 
         Raises:
             ValueError: The URL is malformed or names a database with no sink or driver.
@@ -156,6 +163,7 @@ class PredictionLog:
         self._failures = 0
         self._last_logged = -float("inf")
         self._thread: threading.Thread | None = None
+        self._on_count = on_count or (lambda written, lost: None)
 
     @property
     def url(self) -> str:
@@ -281,6 +289,7 @@ class PredictionLog:
             return
         with self._lock:
             self._written += written
+        self._on_count(written, 0)
         if written < n:
             self._count_failures(
                 n - written, f"prediction log: {self.url} refused {n - written} entries"
@@ -289,6 +298,7 @@ class PredictionLog:
     def _count_failures(self, n: int, message: str) -> None:
         with self._lock:
             self._failures += n
+        self._on_count(0, n)
         self._log_problem(message)
 
     def _log_problem(self, message: str) -> None:

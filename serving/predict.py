@@ -24,7 +24,7 @@ from bundle.manifest import Manifest
 from bundle.postprocess import MAX_DAYS
 from bundle.predictor import SURVIVAL_DAYS, Predictions, Predictor
 from data.contract import REGIONS, SIDES
-from data.registry import read_registry, write_rejects
+from data.registry import Registry, read_registry, write_rejects
 from features.build import build_features
 from features.longevity import treated_region_sides
 from features.tables import registry_inputs
@@ -191,6 +191,57 @@ def _schedule_table(
     return pa.table(table)
 
 
+@dataclass(frozen=True)
+class AnswerTables:
+    """The answers to one registry (or one part of it), a table per output file.
+
+    Attributes:
+        risk: One row per treatment, in registry order (``RISK_FILE``).
+        longevity: One row per treated region and side (``LONGEVITY_FILE``).
+        schedule: The touch-up schedule, one row per treated region and side (``SCHEDULE_FILE``).
+        featurise_seconds: Time spent featurising.
+    """
+
+    risk: pa.Table
+    longevity: pa.Table
+    schedule: pa.Table
+    featurise_seconds: float
+
+    def by_file(self) -> dict[str, pa.Table]:
+        """The tables by the name of the file each is written to."""
+        return {RISK_FILE: self.risk, LONGEVITY_FILE: self.longevity, SCHEDULE_FILE: self.schedule}
+
+
+def answer_tables(
+    predictor: Predictor,
+    reg: Registry,
+    chunk: int = CHUNK_TREATMENTS,
+    late_gap_days: float = LATE_GAP_DAYS,
+) -> AnswerTables:
+    """Featurise and score every good treatment of a read registry (or of one part of it).
+
+    Args:
+        predictor: The loaded bundle.
+        reg: The validated registry.
+        chunk: Treatments per scoring call.
+        late_gap_days: The late-stage asymmetry's gap, days.
+
+    Returns:
+        The risk, longevity and schedule tables and the seconds spent featurising.
+    """
+    started = time.perf_counter()
+    inputs = registry_inputs(reg.tables)
+    x = build_features(inputs).astype(np.float32)
+    rows = treated_region_sides(inputs.plan)
+    featurised = time.perf_counter() - started
+    parts = _score(predictor, x, rows, chunk, late_gap_days)
+    ids = reg.treatments["treatment_id"].to_numpy(dtype=object)
+    risk, longevity = _tables(ids, parts, chunk, predictor.manifest)
+    dates = reg.treatments["treatment_date"].to_numpy(dtype="datetime64[D]")
+    schedule = _schedule_table(ids, dates, parts, chunk)
+    return AnswerTables(risk, longevity, schedule, featurised)
+
+
 def predict_registry(
     model: Path,
     registry: Path,
@@ -233,23 +284,14 @@ def predict_registry(
     started = time.perf_counter()
     predictor = Predictor.load(model, intra_op_threads=intra_op_threads)  # fail before reading
     reg = read_registry(registry)
-    inputs = registry_inputs(reg.tables)
-    x = build_features(inputs).astype(np.float32)
-    rows = treated_region_sides(inputs.plan)
-    read_done = time.perf_counter()
-
-    parts = _score(predictor, x, rows, chunk, late_gap_days)
+    read = time.perf_counter()
+    answers = answer_tables(predictor, reg, chunk, late_gap_days)
     scored = time.perf_counter()
-
-    ids = reg.treatments["treatment_id"].to_numpy(dtype=object)
-    risk, longevity = _tables(ids, parts, chunk, predictor.manifest)
-    dates = reg.treatments["treatment_date"].to_numpy(dtype="datetime64[D]")
-    plan = _schedule_table(ids, dates, parts, chunk)
     out.mkdir(parents=True, exist_ok=True)
-    files = [out / RISK_FILE, out / LONGEVITY_FILE, out / SCHEDULE_FILE]
-    pq.write_table(risk, files[0])
-    pq.write_table(longevity, files[1])
-    pq.write_table(plan, files[2])
+    files = []
+    for name, table in answers.by_file().items():
+        files.append(out / name)
+        pq.write_table(table, files[-1])
     if len(reg.rejects):
         files.append(out / REJECTS_FILE)
         write_rejects(reg.rejects, files[-1])
@@ -257,11 +299,11 @@ def predict_registry(
     return PredictReport(
         model_name=predictor.model_name,
         model_version=predictor.model_version,
-        n_treatments=len(x),
-        n_longevity_rows=len(rows[0]),
+        n_treatments=answers.risk.num_rows,
+        n_longevity_rows=answers.longevity.num_rows,
         n_rejects=len(reg.rejects),
         files=tuple(files),
-        read_seconds=read_done - started,
-        score_seconds=scored - read_done,
+        read_seconds=read - started + answers.featurise_seconds,
+        score_seconds=scored - read - answers.featurise_seconds,
         write_seconds=written - scored,
     )

@@ -1,3 +1,4 @@
+# Over 400 lines: the canary's six requests are written out (150 lines of data) beside the holder.
 """Hot reload: swap the serving model without a restart, only after it passes a canary.
 
 ``ModelHolder.current`` is the predictor that answers; a request reads it once and uses that
@@ -318,19 +319,50 @@ class ModelHolder:
         """
         with self._lock:
             old = self._current
-            uri = str(source) if source is not None else self._champion_uri(old)
-            new = self._load(uri, tracking_uri)
-            self._check(new, old, uri)
-            self._current = new  # the swap: one reference replaced
-        logger.info(
-            "model reloaded from %s: %s %s (was %s %s)",
-            uri,
-            new.model_name,
-            new.model_version,
-            old.model_name,
-            old.model_version,
-        )
+            new = self._prepared(source, tracking_uri, old)
+            self._swap(new, old)
         return new
+
+    def prepare(self, source: str | Path | None, tracking_uri: str | None) -> Predictor:
+        """Load and check a model beside the serving one, as ``reload`` does, without the swap.
+
+        The first phase of a reload shared by several workers (``serving.replicas``): each
+        prepares, and all swap (``commit``) or none.
+
+        Returns:
+            The checked model, not serving yet.
+
+        Raises:
+            ReloadRefused: As ``reload``.
+        """
+        with self._lock:
+            return self._prepared(source, tracking_uri, self._current)
+
+    def commit(self, new: Predictor, replaces: Predictor) -> None:
+        """Make a prepared model the serving one, if ``replaces`` still serves.
+
+        Raises:
+            ReloadRefused: Another model came in since ``new`` was checked against ``replaces``.
+        """
+        with self._lock:
+            if self._current is not replaces:
+                raise ReloadRefused("the serving model changed while this one was checked")
+            self._swap(new, replaces)
+
+    def _prepared(
+        self, source: str | Path | None, tracking_uri: str | None, old: Predictor
+    ) -> Predictor:
+        uri = str(source) if source is not None else self._champion_uri(old)
+        new = self._load(uri, tracking_uri)
+        self._check(new, old, uri)
+        return new
+
+    def _swap(self, new: Predictor, old: Predictor) -> None:
+        self._current = new  # the swap: one reference replaced
+        logger.info(
+            "model reloaded: %s %s (was %s %s)",
+            new.model_name, new.model_version, old.model_name, old.model_version,
+        )  # fmt: skip
 
     @staticmethod
     def _champion_uri(old: Predictor) -> str:

@@ -43,6 +43,12 @@ class ServingSettings(BaseSettings):
     histories several times that, so the batch route has its own limit."""
     intra_op_threads: int = Field(default=1, ge=0)
     """onnxruntime threads per session call; 1 suits a request of a few rows (0: every core)."""
+    replicas_dir: Path | None = None
+    """Folder the workers of one server reload together and sum their metrics through
+    (``serving.replicas``); set by ``asym serve --workers N`` for N > 1, else none."""
+    reload_timeout: float = Field(default=120.0, gt=0)
+    """Seconds a reload shared by several workers waits for each to load and check the model;
+    a worker not ready by then counts as refusing it, and none swaps."""
 
 
 def serving_settings(**values: Any) -> ServingSettings:

@@ -6,12 +6,14 @@ import os
 # other process (fits measured 15x slower). Must be set before lightgbm is first imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bundle.manifest import MANIFEST_FILE
 from tests.fixtures import fit_small_models, simulated_data
+from tests.postgres import postgres_server
 from training.dataset import TrainingData
 from training.export import export_bundle
 from training.models import FittedModels
@@ -38,3 +40,9 @@ def bundle(
     export_bundle(models, data, out, model_name="asym-test", model_version="1", run_id="run-1")
     assert (out / MANIFEST_FILE).is_file()
     return out
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server's URL (``tests.postgres``), shared by the session."""
+    yield from postgres_server()

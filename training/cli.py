@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bundle.registry import DEFAULT_TRACKING_URI
 from data.registry import ExportError
-from training.settings import training_settings
+from training.settings import TrainingSettings, training_settings
+
+if TYPE_CHECKING:
+    from training.train import TrainResult
 
 EXIT_FAILED = 2
 REPORT_NOTE = "report.html among the run's artifacts (again: asym report {run})"
@@ -24,6 +27,22 @@ def train_cmd(
     experiment: Annotated[str | None, typer.Option(help="MLflow experiment [asym].")] = None,
     model_name: Annotated[str | None, typer.Option(help="Registered model name [asym].")] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Seed of every fit [0].")] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            help="Read the registry and fit the models on a Dask cluster: local, local:N (N "
+            "worker processes on this machine) or a scheduler address (tcp://host:8786). The "
+            "registry may be partitioned (asym simulate --partitions).",
+        ),
+    ] = None,
+    dask_sample: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="With --dask: training treatments on which the one-process rules choose the "
+            "number of trees [50000].",
+        ),
+    ] = None,
 ) -> None:
     """Train, evaluate, export to ONNX (with a parity check), track in MLflow and register."""
     # Imported here: MLflow and LightGBM take seconds to import, and other commands need neither.
@@ -40,7 +59,10 @@ def train_cmd(
         seed=seed,
     )
     try:
-        result = train(settings, echo=typer.echo)
+        if dask is None:
+            result = train(settings, echo=typer.echo)
+        else:
+            result = _train_on_dask(settings, dask, dask_sample)
     except (ExportError, FileExistsError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
@@ -77,6 +99,19 @@ def train_cmd(
         f"look      .venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri}",
     ]
     typer.echo("\n".join(lines))
+
+
+def _train_on_dask(settings: TrainingSettings, address: str, sample: int | None) -> TrainResult:
+    """``train_on_dask``, a failure of its cluster said in one line (exit 2)."""
+    from data.cluster import FAILURES, failure
+    from training.dask_train import train_on_dask
+
+    options = {} if sample is None else {"sample_treatments": sample}
+    try:
+        return train_on_dask(settings, address, echo=typer.echo, **options)
+    except FAILURES as err:
+        typer.echo(f"error: {failure(err)}; nothing was registered", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
 
 
 def promote_cmd(

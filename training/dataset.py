@@ -44,6 +44,8 @@ class TrainingData:
         row_of: Row of each treatment_id in ``features``.
         oracle_problem: Why an ``oracle/`` folder the export holds could not be used (it names
             the missing file); None when there is no folder or it was read.
+        whole: ``counts()`` of the whole registry when these data hold only some of its rows
+            (a Dask run keeps its held-out period and a sample here); None: they hold all.
     """
 
     registry: Registry
@@ -55,6 +57,19 @@ class TrainingData:
     source: Path
     row_of: Mapping[str, int] = field(repr=False)
     oracle_problem: str | None = None
+    whole: Mapping[str, int] | None = None
+
+    def counts(self) -> dict[str, int]:
+        """Rows of the registry: per table, rejected rows, train and held-out treatments."""
+        if self.whole is not None:
+            return dict(self.whole)
+        reg = self.registry
+        return {
+            **{f"n_{name}": len(frame) for name, frame in reg.tables.items()},
+            "n_rejected_rows": len(reg.rejects.drop_duplicates(["table", "row"])),
+            "n_train_treatments": int(self.train.sum()),
+            "n_test_treatments": int(self.test.sum()),
+        }
 
     @property
     def treatment_ids(self) -> npt.NDArray[np.object_]:

@@ -12,7 +12,8 @@ simulator's oracle on held-out treatments.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -26,12 +27,13 @@ from training.duration_rows import DurationRows, duration_rows
 from training.late_asymmetry import fit_side_dependence
 from training.models import FIT_THREADS, LongevityModel
 from training.split import hold_back_patients
-from training.survival import person_period
+from training.survival import hazard_newton_terms, newton_refit, person_period
 
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+Terms = tuple[FloatArray, FloatArray]
 
 VALID_FRACTION: Final = 0.2
 """Share of training patients held out for early stopping."""
@@ -184,23 +186,21 @@ def refit_baseline(
     Returns:
         The refitted (g, n_bins) baseline.
     """
-    g, n_bins = baseline.shape
-    group = rows.region if g > 1 else np.zeros_like(rows.region)
-    cell = group * n_bins + rows.bin
-    w = rows.weight.astype(np.float64)
-    y = rows.event.astype(np.float64)
-    start = baseline.ravel()
-    alpha = start.copy()
-    for _ in range(iterations):
-        p = np.exp(-np.logaddexp(0.0, -(alpha[cell] + margin)))
-        ridge = BASELINE_RIDGE * 0.25  # curvature of that many rows at hazard 1/2
-        grad = np.bincount(cell, weights=w * (y - p), minlength=g * n_bins) - ridge * (
-            alpha - start
-        )
-        hess = np.bincount(cell, weights=w * p * (1.0 - p), minlength=g * n_bins) + ridge
-        alpha = alpha + grad / hess
-    out: FloatArray = alpha.reshape(g, n_bins)
-    return out
+    terms = functools.partial(hazard_terms, margin=margin, rows=rows)
+    return refit_baseline_with(baseline, terms, iterations)
+
+
+def refit_baseline_with(
+    baseline: FloatArray, terms: Callable[[FloatArray], Terms], iterations: int = 20
+) -> FloatArray:
+    """``refit_baseline`` given the rows' ``hazard_terms`` (added over parts, on Dask)."""
+    ridge = BASELINE_RIDGE * 0.25  # curvature of that many rows at hazard 1/2
+    return newton_refit(baseline, terms, ridge, iterations)
+
+
+def hazard_terms(alpha: FloatArray, margin: FloatArray, rows: _HazardSet) -> Terms:
+    """``survival.hazard_newton_terms`` of person-period rows (a part's, on Dask)."""
+    return hazard_newton_terms(alpha, margin, rows.region, rows.bin, rows.weight, rows.event)
 
 
 def _boost(

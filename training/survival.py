@@ -1,12 +1,14 @@
 """Survival building blocks of the longevity model: person-period rows and censoring-aware metrics.
 
 ``person_period`` turns right-censored durations into the rows a discrete-time hazard model is
-fitted on; ``c_index`` and ``kaplan_meier`` (lifelines') judge its predictions against censored
-data.
+fitted on; ``newton_refit`` refits its baseline given the booster's margins (from
+``hazard_newton_terms``, which add over parts of the rows); ``c_index`` and ``kaplan_meier``
+(lifelines') judge its predictions against censored data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,6 +78,67 @@ def person_period(
     event = (is_last & event_here[row]) * 1.0
     keep = weight > 0  # censored exactly at a bin start: not at risk in that bin at all
     return PersonPeriod(row=row[keep], bin=k[keep], event=event[keep], weight=weight[keep])
+
+
+def hazard_newton_terms(
+    alpha: FloatArray,
+    margin: FloatArray,
+    region: IntArray,
+    bin: IntArray,
+    weight: npt.NDArray[np.floating],
+    event: npt.NDArray[np.floating],
+) -> tuple[FloatArray, FloatArray]:
+    """Gradient and curvature of person-period rows' log-likelihood per baseline cell.
+
+    The hazard of a row is sigmoid(alpha[cell] + margin), its cell being its (region, bin), or
+    its bin when ``alpha`` has one row. Sums over rows: rows held in parts give the terms of
+    them all by adding each part's.
+
+    Args:
+        alpha: (g, n_bins) baseline log-odds.
+        margin: Booster raw margin of each row.
+        region: Region code of each row.
+        bin: Bin of each row.
+        weight: Exposure of each row in its bin.
+        event: 1 where activity returned in the row's bin.
+
+    Returns:
+        (g * n_bins,) gradient and curvature per cell, without any ridge.
+    """
+    g, n_bins = alpha.shape
+    cell = (region if g > 1 else np.zeros_like(region)) * n_bins + bin
+    w = np.asarray(weight, dtype=np.float64)
+    p = np.exp(-np.logaddexp(0.0, -(alpha.ravel()[cell] + margin)))
+    y = np.asarray(event, dtype=np.float64)
+    grad = np.bincount(cell, weights=w * (y - p), minlength=g * n_bins).astype(np.float64)
+    hess = np.bincount(cell, weights=w * p * (1.0 - p), minlength=g * n_bins).astype(np.float64)
+    return grad, hess
+
+
+def newton_refit(
+    start: FloatArray,
+    terms: Callable[[FloatArray], tuple[FloatArray, FloatArray]],
+    ridge: float,
+    iterations: int,
+) -> FloatArray:
+    """Newton steps on each baseline cell from ``start``, with a ridge towards it.
+
+    Args:
+        start: (g, n_bins) baseline to start from and shrink towards.
+        terms: ``hazard_newton_terms`` of every row at a baseline.
+        ridge: Curvature added towards ``start`` in each cell.
+        iterations: Newton steps.
+
+    Returns:
+        The refitted (g, n_bins) baseline.
+    """
+    first = start.ravel()
+    alpha = first.copy()
+    for _ in range(iterations):
+        grad, hess = terms(alpha.reshape(start.shape))
+        alpha = alpha + (grad - ridge * (alpha - first)) / (hess + ridge)
+    out: FloatArray = alpha.reshape(start.shape)
+    return out
 
 
 def c_index(time: FloatArray, event: BoolArray, score: FloatArray) -> float:

@@ -61,19 +61,8 @@ def git_commit(folder: Path | None = None) -> str:
 def log_provenance(data: TrainingData) -> None:
     """Record in the active run what data it was trained on (no patient identifiers)."""
     reg = data.registry
-    rejected_rows = reg.rejects.drop_duplicates(["table", "row"])
     mlflow.log_params(
-        {
-            "registry": str(data.source),
-            "data_fingerprint": data.fingerprint,
-            "n_treatments": len(reg.treatments),
-            "n_injections": len(reg.injections),
-            "n_followups": len(reg.followups),
-            "n_durations": len(reg.durations),
-            "n_rejected_rows": len(rejected_rows),
-            "n_train_treatments": int(data.train.sum()),
-            "n_test_treatments": int(data.test.sum()),
-        }
+        {"registry": str(data.source), "data_fingerprint": data.fingerprint, **data.counts()}
     )
     commit = git_commit()
     mlflow.set_tags({"mlflow.source.git.commit": commit, "git_commit": commit})

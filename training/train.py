@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 import mlflow
 import numpy as np
 
-from bundle.heads import OUTCOMES
+from bundle.heads import OUTCOMES, Outcome
 from bundle.manifest import write_model_version
 from features.spec import FEATURE_NAMES
 from training import plots
-from training.baseline import evaluate_plain, fit_plain, verdict
+from training.baseline import PlainModel, evaluate_plain, fit_plain, verdict
 from training.dataset import TrainingData, load_training_data
 from training.differences import evaluate_differences, fit_differences
 from training.export import check_out, export_bundle
-from training.longevity import fit_longevity, fit_naive_longevity
+from training.longevity import NaiveLongevityModel, fit_longevity, fit_naive_longevity
 from training.longevity_eval import evaluate_longevity
-from training.models import FittedModels
+from training.models import DifferenceModels, FittedModels, LongevityModel, RiskModel
 from training.report import REPORT_FILE, write_report
 from training.report_data import SUMMARY_ARTIFACT, c_index_interval, data_summary
 from training.risk import RiskReport, evaluate_risk, fit_risk
@@ -64,6 +64,43 @@ class TrainResult:
     oracle_problem: str | None = None
 
 
+@dataclass(frozen=True)
+class Engine:
+    """Where a run reads its registry and fits its models: this process, or a Dask cluster.
+
+    ``training.dask_train`` builds the Dask one; the rest of a run (evaluation, export, parity,
+    MLflow, registry) is the same whichever fitted the models.
+
+    Attributes:
+        load: The training data (a Dask run: the held-out period and a sample, ``whole``
+            counting the rest).
+        fit_risk: Fits one binary outcome's calibrated classifier.
+        fit_differences: Fits the difference quantile regressors.
+        fit_longevity: Fits the hazard model.
+        fit_naive_longevity: Fits the naive baseline (reported, never served).
+        fit_plain: Fits the plain baseline of the risk (reported, never served).
+        params: Logged with the run's parameters.
+    """
+
+    load: Callable[[TrainingSettings], TrainingData]
+    fit_risk: Callable[[TrainingData, int, Outcome], RiskModel]
+    fit_differences: Callable[[TrainingData, int], DifferenceModels]
+    fit_longevity: Callable[[TrainingData, int], LongevityModel]
+    fit_naive_longevity: Callable[[TrainingData, int], NaiveLongevityModel]
+    fit_plain: Callable[[TrainingData, int], PlainModel]
+    params: Mapping[str, str | int | float] = field(default_factory=dict)
+
+
+def _load_here(settings: TrainingSettings) -> TrainingData:
+    return load_training_data(settings.registry, settings.test_fraction)
+
+
+IN_PROCESS: Final = Engine(
+    _load_here, fit_risk, fit_differences, fit_longevity, fit_naive_longevity, fit_plain
+)
+"""Everything in this process (the default)."""
+
+
 class _Stages:
     """Numbered stages with their wall time, reported as they finish."""
 
@@ -82,7 +119,7 @@ class _Stages:
 
 
 def _run_name(data: TrainingData) -> str:
-    n = len(data.registry.treatments)
+    n = data.counts()["n_treatments"]
     if data.oracle is not None:
         sim = data.oracle.simulation
         what = f"simulated {sim.get('scenario', '?')} seed {sim.get('seed', '?')}"
@@ -107,12 +144,15 @@ def _log_plots(models: FittedModels, risk: RiskReport, folder: Path) -> None:
     mlflow.log_artifacts(str(folder), "plots")
 
 
-def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
+def train(
+    settings: TrainingSettings, echo: Echo = print, engine: Engine = IN_PROCESS
+) -> TrainResult:
     """Train, evaluate, export, track and register the asym models on one registry export.
 
     Args:
         settings: What to train on and where to record it.
         echo: Receives one line per stage as it starts and ends.
+        engine: Where the registry is read and the models fitted.
 
     Returns:
         The run, the bundle, the registered version and the metrics.
@@ -126,12 +166,11 @@ def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
     check_out(settings.out)  # now, not after minutes of fitting
     stages = _Stages(7, echo)
     with stages("read, validate and featurise the registry"):
-        data = load_training_data(settings.registry, settings.test_fraction)
-    reg = data.registry
+        data = engine.load(settings)
+    n = data.counts()
     echo(
-        f"      {len(reg.treatments):,} treatments, "
-        f"{len(reg.rejects.drop_duplicates(['table', 'row'])):,} rejected rows; "
-        f"train {int(data.train.sum()):,}, held out {int(data.test.sum()):,} (latest period)"
+        f"      {n['n_treatments']:,} treatments, {n['n_rejected_rows']:,} rejected rows; "
+        f"train {n['n_train_treatments']:,}, held out {n['n_test_treatments']:,} (latest period)"
     )
     if data.oracle_problem is not None:
         echo(f"      oracle: {data.oracle_problem}; going on without oracle figures")
@@ -141,12 +180,12 @@ def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
         ThreadPoolExecutor(FIT_WORKERS) as pool,
     ):
         # The longest fits first, so that the workers finish about together.
-        asymmetry = pool.submit(fit_risk, data, seed, OUTCOMES[0])
-        plain_fit = pool.submit(fit_plain, data, seed)
-        longevity_fit = pool.submit(fit_longevity, data, seed=seed)
-        differences_fit = pool.submit(fit_differences, data, seed=seed)
-        others = {o.name: pool.submit(fit_risk, data, seed, o) for o in OUTCOMES[1:]}
-        naive_fit = pool.submit(fit_naive_longevity, data, seed=seed)
+        asymmetry = pool.submit(engine.fit_risk, data, seed, OUTCOMES[0])
+        plain_fit = pool.submit(engine.fit_plain, data, seed)
+        longevity_fit = pool.submit(engine.fit_longevity, data, seed)
+        differences_fit = pool.submit(engine.fit_differences, data, seed)
+        others = {o.name: pool.submit(engine.fit_risk, data, seed, o) for o in OUTCOMES[1:]}
+        naive_fit = pool.submit(engine.fit_naive_longevity, data, seed)
         risks = {OUTCOMES[0].name: asymmetry.result()} | {k: f.result() for k, f in others.items()}
         plain, longevity, naive = plain_fit.result(), longevity_fit.result(), naive_fit.result()
         differences = differences_fit.result()
@@ -186,6 +225,7 @@ def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
                 },
                 "longevity_n_trees": longevity.booster.num_trees(),
                 "plain_risk_n_trees": plain.model.booster.num_trees(),
+                **engine.params,
             }
         )
         mlflow.log_metrics(metrics)
@@ -210,6 +250,17 @@ def train(settings: TrainingSettings, echo: Echo = print) -> TrainResult:
                 Path(tmp) / "survival_by_region.png",
             )
             mlflow.log_artifact(str(Path(tmp) / "survival_by_region.png"), "plots")
+            late = longevity_report.late
+            known = np.isfinite(late.observed)
+            if np.unique(late.observed[known]).size == 2:  # a curve needs both kinds of pair
+                oracle = late.oracle[known]
+                plots.calibration_plot(
+                    late.observed[known].astype(bool),
+                    late.risk[known],
+                    oracle if np.isfinite(oracle).all() else None,
+                    Path(tmp) / "late_asymmetry_calibration.png",
+                )
+                mlflow.log_artifact(str(Path(tmp) / "late_asymmetry_calibration.png"), "plots")
         with stages("register the bundle in the MLflow Model Registry"):
             example = data.features[data.test][:INPUT_EXAMPLE_ROWS]
             registered = register_bundle(settings.out, settings.model_name, example)

@@ -109,13 +109,16 @@ def simulate(
     fmt: Format = "parquet",
     chunk_patients: int = p.CHUNK_PATIENTS,
     world: str = "default",
+    partitions: int | None = None,
 ) -> SimulationReport:
     """Simulate a registry and write it to ``out``, chunk by chunk in bounded memory.
 
-    Writes ``out/{treatments,injections,followups,durations}.{fmt}``, the oracle as
-    ``out/oracle/{asymmetry,longevity}.{fmt}`` and ``out/oracle/simulation.json`` (seed,
-    scenario, world and the parameters it overrides, size, simulator version, chunk size). The
-    same arguments give byte-identical files.
+    Writes ``out/{treatments,injections,followups,durations}.{fmt}`` (with ``partitions``,
+    ``out/TABLE/part-NNNNN.{fmt}`` instead, each part holding whole patients:
+    ``data.partitioned``), the oracle as ``out/oracle/{asymmetry,longevity}.{fmt}`` and
+    ``out/oracle/simulation.json`` (seed,
+    scenario, world and the parameters it overrides, size, simulator version, chunk size,
+    partitions). The same arguments give byte-identical files.
 
     Args:
         n_treatments: Treatments in all; the number of patients follows.
@@ -125,6 +128,7 @@ def simulate(
         fmt: ``parquet`` or ``csv`` (booleans ``true``/``false``, ISO dates, empty = null).
         chunk_patients: Patients simulated together; bounds memory.
         world: Name of the world drawn (``worlds.WORLDS``).
+        partitions: Part files per contract table (None: one file per table).
 
     Returns:
         Counts, timing and the files written.
@@ -132,11 +136,13 @@ def simulate(
     _check(n_treatments, scenario, chunk_patients, world)
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"fmt must be parquet or csv, got {fmt!r}")
+    if partitions is not None and partitions < 1:
+        raise ValueError(f"partitions must be >= 1, got {partitions}")
     started = time.perf_counter()
     out = Path(out)
     drawn = world_named(world)
     chunks = generate(n_treatments, seed, scenario, chunk_patients, world=drawn)
-    rows, patients = write_chunks(chunks, out, fmt)
+    rows, patients, files = write_chunks(chunks, out, fmt, partitions)
     meta = out / "oracle" / "simulation.json"
     meta.write_text(
         json.dumps(
@@ -150,6 +156,7 @@ def simulate(
                 "n_patients": patients,
                 "chunk_patients": chunk_patients,
                 "format": fmt,
+                **({"partitions": partitions} if partitions is not None else {}),
             },
             indent=2,
             sort_keys=True,
@@ -164,5 +171,5 @@ def simulate(
         n_followups=rows["followups"],
         n_durations=rows["durations"],
         seconds=time.perf_counter() - started,
-        files=(*(out / f"{stem}.{fmt}" for stem in ALL_TABLES), meta),
+        files=(*files, meta),
     )

@@ -1,66 +1,21 @@
 """Two trainings against a real MLflow tracking server on loopback, checked through its client."""
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
+from tests.mlflow_server import mlflow_server
 from training.settings import training_settings
 from training.train import train
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     work = tmp_path_factory.mktemp("server")
-    port = _free_port()
-    mlflow_exe = str(Path(sys.executable).with_name("mlflow"))
-    proc = subprocess.Popen(
-        [
-            mlflow_exe,
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{work / 'store.db'}",
-            "--artifacts-destination",
-            str(work / "artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90  # a cold start migrates the store: tens of seconds
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the MLflow server did not start")
-            time.sleep(0.5)
+    with mlflow_server(f"sqlite:///{work / 'store.db'}", work / "artifacts") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_two_runs_and_the_champion_through_the_server(

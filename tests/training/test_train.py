@@ -81,6 +81,7 @@ def test_run_records_metrics_provenance_and_plots(trained, small_registry: Path)
         "plots/decision_curve.png",
         "plots/feature_importance.png",
         "plots/survival_by_region.png",
+        "plots/late_asymmetry_calibration.png",
     } <= plots
 
 

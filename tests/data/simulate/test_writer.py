@@ -8,11 +8,14 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from data.contract import (
     TABLES,
 )
+from data.partitioned import cross_part_rules, find_parts, read_part
+from data.registry import read_registry
 from data.simulate import params, simulate, simulate_frames
 from tests.data.simulate.helpers import digests
 
@@ -67,3 +70,32 @@ def test_csv_text_format(tmp_path: Path) -> None:
     assert set(followups.splitlines()[1].split(",")[-3:]) <= {"true", "false"}
     text = treatments + followups.splitlines()
     assert not any('"' in line or ",-0," in line or line.endswith(",-0") for line in text)
+
+
+def test_partitions_hold_whole_patients_and_the_same_rows(tmp_path: Path) -> None:
+    # Two chunks of patients, so that the parts take patients from both.
+    args = {"seed": 4, "chunk_patients": 150}
+    report = simulate(800, tmp_path / "parts", partitions=3, **args)  # type: ignore[arg-type]
+    simulate(800, tmp_path / "plain", **args)  # type: ignore[arg-type]
+    found = find_parts(tmp_path / "parts")
+    assert [p.name for p in found] == ["part-00000", "part-00001", "part-00002"]
+    assert set(report.files) >= {f for p in found for f in p.files.values()}
+    cross = cross_part_rules(found)  # raises if a patient or a child row were split
+    regs = [read_part(p, cross, k) for k, p in enumerate(found)]
+    whole = read_registry(tmp_path / "plain")
+    for name in TABLES:
+        key = ["treatment_id", *(["muscle", "side", "units"] if name == "injections" else [])]
+        if name == "durations":
+            key += ["region", "side"]
+        joined = pd.concat([r.tables[name] for r in regs]).sort_values(key, kind="stable")
+        expected = whole.tables[name].sort_values(key, kind="stable")
+        pd.testing.assert_frame_equal(
+            joined.reset_index(drop=True), expected.reset_index(drop=True), check_exact=True
+        )
+    patients = [r.treatments["patient_id"].nunique() for r in regs]
+    assert max(patients) - min(patients) <= 1  # patients dealt in turn
+    meta = json.loads((tmp_path / "parts" / "oracle" / "simulation.json").read_text())
+    assert meta["partitions"] == 3
+    assert "partitions" not in json.loads(
+        (tmp_path / "plain" / "oracle" / "simulation.json").read_text()
+    )
