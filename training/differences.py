@@ -23,7 +23,7 @@ import numpy.typing as npt
 from training import metrics
 from training.conformal import conformal_margin
 from training.dataset import TrainingData
-from training.models import DIFF_TARGETS, QUANTILES, DifferenceModels
+from training.models import DIFF_TARGETS, FIT_THREADS, QUANTILES, DifferenceModels
 from training.risk import CALIBRATION_SHARE, TREE_PARAMS
 from training.split import hold_back_patients
 
@@ -97,7 +97,10 @@ def fit_differences(data: TrainingData, seed: int = 0) -> DifferenceModels:
         fit_set = lgb.Dataset(x[~held], y[~held], free_raw_data=False)
         stop_set = lgb.Dataset(x[held], y[held], reference=fit_set, free_raw_data=False)
         fitted = {q: _fit_one(fit_set, stop_set, alpha, seed) for q, alpha in QUANTILES}
-        lo, hi = (np.asarray(fitted[q].predict(x[held]), np.float64) for q in ("q10", "q90"))
+        lo, hi = (
+            np.asarray(fitted[q].predict(x[held], num_threads=FIT_THREADS), np.float64)
+            for q in ("q10", "q90")
+        )
         margin = conformal_margin(y[held], lo, hi, INTERVAL_COVERAGE)
         _shift(fitted["q10"], -margin)
         _shift(fitted["q90"], margin)

@@ -281,7 +281,9 @@ def fit_longevity(
         booster = _boost(
             params, arrays(fit_set, baseline), arrays(valid_set, baseline), seed, rounds
         )
-        margin = np.asarray(booster.predict(fit_set.x, raw_score=True), dtype=np.float64)
+        margin = np.asarray(
+            booster.predict(fit_set.x, raw_score=True, num_threads=FIT_THREADS), dtype=np.float64
+        )
         baseline = refit_baseline(baseline, margin, fit_set)
     assert booster is not None  # BACKFIT_ROUNDS >= 1
     model = LongevityModel(
@@ -306,7 +308,9 @@ class NaiveLongevityModel:
 
     def median_days(self, rows: Float32Array) -> FloatArray:
         """Predicted median days per longevity input row (exp of the predicted mean log)."""
-        out: FloatArray = np.exp(np.asarray(self.booster.predict(rows), dtype=np.float64))
+        out: FloatArray = np.exp(
+            np.asarray(self.booster.predict(rows, num_threads=FIT_THREADS), dtype=np.float64)
+        )
         return out
 
 

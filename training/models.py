@@ -38,7 +38,11 @@ FIT_THREADS: Final = 1
 """LightGBM threads per fit. A registry's few ten thousand rows give each tree too little work
 to share: on this 2-core machine two threads fitted the asymmetry risk in 10.1 s, one in 6.9 s,
 with ``OMP_WAIT_POLICY=PASSIVE`` (which ``asym`` sets, so that waiting OpenMP threads do not
-spin on a shared machine); the fitted models are the same (``deterministic``, row-wise)."""
+spin on a shared machine); the fitted models are the same (``deterministic``, row-wise). Every
+LightGBM call in training passes it, predictions too: LightGBM sets OpenMP's thread count
+process-wide on each call, and a prediction at the default count while another thread fitted
+(``training.train`` fits two at a time) crashed the process once in the gate (a segfault in
+``LGBM_BoosterCreate``)."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ class RiskModel:
 
     def predict(self, x: Float32Array) -> FloatArray:
         """Calibrated probability of the outcome per row of treatment features."""
-        raw = np.asarray(self.booster.predict(x), dtype=np.float64)
+        raw = np.asarray(self.booster.predict(x, num_threads=FIT_THREADS), dtype=np.float64)
         return postprocess.calibrate(raw, *self.calibration)
 
 
@@ -74,7 +78,10 @@ class DifferenceModels:
         """Per target, the 10%, 50% and 90% quantiles (sorted, so the interval never inverts)."""
         out: dict[str, dict[str, FloatArray]] = {}
         for target in DIFF_TARGETS:
-            raw = [np.asarray(self.boosters[target][q].predict(x)) for q, _ in QUANTILES]
+            raw = [
+                np.asarray(self.boosters[target][q].predict(x, num_threads=FIT_THREADS))
+                for q, _ in QUANTILES
+            ]
             out[target] = postprocess.quantiles(raw, [q for q, _ in QUANTILES])
         return out
 
@@ -108,7 +115,9 @@ class LongevityModel:
 
     def margin(self, rows: Float32Array) -> FloatArray:
         """(r,) raw margin f(x) per longevity input row."""
-        return np.asarray(self.booster.predict(rows, raw_score=True), dtype=np.float64)
+        return np.asarray(
+            self.booster.predict(rows, raw_score=True, num_threads=FIT_THREADS), dtype=np.float64
+        )
 
     def hazards(self, rows: Float32Array) -> FloatArray:
         """(r, n_bins) hazard per longevity input row and bin."""

@@ -135,7 +135,7 @@ def fit_risk(
         fold_model = lgb.train(
             params, lgb.Dataset(x[fold != k], y[fold != k]), num_boost_round=rounds
         )
-        oof[fold == k] = fold_model.predict(x[fold == k])
+        oof[fold == k] = fold_model.predict(x[fold == k], num_threads=FIT_THREADS)
     slope, intercept = metrics.platt(y, oof)
     # 3. The served model: every training patient, with trees in proportion to the extra data.
     booster = lgb.train(
