@@ -30,7 +30,9 @@ def test_every_run_logs_a_standalone_report_keyed_to_tripod(trained: Any, tmp_pa
     # Stands alone: no external script, style or image; the plots inside as data URIs.
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", html)
     assert "<script" not in html and "<link" not in html
-    assert len(re.findall(r'src="data:image/png;base64,', html)) == 5
+    # The run's six plots: calibration, ROC, decision curve, feature importance, survival by
+    # region and the late-stage asymmetry's calibration.
+    assert len(re.findall(r'src="data:image/png;base64,', html)) == 6
     # Every item, each filled by software or marked for a person.
     assert html.count("<tr><td>") >= len(ITEMS)
     person = sum(1 for it in ITEMS if it.who == "person")
