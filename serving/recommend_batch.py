@@ -27,13 +27,13 @@ from data.registry import read_registry, write_rejects
 from features.inputs import FeatureInput, PlanArrays
 from features.tables import registry_inputs
 from serving.advisor import Candidates, Constraints, PlanPoints
+from serving.predict import REJECTS_FILE
 from serving.recommend import Recommendation, recommend
 
 CHUNK_TREATMENTS: Final = 250
 """Treatments searched together: one model call a step for all of them (bounded memory)."""
 INJECTIONS_FILE: Final = "injections.parquet"
 SUMMARY_FILE: Final = "recommendations.parquet"
-REJECTS_FILE: Final = "rejects.csv"
 
 
 @dataclass(frozen=True)

@@ -163,9 +163,8 @@ def support(
         s: The search's outcome (``Scores.outside`` of the suggested plan).
         features: The suggested plan's feature row, computed only to name values outside.
     """
-    bounds = support_bounds(predictor)
     reference = predictor.manifest.support
-    if bounds is None or reference is None or s.after.outside is None:
+    if reference is None or s.after.outside is None:
         return {
             "in_support": None,
             "reason": "the bundle carries no reference of its training data",
@@ -183,13 +182,16 @@ def support(
             "reason": f"every feature the suggested plan decides lies within {where}",
             "outside": [],
         }
+    bounds = support_bounds(predictor)  # the ranges to report: only now needed
+    assert bounds is not None  # the bundle has a reference
+    low_of, high_of = bounds
     x = features()
     listed = [
         {
             "feature": FEATURE_NAMES[f],
             "value": float(x[f]),
-            "low": float(bounds[0][f]),
-            "high": float(bounds[1][f]),
+            "low": float(low_of[f]),
+            "high": float(high_of[f]),
         }
         for f in outside[:_MAX_LISTED]
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final, Literal, NotRequired
 
-from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from data.contract import REGIONS, SIDES
@@ -123,8 +123,6 @@ RecommendRequest: Final[Any] = Annotated[
 ]
 """A recommend request as validated: a ``features.request.TreatmentRequest`` plus
 ``constraints`` (plain dicts)."""
-RECOMMEND_REQUEST: Final[TypeAdapter[dict[str, Any]]] = TypeAdapter(RecommendRequest)
-"""Validates one recommend request (outside FastAPI: tests)."""
 
 
 def constraints_of(body: dict[str, Any] | None) -> Constraints:

@@ -30,12 +30,13 @@ from bundle.heads import OUTCOMES
 from bundle.late_asymmetry import LATE_GAP_DAYS
 from bundle.postprocess import MAX_DAYS
 from bundle.predictor import Predictions, Predictor
-from data.atlas import LABEL_RANGE_U_EQ, UNIT_FACTOR
+from data.atlas import LABEL_RANGE_U_EQ
 from data.contract import MUSCLE_REGION, REGIONS, SIDES
 from features.build import build_features
 from features.inputs import LEFT, RIGHT
 from features.longevity import treated_region_sides
 from features.request import Earlier, TreatmentRequest, requests_inputs
+from features.spec import FEATURE_INDEX
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -52,6 +53,8 @@ DOSE_STEPS: Final = (0.05, 0.10, 0.15, 0.20, 0.25)
 MAX_PTOSIS_RISE: Final = 0.01
 """A dose change may raise a ptosis risk by at most this much (absolute)."""
 _PTOSIS: Final = tuple(o.name for o in OUTCOMES if "ptosis" in o.name)
+_REGION_DOSE: Final = np.array([FEATURE_INDEX[f"region_u_eq_{r}"] for r in REGIONS])
+"""Feature columns of each region's dose (U_eq), by region code."""
 
 
 def _day(value: float) -> float | None:
@@ -87,21 +90,15 @@ def _next_session(request: TreatmentRequest, days_from_now: float) -> TreatmentR
     return {**request, "history": [*request.get("history", []), earlier]}
 
 
-def _region_u_eq(request: TreatmentRequest, region: int) -> float:
-    factor = UNIT_FACTOR[request["plan"]["product"]]
-    return sum(
-        float(p["units"]) * factor
-        for p in request["plan"]["injections"]
-        if REGIONS.index(MUSCLE_REGION[p["muscle"]]) == region
-    )
-
-
 def _predict(
     predictor: Predictor, requests: Sequence[TreatmentRequest], late_gap_days: float
-) -> Predictions:
+) -> tuple[Predictions, FloatArray]:
+    """The requests' predictions and their feature rows (the region doses are read there)."""
     inputs = requests_inputs(requests)
-    x = build_features(inputs).astype(np.float32)
-    return predictor.predict(x, *treated_region_sides(inputs.plan), late_gap_days)
+    x = build_features(inputs)
+    return predictor.predict(
+        x.astype(np.float32), *treated_region_sides(inputs.plan), late_gap_days
+    ), x
 
 
 def _medians(p: Predictions, i: int, region: int) -> tuple[float, float]:
@@ -153,7 +150,7 @@ def next_session_doses(
         how far apart), the ``dose_changes`` and the next session's ``plan``.
     """
     base = _next_session(request, days_from_now)
-    before = _predict(predictor, [base], late_gap_days)
+    before, x_base = _predict(predictor, [base], late_gap_days)
     rows = _region_rows(before)
     paired = [r for r, sides in sorted(rows.items()) if LEFT in sides and RIGHT in sides]
     apart_before = {r: abs(np.subtract(*_medians(before, 0, r))) for r in paired}
@@ -163,14 +160,14 @@ def next_session_doses(
         left, right = _medians(before, 0, r)
         candidates += _dose_candidates(r, *((LEFT, RIGHT) if left < right else (RIGHT, LEFT)))
     plans = [_scaled(base, f) for f in candidates]
-    scored = _predict(predictor, plans, late_gap_days) if plans else before
+    scored, x = _predict(predictor, plans, late_gap_days) if plans else (before, x_base)
     chosen: dict[int, tuple[float, dict[tuple[int, int], float]]] = {}
     for i, factors in enumerate(candidates):
         (r, _), *_ = factors
         if r in chosen and chosen[r][0] <= SIDES_APART_DAYS:
             continue  # a smaller change already brings the sides together
-        high = max(LABEL_RANGE_U_EQ[REGIONS[r]][1], _region_u_eq(base, r))
-        if _region_u_eq(plans[i], r) > high:
+        high = max(LABEL_RANGE_U_EQ[REGIONS[r]][1], x_base[0, _REGION_DOSE[r]])
+        if x[i, _REGION_DOSE[r]] > high:
             continue
         if any(scored.risks[o][i] > before.risks[o][0] + MAX_PTOSIS_RISE for o in _PTOSIS):
             continue
@@ -179,7 +176,7 @@ def next_session_doses(
             chosen[r] = (gap, factors)
     factors = {k: f for _, change in chosen.values() for k, f in change.items()}
     plan = _scaled(base, factors)
-    after = _predict(predictor, [plan], late_gap_days) if factors else before
+    after = _predict(predictor, [plan], late_gap_days)[0] if factors else before
     apart_after = {r: abs(np.subtract(*_medians(after, 0, r))) for r in paired}
     regions = []
     for r in paired:
@@ -320,7 +317,7 @@ def schedule(
         ``sessions`` (the staggered retreatments, ``schedule_rows``) and ``next_session``
         (``next_session_doses``).
     """
-    p = _predict(predictor, [request], late_gap_days)
+    p, _ = _predict(predictor, [request], late_gap_days)
     rows = schedule_rows(p)
     firsts = np.flatnonzero(rows.first)
     firsts = firsts[np.lexsort((p.region[firsts], rows.touch_up_day[firsts]))]

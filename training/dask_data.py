@@ -33,7 +33,6 @@ from data.cluster import on_cluster, task_key
 from data.contract import INJECTIONS, TABLES, TREATMENTS
 from data.frames import empty_frame
 from data.partitioned import (
-    CrossPart,
     Part,
     cross_part_rules,
     export_fingerprint,
@@ -53,10 +52,6 @@ trees by the one-process rules."""
 
 _SAMPLE_SEED_OFFSET: Final = 7919
 """Salt of the sample's patient draws, so they are not the fits' held-back draws."""
-
-
-def _read(part: Part, cross: CrossPart, k: int) -> Registry:
-    return read_part(part, cross, k)
 
 
 def _summary(reg: Registry) -> tuple[pd.DataFrame, dict[str, int], pd.Series]:
@@ -184,7 +179,7 @@ def load_on_cluster(
     # Parts spread over the workers in turn: every worker holds rows, which LightGBM needs.
     read = [
         client.submit(
-            _read, part, cross, k, key=task_key("read", part), pure=False,
+            read_part, part, cross, k, key=task_key("read", part), pure=False,
             workers=[workers[k % len(workers)]], allow_other_workers=True,
         )
         for k, part in enumerate(parts)

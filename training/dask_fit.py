@@ -288,11 +288,10 @@ class DaskFits:
             fit = self._stack(parts, _difference_rows, target, "fit", seed)
             fitted: dict[str, lgb.Booster] = {}
             for q, alpha in QUANTILES:
-                params = {**differences.PARAMS, "alpha": alpha, "metric": "quantile", "seed": seed}
                 model = DaskLGBMRegressor(
                     client=self._client,
                     n_estimators=rule.boosters[target][q].num_trees(),
-                    **_dask_params(params),
+                    **_dask_params(differences.quantile_params(alpha, seed)),
                 )
                 fitted[q] = _booster(model, fit["x"], fit["y"])
             held = self._stack(parts, _difference_rows, target, "held", seed)
@@ -323,12 +322,7 @@ class DaskFits:
             n_bins,
             by_region=rule.baseline.shape[0] > 1,
         )
-        params = {
-            **longevity.HAZARD_PARAMS,
-            "seed": seed,
-            "deterministic": True,
-            "force_col_wise": True,
-        }  # fmt: skip  (training.longevity._boost's)
+        params = longevity.boost_params(longevity.HAZARD_PARAMS, seed)
         booster: lgb.Booster | None = None
         for _ in range(longevity.BACKFIT_ROUNDS):
             a = self._stack(rows, _hazard_arrays, baseline)

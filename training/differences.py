@@ -52,9 +52,14 @@ def _measured(data: TrainingData, target: str) -> tuple[npt.NDArray[np.int64], F
     return rows, fol[target].to_numpy(dtype=np.float64)[keep]
 
 
+def quantile_params(alpha: float, seed: int) -> dict[str, Any]:
+    """LightGBM parameters of one quantile fit (here, and on Dask: ``training.dask_fit``)."""
+    return {**PARAMS, "alpha": alpha, "metric": "quantile", "seed": seed}
+
+
 def _fit_one(fit_set: lgb.Dataset, stop_set: lgb.Dataset, alpha: float, seed: int) -> lgb.Booster:
     booster = lgb.train(
-        {**PARAMS, "alpha": alpha, "metric": "quantile", "seed": seed},
+        quantile_params(alpha, seed),
         fit_set,
         num_boost_round=MAX_ROUNDS,
         valid_sets=[stop_set],

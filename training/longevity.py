@@ -203,6 +203,11 @@ def hazard_terms(alpha: FloatArray, margin: FloatArray, rows: _HazardSet) -> Ter
     return hazard_newton_terms(alpha, margin, rows.region, rows.bin, rows.weight, rows.event)
 
 
+def boost_params(params: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """LightGBM parameters of a hazard fit (here, and on Dask: ``training.dask_fit``)."""
+    return {**params, "seed": seed, "deterministic": True, "force_col_wise": True}
+
+
 def _boost(
     params: Mapping[str, Any],
     train: tuple[Float32Array, Float32Array, Float32Array | None, FloatArray | None],
@@ -211,7 +216,7 @@ def _boost(
     rounds: int | None = None,
 ) -> lgb.Booster:
     """Fit with early stopping on ``valid`` ((x, y, weight, init score) each), or ``rounds``."""
-    full = {**params, "seed": seed, "deterministic": True, "force_col_wise": True}
+    full = boost_params(params, seed)
     dtrain = lgb.Dataset(
         train[0], train[1], weight=train[2], init_score=train[3], free_raw_data=True
     )

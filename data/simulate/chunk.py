@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from data.atlas import UNIT_FACTOR
 from data.contract import (
     ANCESTRIES,
     CHRNA1,
@@ -22,7 +21,6 @@ from data.contract import (
     FOLLOWUPS,
     INJECTIONS,
     MUSCLES,
-    PRODUCTS,
     REGIONS,
     TABLES,
     TREATMENTS,
@@ -41,10 +39,17 @@ from data.simulate.patients import Patients, draw_patients
 from data.simulate.physics import Anatomy, Points, pre_treatment, review
 from data.simulate.plans import PlanInput, draw_plan
 from data.simulate.tables import ORACLE_TABLES, arrow_table, ids
-from data.simulate.types import LEFT, FloatArray, IntArray, Scenario, pick, rounded
+from data.simulate.types import (
+    LEFT,
+    UNIT_FACTOR_BY_CODE,
+    FloatArray,
+    IntArray,
+    Scenario,
+    pick,
+    rounded,
+)
 from data.simulate.worlds import DEFAULT_WORLD, World
 
-_UNIT_FACTOR = np.array([UNIT_FACTOR[x] for x in PRODUCTS])
 _GLABELLA = REGIONS.index("glabella")
 _FOREHEAD = REGIONS.index("forehead")
 _JAW = REGIONS.index("jaw")
@@ -240,7 +245,7 @@ def _round(
         rng.random(n) < p.P_PRODUCT_SWITCH, pick(rng, clinics.product_probs[c]), pat.product[pi]
     )
     base_dilution = np.asarray(p.DILUTION_ML_PER_100U_EQ)[pick(rng, clinics.dilution_probs[c])]
-    dilution = rounded(base_dilution * _UNIT_FACTOR[product], 2)
+    dilution = rounded(base_dilution * UNIT_FACTOR_BY_CODE[product], 2)
     novice = rng.random(n) < clinics.novice_share[c]
     baseline = pat.baseline[pi]
     measured = rng.random(n) < clinics.baseline_share[c]

@@ -16,11 +16,18 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_ndtr, ndtr, ndtri, ndtri_exp
 
-from data.contract import MUSCLE_REGION, MUSCLES, PRODUCTS, REGIONS
+from data.contract import PRODUCTS, REGIONS
 from data.simulate import params as p
-from data.simulate.types import LEFT, MIDLINE, RIGHT, BoolArray, FloatArray, IntArray
+from data.simulate.types import (
+    LEFT,
+    MIDLINE,
+    REGION_OF_MUSCLE,
+    RIGHT,
+    BoolArray,
+    FloatArray,
+    IntArray,
+)
 
-_MUSCLE_REGION = np.array([REGIONS.index(MUSCLE_REGION[m]) for m in MUSCLES])
 _REF_MEDIAN = np.array([p.REF_MEDIAN_DAYS[r] for r in REGIONS])
 _REF_DOSE = np.array([p.REF_DOSE_U_EQ[r] for r in REGIONS])
 _JAW = REGIONS.index("jaw")
@@ -84,7 +91,7 @@ def region_sides(
     Returns:
         treatment, region, side of each row, its dose and its reference dose (U_eq).
     """
-    key = (treatment * len(REGIONS) + _MUSCLE_REGION[muscle]) * _N_SIDES + side
+    key = (treatment * len(REGIONS) + REGION_OF_MUSCLE[muscle]) * _N_SIDES + side
     size = n * len(REGIONS) * _N_SIDES
     shape = (n, len(REGIONS), _N_SIDES)
     count = np.bincount(key, minlength=size).reshape(shape)

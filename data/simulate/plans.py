@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data.atlas import MUSCLE_ATLAS, ORBITAL_RIM_Y_MM, UNIT_FACTOR
-from data.contract import DEPTHS, INJECTIONS, MAX_UNITS_PER_POINT, MUSCLES, PRODUCTS, REGIONS
+from data.atlas import MUSCLE_ATLAS, ORBITAL_RIM_Y_MM
+from data.contract import DEPTHS, INJECTIONS, MAX_UNITS_PER_POINT, MUSCLES, REGIONS
 from data.simulate import params as p
 from data.simulate.types import (
     LEFT,
     MIDLINE,
     RIGHT,
+    UNIT_FACTOR_BY_CODE,
     BoolArray,
     FloatArray,
     IntArray,
@@ -28,7 +29,6 @@ from data.simulate.types import (
 )
 from data.simulate.worlds import DEFAULT_WORLD, World
 
-_UNIT_FACTOR = np.array([UNIT_FACTOR[x] for x in PRODUCTS])
 _R = {name: i for i, name in enumerate(REGIONS)}
 _M = {name: i for i, name in enumerate(MUSCLES)}
 _SUBCUTANEOUS_SHARE = {"frontalis": 0.4, "platysma": 0.8}  # assumption; others 0.15
@@ -404,7 +404,7 @@ def _finish(rng: np.random.Generator, inp: PlanInput, blocks: list[_Block]) -> P
 
     muscle = cat("muscle").astype(np.int64)
     side = cat("side").astype(np.int64)
-    factor = _UNIT_FACTOR[inp.product[treatment]]
+    factor = UNIT_FACTOR_BY_CODE[inp.product[treatment]]
     units = np.clip(rounded(cat("u_eq") / factor, 2), 0.01, MAX_UNITS_PER_POINT)
     u_eq = units * factor
     sign = np.select([side == LEFT, side == RIGHT], [1.0, -1.0], 0.0)

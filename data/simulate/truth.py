@@ -23,18 +23,21 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from data.atlas import UNIT_FACTOR
-from data.contract import MUSCLE_REGION, MUSCLES, PRODUCTS, REGIONS
+from data.contract import MUSCLES, REGIONS
 from data.simulate.hidden import Hidden, placement_normals
 from data.simulate.longevity import draw_returns
 from data.simulate.oracle import ORACLE_FOLDER, OracleError, read_oracle_table
 from data.simulate.physics import Points, pre_treatment
-from data.simulate.types import BoolArray, FloatArray, IntArray
+from data.simulate.types import (
+    REGION_OF_MUSCLE,
+    UNIT_FACTOR_BY_CODE,
+    BoolArray,
+    FloatArray,
+    IntArray,
+)
 from data.simulate.worlds import DEFAULT_WORLD, World, world_named
 
-_UNIT_FACTOR: Final = np.array([UNIT_FACTOR[x] for x in PRODUCTS])
 _FRONTALIS: Final = MUSCLES.index("frontalis")
-_REGION_OF: Final = np.array([REGIONS.index(MUSCLE_REGION[m]) for m in MUSCLES])
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,7 @@ def registry_plans(truth: SimulatedTruth, tables: Mapping[str, pd.DataFrame]) ->
 
 def _treated(plans: Plans, m: int, region: str) -> BoolArray:
     hit = np.zeros(m, dtype=np.bool_)
-    hit[plans.plan[_REGION_OF[plans.muscle] == REGIONS.index(region)]] = True
+    hit[plans.plan[REGION_OF_MUSCLE[plans.muscle] == REGIONS.index(region)]] = True
     return hit
 
 
@@ -205,7 +208,7 @@ def plan_truth(truth: SimulatedTruth, plans: Plans) -> PlanTruth:
     at = truth.point_start[rows[plans.plan]] + plans.position
     x = np.where(np.isnan(plans.x_mm), truth.planned_x[at], plans.x_mm)
     y = np.where(np.isnan(plans.y_mm), truth.planned_y[at], plans.y_mm)
-    u_eq = plans.units * _UNIT_FACTOR[plans.product[plans.plan]]
+    u_eq = plans.units * UNIT_FACTOR_BY_CODE[plans.product[plans.plan]]
     points = Points(
         treatment=plans.plan,
         u_eq=u_eq,

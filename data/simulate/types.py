@@ -7,7 +7,8 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 
-from data.contract import SIDES
+from data.atlas import UNIT_FACTOR
+from data.contract import MUSCLE_REGION, MUSCLES, PRODUCTS, REGIONS, SIDES
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -22,6 +23,10 @@ SCENARIOS: tuple[Scenario, ...] = ("literature", "seed-claims")
 LEFT: Final = SIDES.index("left")
 RIGHT: Final = SIDES.index("right")
 MIDLINE: Final = SIDES.index("midline")
+UNIT_FACTOR_BY_CODE: Final = np.array([UNIT_FACTOR[x] for x in PRODUCTS])
+"""The atlas' unit factor of each product code (``data.contract.PRODUCTS`` order)."""
+REGION_OF_MUSCLE: Final = np.array([REGIONS.index(MUSCLE_REGION[m]) for m in MUSCLES])
+"""The region code of each muscle code (``data.contract.MUSCLES`` order)."""
 """Side codes: positions in ``data.contract.SIDES``."""
 
 

@@ -6,7 +6,7 @@ No key is needed to load the page (it holds nothing of a patient's); its API cal
 from __future__ import annotations
 
 from importlib.resources import files
-from typing import Any
+from typing import Any, Final
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
@@ -19,11 +19,14 @@ STATIC_PACKAGE = ("serving", "static")
 """Where the page's files live: package data of ``serving`` (``StaticFiles(packages=...)``)."""
 
 
+_INDEX: Final = (files(STATIC_PACKAGE[0]) / STATIC_PACKAGE[1] / "index.html").read_text("utf-8")
+"""The page, read once when this module loads: not from disk on every request."""
+
+
 @router.get("/", response_class=HTMLResponse)
 async def index() -> HTMLResponse:
     """The clinic page."""
-    html = (files(STATIC_PACKAGE[0]) / STATIC_PACKAGE[1] / "index.html").read_text("utf-8")
-    return HTMLResponse(html)
+    return HTMLResponse(_INDEX)
 
 
 @router.get("/page/config.json")

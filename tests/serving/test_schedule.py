@@ -19,8 +19,6 @@ import pytest
 from bundle.predictor import Predictor
 from data.atlas import LABEL_RANGE_U_EQ, UNIT_FACTOR
 from data.contract import MUSCLE_REGION, REGIONS
-from features.build import build_features
-from features.longevity import treated_region_sides
 from features.request import TreatmentRequest, request_inputs, requests_inputs
 from features.tables import registry_requests
 from serving.app import create_app
@@ -127,10 +125,8 @@ def test_the_next_session_brings_uneven_sides_together(predictor: Predictor) -> 
 
 def test_a_batchs_schedule_is_each_treatments(predictor: Predictor, data: TrainingData) -> None:
     requests = list(registry_requests(data.registry.tables).values())[:40]
-    inputs = requests_inputs(requests)
-    x = build_features(inputs).astype(np.float32)
-    rows = schedule_rows(predictor.predict(x, *treated_region_sides(inputs.plan)))
-    p = predictor.predict(x, *treated_region_sides(inputs.plan))
+    p = predictor.predict_treatments(requests_inputs(requests))
+    rows = schedule_rows(p)
     for i, request in enumerate(requests[:10]):
         one = schedule(predictor, request, DAY)
         mine = np.flatnonzero((p.treatment == i) & rows.first)
