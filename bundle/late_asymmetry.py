@@ -46,7 +46,9 @@ NODES: Final = 32
 _X, _W = np.polynomial.legendre.leggauss(NODES)
 _U = ((_X + 1.0) / 2.0)[:, None]  # (nodes, 1) values of U: one column per pair
 _W = _W / 2.0  # weights on (0, 1)
-_LOG_LEVEL = np.log1p(-_U)  # log S_L at which the left side returns, at each node
+QUADRATURE_LEVELS: Final = np.log1p(-_U)
+"""(nodes, 1) log-survival levels at which the quadrature needs the first side's return day."""
+_AFTER_BEFORE = np.array([1.0, -1.0])[:, None, None]  # (2, 1, 1): t + g and t - g at once
 _PAIR_CHUNK: Final = 8192
 """Pairs per block: a block holds (nodes, bins, pairs) booleans, a few MB."""
 
@@ -75,6 +77,7 @@ def late_asymmetry(
     right: IntArray,
     theta: FloatArray,
     gap_days: FloatArray,
+    returns: FloatArray | None = None,
 ) -> FloatArray:
     """P(one side returns at least ``gap_days`` before the other), per pair of rows of ``curves``.
 
@@ -85,6 +88,9 @@ def late_asymmetry(
         theta: (p,) Frank's parameter of each pair, in [``MIN_THETA``, ``MAX_THETA``] (the
             manifest's, checked when a bundle is loaded).
         gap_days: (p,) the gap of each pair, finite and >= 0 (checked where a client gives it).
+        returns: (nodes, r) the return day of every row of ``curves`` at each of
+            ``QUADRATURE_LEVELS`` (``curves.days_to``), where the caller has them already (the
+            predictor finds them with the medians in one call); None: found here.
 
     Returns:
         (p,) probability per pair.
@@ -92,19 +98,21 @@ def late_asymmetry(
     out = np.empty(len(left))
     for start in range(0, len(left), _PAIR_CHUNK):
         block = slice(start, start + _PAIR_CHUNK)
-        out[block] = _late(curves, left[block], right[block], theta[block], gap_days[block])
+        first = left[block]
+        t = curves.days_to(QUADRATURE_LEVELS, first) if returns is None else returns[:, first]
+        out[block] = _late(curves, t, right[block], theta[block], gap_days[block])
     return out
 
 
 def _late(
-    curves: SurvivalCurves, left: IntArray, right: IntArray, theta: FloatArray, gap: FloatArray
+    curves: SurvivalCurves, t: FloatArray, right: IntArray, theta: FloatArray, gap: FloatArray
 ) -> FloatArray:
-    t = curves.days_to(np.broadcast_to(_LOG_LEVEL, (NODES, len(left))), left)
+    """The risk of p pairs from the first side's return day ``t`` (nodes, p) at each node."""
     # F_R g days after and g days before the left side's return, in one call (a day <= 0 is
     # F = 0, so the "before" term is 0).
-    days = np.stack([t + gap, t - gap])
-    f = -np.expm1(curves.log_survival(days.reshape(2 * NODES, len(left)), right))
-    after, before = conditional(f.reshape(2, NODES, len(left)), _U, theta)
+    days = t + _AFTER_BEFORE * gap
+    f = -np.expm1(curves.log_survival(days.reshape(2 * NODES, len(right)), right))
+    after, before = conditional(f.reshape(2, NODES, len(right)), _U, theta)
     out: FloatArray = _W @ (1.0 - after + before)
     return out
 
@@ -116,6 +124,7 @@ def late_asymmetry_by_region(
     side: IntArray,
     theta: FloatArray,
     gap_days: FloatArray,
+    returns: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Late-stage asymmetry of each region treated on both sides, and of each treatment.
 
@@ -126,6 +135,7 @@ def late_asymmetry_by_region(
         side: (r,) side code of each row.
         theta: Per region code, the Frank theta of its two sides (``bundle.late_asymmetry``).
         gap_days: (n,) the gap of each treatment.
+        returns: The rows' return days at ``QUADRATURE_LEVELS``, if known (``late_asymmetry``).
 
     Returns:
         (r,) the risk of each row's region (the same on both sides; NaN where the region is not
@@ -141,7 +151,7 @@ def late_asymmetry_by_region(
     pairs = np.flatnonzero((row[:, LEFT] >= 0) & (row[:, RIGHT] >= 0))
     left, right = row[pairs, LEFT], row[pairs, RIGHT]
     of = pairs // len(REGIONS)
-    p = late_asymmetry(curves, left, right, theta[pairs % len(REGIONS)], gap_days[of])
+    p = late_asymmetry(curves, left, right, theta[pairs % len(REGIONS)], gap_days[of], returns)
     by_row = np.full(len(side), np.nan)
     by_row[left], by_row[right] = p, p
     # log(1 - p), with a certain asymmetry (p = 1) kept finite: 1 - 1e-12.

@@ -83,7 +83,8 @@ def hazards_from_margin(
     return out
 
 
-_LOG_HALF: Final = float(np.log(0.5))
+LOG_HALF: Final = float(np.log(0.5))
+"""The log-survival level of the median."""
 
 
 class SurvivalCurves:
@@ -118,11 +119,6 @@ class SurvivalCurves:
         """Number of hazard bins."""
         return int(self.log_keep.shape[0])
 
-    def _columns(self, rows: IntArray | slice) -> IntArray:
-        """Row numbers of ``rows``, to index the curves with a bin per row."""
-        out: IntArray = np.arange(self.log_keep.shape[1])[rows]
-        return out
-
     def log_survival(self, days: npt.ArrayLike, rows: IntArray | slice) -> FloatArray:
         """Log P(activity not yet returned) at ``days`` of ``rows``.
 
@@ -134,11 +130,10 @@ class SurvivalCurves:
         Returns:
             (m, p) log survival.
         """
-        at = np.maximum(np.asarray(days, dtype=np.float64), 0.0)
-        k = (np.minimum(at, self.n_bins * self.bin_days) // self.bin_days).astype(np.int64)
-        np.minimum(k, self.n_bins - 1, out=k)
-        columns = self._columns(rows)
-        start, rate = self.log_start[k, columns], self.log_keep[k, columns]
+        at = np.maximum(days, 0.0, dtype=np.float64)
+        last = (self.n_bins - 1) * self.bin_days  # days past it are in the last bin (inf too)
+        k = (np.minimum(at, last) // self.bin_days).astype(np.int64)
+        start, rate = self._at_bins(k, rows)
         # Past the last bin its hazard goes on: an infinite day is never reached by a row with
         # some hazard left (-inf) and always by one with none (0, not 0 * inf = NaN).
         into = np.where(rate < 0.0, at / self.bin_days - k, 0.0)
@@ -157,19 +152,22 @@ class SurvivalCurves:
             row never falls that far (no hazard left).
         """
         level = np.asarray(log_level, dtype=np.float64)
-        columns = self._columns(rows)
-        # The first bin whose end is at or below the level; if none, the last bin, whose hazard
-        # goes on past the horizon.
-        crossed = self.log_start[1:, columns] <= level[:, None, :]
-        crossed[:, -1] = True
-        k = crossed.argmax(axis=1)
-        start, rate = self.log_start[k, columns], self.log_keep[k, columns]
+        # The first bin whose end is at or below the level: the number of bin ends above it
+        # (the curves fall); if none, the last bin, whose hazard goes on past the horizon.
+        above = self.log_start[1:-1, rows] > level[:, None, :]
+        k = above.sum(axis=1)
+        start, rate = self._at_bins(k, rows)
         # A bin without hazard: there from its start if the level is already reached (survival
         # 1 from day 0), never otherwise.
         into = np.where(start <= level, 0.0, np.inf)
         np.divide(level - start, rate, out=into, where=rate < 0)
         out: FloatArray = (k + into) * self.bin_days
         return out
+
+    def _at_bins(self, k: IntArray, rows: IntArray | slice) -> tuple[FloatArray, FloatArray]:
+        """Log survival at the start of bin ``k`` of ``rows`` and over the whole bin: (m, p)."""
+        columns = np.arange(self.log_keep.shape[1])[rows] if isinstance(rows, slice) else rows
+        return self.log_start[k, columns], self.log_keep[k, columns]
 
     def survival_at(self, days: Sequence[float]) -> FloatArray:
         """P(activity not yet returned) at each of ``days``: (len(days), r), one row a day."""
@@ -179,7 +177,7 @@ class SurvivalCurves:
 
     def median_days(self) -> FloatArray:
         """Day at which survival crosses 0.5, per row (at most ``MAX_DAYS``)."""
-        out: FloatArray = np.minimum(self.days_to([[_LOG_HALF]], slice(None))[0], MAX_DAYS)
+        out: FloatArray = np.minimum(self.days_to([[LOG_HALF]], slice(None))[0], MAX_DAYS)
         return out
 
 

@@ -24,7 +24,7 @@ import onnxruntime as ort
 
 from bundle import postprocess
 from bundle.heads import OUTCOMES
-from bundle.late_asymmetry import LATE_GAP_DAYS, late_asymmetry_by_region
+from bundle.late_asymmetry import LATE_GAP_DAYS, QUADRATURE_LEVELS, late_asymmetry_by_region
 from bundle.manifest import (
     LONGEVITY_FILE,
     TREATMENT_FILE,
@@ -46,6 +46,9 @@ SURVIVAL_DAYS: Final = (90, 120, 150)
 """Days at which P(activity not yet returned) is reported."""
 
 
+_RETURN_LEVELS: Final = np.vstack([[postprocess.LOG_HALF], QUADRATURE_LEVELS])
+"""Log-survival levels of a row's return days that ``predict`` needs: its median, then the
+late-stage asymmetry's quadrature levels."""
 ASYMMETRY_RISK: Final = OUTCOMES[0].name
 """The head whose answer is the asymmetry risk (banded, explained by contributions)."""
 
@@ -275,9 +278,10 @@ class Predictor:
         if not len(treatment) == len(region) == len(side):
             raise ValueError("treatment, region and side must have the same length")
         n, r = len(x32), len(treatment)
-        gap = np.broadcast_to(np.asarray(late_gap_days, dtype=np.float64), (n,))
-        if not (np.isfinite(gap).all() and (gap >= 0).all()):
-            raise ValueError("late_gap_days must be finite and >= 0")
+        gap = np.asarray(late_gap_days, dtype=np.float64)
+        gap = np.full(n, gap) if gap.ndim == 0 else gap
+        if gap.shape != (n,) or not ((gap >= 0) & (gap < np.inf)).all():  # NaN fails too
+            raise ValueError("late_gap_days must be one value or one a treatment, finite, >= 0")
 
         if n:
             values = self._treatment.run(self._outputs, {self._features_input: x32})
@@ -305,10 +309,12 @@ class Predictor:
         else:
             hazards = np.zeros((0, m.n_bins))
         curves = postprocess.SurvivalCurves(hazards, m.bin_days)
-        median = curves.median_days()
+        # The medians and the late-stage asymmetry's return days in one pass over the curves.
+        returns = curves.days_to(_RETURN_LEVELS, slice(None))
+        median = np.minimum(returns[0], postprocess.MAX_DAYS)
         first_region, first_side = _first_to_wear_off(median, treatment, region, side, n)
         by_region, late = late_asymmetry_by_region(
-            curves, treatment, region, side, self._side_dependence, gap
+            curves, treatment, region, side, self._side_dependence, gap, returns[1:]
         )
         return Predictions(
             risks=risks,
