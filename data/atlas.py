@@ -63,6 +63,34 @@ LABEL_RANGE_U_EQ: Final = MappingProxyType(
     }
 )
 """Usual total dose per region, both sides together, in U_eq; beyond it a warning is due."""
+LABEL_LOW: Final = np.array([LABEL_RANGE_U_EQ[r][0] for r in REGIONS])
+"""The label range's low end per region code (contract ``REGIONS`` order), U_eq."""
+LABEL_HIGH: Final = np.array([LABEL_RANGE_U_EQ[r][1] for r in REGIONS])
+"""... and its high end."""
+
+
+def label_excess(
+    u_eq: npt.NDArray[np.float64], region: npt.NDArray[np.int64] | int | None = None
+) -> npt.NDArray[np.float64]:
+    """How far region doses lie outside their label ranges, in U_eq (0: inside).
+
+    The one rule of "outside the label range" (the advisor's constraint, the checks of its
+    suggestions). An untreated region (0 U_eq) counts as inside: nothing was given there.
+
+    Args:
+        u_eq: Region doses, U_eq (both sides together): (..., regions) in ``REGIONS`` order, or
+            one per entry of ``region``.
+        region: Region code of each dose; None: the last axis of ``u_eq`` is the regions.
+
+    Returns:
+        The excess, shaped like ``u_eq``.
+    """
+    at = slice(None) if region is None else region
+    low, high = LABEL_LOW[at], LABEL_HIGH[at]
+    out: npt.NDArray[np.float64] = np.maximum(low - u_eq, 0.0) * (u_eq > 0) + np.maximum(
+        u_eq - high, 0.0
+    )
+    return out
 
 
 @dataclass(frozen=True, slots=True)

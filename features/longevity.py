@@ -19,10 +19,9 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from data.atlas import MUSCLE_ATLAS
+from data.atlas import LABEL_HIGH, MUSCLE_ATLAS
 from data.contract import HANDS, MUSCLE_REGION, REGIONS, SIDES
 from features.inputs import LEFT, MIDLINE, REGION_OF_MUSCLE, RIGHT, PlanArrays
-from features.placement import LABEL_HIGH
 from features.spec import FEATURE_INDEX, INJECTION_UNITS, THICKNESS_MUSCLES, Feature
 
 Float32Array = npt.NDArray[np.float32]

@@ -19,7 +19,7 @@ import numpy as np
 from data.atlas import (
     BROW_LINE_Y_MM,
     COMMISSURE_XY_MM,
-    LABEL_RANGE_U_EQ,
+    LABEL_HIGH,
     LOWER_FACE_REGIONS,
     MUSCLE_ATLAS,
     ORBITAL_RIM_Y_MM,
@@ -100,7 +100,6 @@ _PAIRED: Final = PAIRED_MUSCLES + tuple(RISK_STRUCTURES)
 PAIRED_LEFT: Final = np.array([TARGET_INDEX[f"{m}_left"] for m in _PAIRED])
 PAIRED_RIGHT: Final = np.array([TARGET_INDEX[f"{m}_right"] for m in _PAIRED])
 
-LABEL_HIGH: Final = np.array([LABEL_RANGE_U_EQ[r][1] for r in REGIONS])
 _AREA_COUNTS: Final = np.array([[r in LOWER_FACE_REGIONS, 1.0] for r in REGIONS], dtype=np.float64)
 """Treated regions (0/1) times this: lower-face regions treated, regions treated."""
 

@@ -46,7 +46,7 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 
-from data.atlas import LABEL_RANGE_U_EQ, UNIT_FACTOR
+from data.atlas import UNIT_FACTOR, label_excess
 from data.contract import INJECTIONS, MAX_UNITS_PER_POINT, REGIONS, SIDES
 from features.inputs import (
     LEFT,
@@ -113,8 +113,6 @@ _FRAME: Final = tuple(
 )
 """The face frame's (low, high) x and y of the contract: a moved point stays inside it."""
 _N_SIDES: Final = len(SIDES)
-_LABEL_LOW: Final = np.array([LABEL_RANGE_U_EQ[r][0] for r in REGIONS])
-_LABEL_HIGH: Final = np.array([LABEL_RANGE_U_EQ[r][1] for r in REGIONS])
 
 
 @dataclass(frozen=True)
@@ -369,7 +367,7 @@ class _Search:
         ok = (np.abs(totals - self.group_units) <= limit).all(axis=1)
         # The label range: within it, or no further out than the clinician's plan.
         u_eq = table_sum(rows, plan.region[None, :], units * plan.unit_factor, (n, len(REGIONS)))
-        ok &= (_out_of_label(u_eq) <= _out_of_label(self.region_u_eq[None, :]) + 1e-9).all(axis=1)
+        ok &= (label_excess(u_eq) <= label_excess(self.region_u_eq[None, :]) + 1e-9).all(axis=1)
         ok &= (units <= MAX_UNITS_PER_POINT).all(axis=1)
         # A moved point stays on its side of the face and inside the face frame.
         moved = (offset != 0).any(axis=2)
@@ -533,17 +531,6 @@ def _stack(*plans: Candidates) -> Candidates:
 
 def _both_ways(jumps: tuple[int, ...]) -> list[int]:
     return [-j for j in reversed(jumps)] + list(jumps)
-
-
-def _out_of_label(u_eq: FloatArray) -> FloatArray:
-    """(n, regions) how far each region's dose lies outside its label range, U_eq (0: inside).
-
-    An untreated region (0 U_eq) counts as inside: the advisor never adds or drops a region.
-    """
-    out: FloatArray = np.maximum(_LABEL_LOW - u_eq, 0.0) * (u_eq > 0) + np.maximum(
-        u_eq - _LABEL_HIGH, 0.0
-    )
-    return out
 
 
 @dataclass(frozen=True)

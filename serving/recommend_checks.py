@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from bundle.heads import OUTCOMES
 from bundle.predictor import Predictor
-from data.atlas import LABEL_RANGE_U_EQ
+from data.atlas import LABEL_RANGE_U_EQ, label_excess
 from data.contract import MIDLINE, REGIONS, SIDES
 from features.inputs import PlanArrays
 from features.longevity import treated_region_sides
@@ -113,7 +113,8 @@ def checks(points: PlanPoints, s: Suggestion, c: Constraints) -> dict[str, Any]:
         change = (u1 - u0) / u0
         assert s.before.median_days is not None and s.after.median_days is not None
         m0, m1 = float(s.before.median_days[0, j]), float(s.after.median_days[0, j])
-        label_ok = _outside(r1, low, high) <= _outside(r0, low, high) + 1e-9
+        outside_before, outside_after = label_excess(np.array([r0, r1]), r).tolist()
+        label_ok = outside_after <= outside_before + 1e-9
         dose_ok = abs(change) <= c.max_dose_change + 1e-9
         longevity_ok = m1 >= m0 - LONGEVITY_DAYS
         rows.append(
@@ -127,7 +128,7 @@ def checks(points: PlanPoints, s: Suggestion, c: Constraints) -> dict[str, Any]:
                 "region_u_eq_before": round(r0, 4),
                 "region_u_eq_after": round(r1, 4),
                 "label_range_u_eq": [low, high],
-                "within_label_range": _outside(r1, low, high) == 0.0,
+                "within_label_range": outside_after == 0.0,
                 "label_range_ok": label_ok,
                 "median_days_before": m0,
                 "median_days_after": m1,
@@ -144,10 +145,6 @@ def checks(points: PlanPoints, s: Suggestion, c: Constraints) -> dict[str, Any]:
         ptosis.append({"outcome": name, "before": float(before), "after": float(after), "ok": ok})
     passed = all(r["passed"] for r in rows) and all(p["ok"] for p in ptosis)
     return {"regions": rows, "ptosis": ptosis, "passed": passed}
-
-
-def _outside(u_eq: float, low: float, high: float) -> float:
-    return max(low - u_eq, 0.0, u_eq - high)
 
 
 def support(

@@ -9,6 +9,7 @@ from data.atlas import (
     RISK_BLOBS,
     RISK_STRUCTURES,
     UNIT_FACTOR,
+    label_excess,
     reach,
     spread_sd_mm,
 )
@@ -54,3 +55,16 @@ def test_reach_is_one_at_the_centre_and_falls_with_distance() -> None:
     assert reach(16.0, 0.0, 1e-9, 0.0, 0.0, 8.0, 5.0) == pytest.approx(np.exp(-2.0))
     # A wider kernel spills dose outside a small structure, so the reach at its centre drops.
     assert reach(0.0, 0.0, 10.0, 0.0, 0.0, 8.0, 5.0) < 0.5
+
+
+def test_label_excess_is_the_distance_outside_the_range_and_zero_untreated() -> None:
+    # forehead 10-20 U_eq, jaw 40-80 (DF s1): below, inside, above, and not treated at all.
+    forehead, jaw = REGIONS.index("forehead"), REGIONS.index("jaw")
+    got = label_excess(np.array([4.0, 15.0, 26.0, 0.0]), forehead)
+    np.testing.assert_allclose(got, [6.0, 0.0, 6.0, 0.0])
+    assert label_excess(np.array(90.0), jaw) == pytest.approx(10.0)
+    # Every region at once: the last axis is the regions, in contract order.
+    doses = np.zeros((2, len(REGIONS)))
+    doses[1, forehead], doses[1, jaw] = 25.0, 30.0
+    np.testing.assert_allclose(label_excess(doses)[1, [forehead, jaw]], [5.0, 10.0])
+    assert not label_excess(doses)[0].any()
