@@ -57,3 +57,5 @@ OUTCOMES: Final = (
     ),
 )
 """Every binary outcome, the asymmetry risk first (the one with contributions)."""
+OUTCOME_BY_TARGET: Final = {o.target: o for o in OUTCOMES}
+"""Each outcome by its ``followups`` column: code about one outcome names it, not its position."""

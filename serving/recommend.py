@@ -24,7 +24,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from bundle.heads import OUTCOMES
+from bundle.heads import OUTCOME_BY_TARGET
 from bundle.predictor import Predictor
 from features.build import build_features
 from features.inputs import FeatureInput, PlanArrays
@@ -91,7 +91,9 @@ def model_scorer(predictor: Predictor, base: FeatureInput, plans: Sequence[PlanP
         (``Predictor.risks``), or everything (``Predictor.predict``) when median days are asked.
     """
     bounds = support_bounds(predictor)
-    risk, eyelid, brow = (o.name for o in OUTCOMES)
+    risk, eyelid, brow = (
+        OUTCOME_BY_TARGET[t].name for t in ("visible_asymmetry", "eyelid_ptosis", "brow_ptosis")
+    )
 
     def scorer(batches: Sequence[tuple[int, Candidates]], longevity: bool) -> list[Scores]:
         owner = np.concatenate([np.full(len(c), i) for i, c in batches])

@@ -14,7 +14,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from bundle.heads import OUTCOMES
+from bundle.heads import OUTCOME_BY_TARGET
 from bundle.predictor import Predictor
 from data.atlas import LABEL_RANGE_U_EQ, label_excess
 from data.contract import MIDLINE, REGIONS, SIDES
@@ -32,7 +32,6 @@ from serving.advisor import (
 
 FloatArray = npt.NDArray[np.float64]
 
-_PTOSIS: Final = tuple(o.name for o in OUTCOMES[1:])
 """The ptosis heads (every binary outcome after the asymmetry risk)."""
 _PLAN_FEATURES: Final = np.array([f.group == "placement" for f in FEATURES])
 """The features a plan decides (its points, doses and their estimated effects)."""
@@ -137,11 +136,12 @@ def checks(points: PlanPoints, s: Suggestion, c: Constraints) -> dict[str, Any]:
             }
         )
     ptosis = []
-    for name, before, after in (
-        (_PTOSIS[0], s.before.eyelid_ptosis[0], s.after.eyelid_ptosis[0]),
-        (_PTOSIS[1], s.before.brow_ptosis[0], s.after.brow_ptosis[0]),
+    for target, before, after in (
+        ("eyelid_ptosis", s.before.eyelid_ptosis[0], s.after.eyelid_ptosis[0]),
+        ("brow_ptosis", s.before.brow_ptosis[0], s.after.brow_ptosis[0]),
     ):
         ok = bool(after <= before + PTOSIS_MARGIN)
+        name = OUTCOME_BY_TARGET[target].name
         ptosis.append({"outcome": name, "before": float(before), "after": float(after), "ok": ok})
     passed = all(r["passed"] for r in rows) and all(p["ok"] for p in ptosis)
     return {"regions": rows, "ptosis": ptosis, "passed": passed}
