@@ -108,16 +108,10 @@ def evaluate_plain(plain: PlainModel, data: TrainingData, risk: RiskReport) -> d
     rows = data.rows(risk.treatment_ids)
     y = risk.y.astype(np.float64)
     q = plain.model.predict(plain.x[rows])
-    out = {"plain_risk_brier": metrics.brier(y, q), "plain_risk_log_loss": metrics.log_loss(y, q)}
+    out = metrics.binary_figures(y, q, "plain_risk_")
     out["risk_brier_ratio_to_plain"] = metrics.brier(y, risk.p) / out["plain_risk_brier"]
     beats = out["risk_brier_ratio_to_plain"] <= BEAT_BRIER_RATIO
-    if len(np.unique(y)) == 2:
-        slope, intercept = metrics.calibration(y, q)
-        out |= {
-            "plain_risk_auc": metrics.auc(y, q),
-            "plain_risk_calibration_slope": slope,
-            "plain_risk_calibration_intercept": intercept,
-        }
+    if "plain_risk_auc" in out:  # both outcomes held out
         out["risk_auc_minus_plain"] = metrics.auc(y, risk.p) - out["plain_risk_auc"]
         beats &= out["risk_auc_minus_plain"] >= BEAT_AUC_MARGIN
     for name, (low, high) in _paired_intervals(y, risk.p, q).items():

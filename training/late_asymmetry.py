@@ -263,20 +263,12 @@ def evaluate_late_asymmetry(
 
 
 def _binary_figures(prefix: str, y: FloatArray, p: FloatArray) -> dict[str, float]:
-    """Rate, mean prediction, their difference, Brier; with both outcomes AUC and calibration."""
+    """Rate, mean prediction, their difference and ``metrics.binary_figures``."""
     if len(y) == 0:
         return {}
-    out = {
+    return {
         f"{prefix}observed_rate": float(y.mean()),
         f"{prefix}predicted_mean": float(p.mean()),
         f"{prefix}predicted_minus_observed": float(p.mean() - y.mean()),
-        f"{prefix}brier": metrics.brier(y, p),
+        **metrics.binary_figures(y, p, prefix),
     }
-    if 0 < y.sum() < len(y):
-        slope, intercept = metrics.calibration(y, p)
-        out |= {
-            f"{prefix}auc": metrics.auc(y, p),
-            f"{prefix}calibration_slope": slope,
-            f"{prefix}calibration_intercept": intercept,
-        }
-    return out

@@ -151,6 +151,32 @@ def calibration(y: npt.ArrayLike, p: npt.ArrayLike) -> tuple[float, float]:
     return slope, calibration_in_the_large(y, p)
 
 
+def binary_figures(y: npt.ArrayLike, p: npt.ArrayLike, prefix: str = "") -> dict[str, float]:
+    """The headline figures of a probability, named ``<prefix><figure>``.
+
+    Brier and log loss always; AUC, calibration slope and intercept (``calibration``) only when
+    both outcomes occur, which they need.
+
+    Args:
+        y: 0/1 outcomes.
+        p: Predicted probabilities.
+        prefix: Prefix of every name (``risk_``, ``plain_risk_``, ...).
+
+    Returns:
+        The figures by name.
+    """
+    yy, pp = _outcomes(y), np.asarray(p, np.float64)
+    out = {f"{prefix}brier": brier(yy, pp), f"{prefix}log_loss": log_loss(yy, pp)}
+    if 0 < yy.sum() < len(yy):
+        slope, intercept = calibration(yy, pp)
+        out |= {
+            f"{prefix}auc": auc(yy, pp),
+            f"{prefix}calibration_slope": slope,
+            f"{prefix}calibration_intercept": intercept,
+        }
+    return out
+
+
 def interval_coverage(y: npt.ArrayLike, lo: npt.ArrayLike, hi: npt.ArrayLike) -> float:
     """Share of ``y`` inside its closed interval [lo, hi]."""
     yy = np.asarray(y, np.float64)

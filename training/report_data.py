@@ -14,6 +14,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy.stats import norm
 
 from bundle.heads import OUTCOMES
 from data.contract import TABLES
@@ -153,5 +154,5 @@ def c_index_interval(report: LongevityReport) -> dict[str, float]:
         i = rng.integers(0, n, m)
         draws.append(c_index(report.days[i], report.returned[i], report.predicted_median[i]))
     centre = report.metrics["longevity_c_index"]
-    half = 1.959964 * float(np.std(draws, ddof=1)) * np.sqrt(m / n)
+    half = float(norm.ppf(0.975)) * float(np.std(draws, ddof=1)) * np.sqrt(m / n)
     return {"longevity_c_index_ci_low": centre - half, "longevity_c_index_ci_high": centre + half}

@@ -168,15 +168,7 @@ class RiskReport:
 
 
 def _headline(y: FloatArray, p: FloatArray, prefix: str, treat_all: bool) -> dict[str, float]:
-    both = len(np.unique(y)) == 2  # AUC and the calibration slope need both outcomes
-    out = {f"{prefix}brier": metrics.brier(y, p), f"{prefix}log_loss": metrics.log_loss(y, p)}
-    if both:
-        slope, intercept = metrics.calibration(y, p)
-        out |= {
-            f"{prefix}auc": metrics.auc(y, p),
-            f"{prefix}calibration_slope": slope,
-            f"{prefix}calibration_intercept": intercept,
-        }
+    out = metrics.binary_figures(y, p, prefix)
     curve = net_benefit(y, p, THRESHOLDS)
     for t, nb, all_ in zip(THRESHOLDS, curve.model, curve.treat_all, strict=True):
         out[f"{prefix}net_benefit_t{round(t * 100)}"] = float(nb)

@@ -132,3 +132,20 @@ def test_calibration_slope_interval_covers_the_truth_and_narrows_as_root_n() -> 
     assert low < slope < high and low < 1.0 < high
     small_low, small_high = metrics.calibration_slope_interval(y[:10_000], p[:10_000])
     assert (high - low) / (small_high - small_low) == pytest.approx(0.5, rel=0.1)
+
+
+def test_binary_figures_name_every_figure_and_skip_what_one_outcome_cannot_give() -> None:
+    y = np.array([0, 0, 1, 1, 0, 1, 0, 0], dtype=np.float64)
+    p = np.array([0.1, 0.3, 0.7, 0.6, 0.2, 0.4, 0.5, 0.1])
+    got = metrics.binary_figures(y, p, "x_")
+    assert set(got) == {
+        "x_brier",
+        "x_log_loss",
+        "x_auc",
+        "x_calibration_slope",
+        "x_calibration_intercept",
+    }
+    assert got["x_brier"] == pytest.approx(np.mean((p - y) ** 2))
+    assert got["x_auc"] == pytest.approx(metrics.auc(y, p))
+    # One outcome only: no AUC and no calibration line can be fitted.
+    assert set(metrics.binary_figures(np.zeros(4), np.full(4, 0.2))) == {"brier", "log_loss"}
