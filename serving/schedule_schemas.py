@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, Field, TypeAdapter
 
 from data.contract import REGIONS, SIDES
 from features.request import TreatmentRequest
+from serving.schedule import SIDES_APART_DAYS, STAGGER_DAYS
 from serving.schemas import PREDICT_FIELDS, ModelInfo, Plan, typed_dict
 
 
@@ -111,10 +112,11 @@ class DoseChange(BaseModel):
 
 
 class NextSession(BaseModel):
-    """Per-side dose changes that bring each region's sides within 14 days of each other."""
+    """Per-side dose changes that bring each region's sides close (``SIDES_APART_DAYS``)."""
 
     status: Literal["within", "adjusted", "improved", "not_possible"] = Field(
-        description="within: no region's sides 14+ days apart; adjusted: all brought within; "
+        description=f"within: no region's sides {SIDES_APART_DAYS}+ days apart; adjusted: all "
+        "brought within; "
         "improved: closer but not all within; not_possible: no change within the label range "
         "and without raising a ptosis risk helps."
     )
@@ -135,7 +137,8 @@ class ScheduleResponse(BaseModel):
     late_gap_days: float
     regions: list[RegionSchedule] = Field(description="Earliest touch-up first.")
     sessions: list[Session] = Field(
-        description="Retreatments: regions whose touch-ups are within 14 days share one."
+        description=f"Retreatments: regions whose touch-ups are within {STAGGER_DAYS} days "
+        "share one."
     )
     staggered: bool = Field(description="More than one session: regions drift apart.")
     next_session: NextSession
