@@ -43,7 +43,6 @@ import pyarrow.compute as pc
 
 from data.contract import TABLES, TREATMENTS, Table
 from data.registry import (
-    REJECT_COLUMNS,
     SUFFIXES,
     ExportError,
     Registry,
@@ -51,6 +50,7 @@ from data.registry import (
     locate_tables,
     read_keys,
     read_tables,
+    rejects_table,
 )
 
 T = TypeVar("T")
@@ -317,7 +317,6 @@ def merge_rejects(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
 
     Tables in contract order, each one's rows in row order, as ``read_registry`` orders them.
     """
-    frame = pd.concat([pd.DataFrame({c: [] for c in REJECT_COLUMNS}), *parts], ignore_index=True)
+    frame = rejects_table(parts)
     order = pd.Categorical(frame["table"], categories=list(TABLES), ordered=True)
-    frame = frame.iloc[np.argsort(order.codes, kind="stable")].reset_index(drop=True)
-    return frame.astype({c: "int64" if c == "row" else "str" for c in REJECT_COLUMNS})
+    return frame.iloc[np.argsort(order.codes, kind="stable")].reset_index(drop=True)

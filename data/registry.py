@@ -539,7 +539,15 @@ def _good_rows(checked: _Checked, table: Table) -> pd.DataFrame:
 def _rejects(checked: Mapping[str, _Checked], first_row: Mapping[str, int]) -> pd.DataFrame:
     """One row per violation, tables in contract order, rows in file order."""
     tables = [_table_rejects(name, c, first_row.get(name, 0)) for name, c in checked.items()]
-    frame = pd.concat([pd.DataFrame({c: [] for c in REJECT_COLUMNS}), *tables], ignore_index=True)
+    return rejects_table(tables)
+
+
+def rejects_table(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Rejects frames, in their order, as one rejects table (``REJECT_COLUMNS``; none: empty).
+
+    ``row`` is int64 and every other column str, whatever the parts held.
+    """
+    frame = pd.concat([pd.DataFrame({c: [] for c in REJECT_COLUMNS}), *parts], ignore_index=True)
     return frame.astype({c: "int64" if c == "row" else "str" for c in REJECT_COLUMNS})
 
 
