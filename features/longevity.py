@@ -234,6 +234,18 @@ def _copy_from() -> IntArray:
 
 
 _COPY_FROM: Final = _copy_from()
+_HAND: Final = FEATURE_INDEX["dominant_hand"]
+_READ: Final = np.array(
+    sorted({*_COPY_FROM[_COPY_FROM != _NO_FEATURE].tolist(), *_SUM_COLUMNS.tolist(), _HAND})
+)
+"""The treatment features the longevity rows read (about a hundred of them)."""
+_AT: Final = np.full(max(FEATURE_INDEX.values()) + 2, len(_READ))
+_AT[_READ] = np.arange(len(_READ))
+# The columns of ``longevity_matrix``'s table of the ``_READ`` features (then a NaN column, which
+# ``_NO_FEATURE``, -1, lands on) that each copy, the sums and the hand come from.
+_COPY_AT: Final = _AT[_COPY_FROM]
+_SUM_AT: Final = _AT[_SUM_COLUMNS]
+_HAND_AT: Final = int(_AT[_HAND])
 _TOP: Final = LABEL_HIGH[:, None] * np.where(np.arange(_N_SIDES) == MIDLINE, 1.0, 0.5)
 """(regions, sides) top of the label range for the row: half of the region's for one side."""
 
@@ -258,21 +270,21 @@ def longevity_matrix(
     treatment = np.asarray(treatment, dtype=np.int64)
     region = np.asarray(region, dtype=np.int64)
     side = np.asarray(side, dtype=np.int64)
-    # The treatment's features in float64 (the sums are done in float64), then NaN: the
-    # ``_NO_FEATURE`` column.
-    rows = np.empty((len(treatment), x.shape[1] + 1))
-    rows[:, :-1] = x[treatment]
-    rows[:, _NO_FEATURE] = np.nan
-    every = np.arange(len(rows))[:, None]
-    out = np.empty((len(rows), len(LONGEVITY_NAMES)))
-    out[:, _COPIED_AT] = rows[every, _COPY_FROM[region, side]]  # IndexError past the ends
+    # The features the rows read, once per treatment (a treatment has several rows), in float64
+    # (the sums are done in float64), then NaN: the ``_NO_FEATURE`` column.
+    table = np.empty((len(x), len(_READ) + 1))
+    table[:, :-1] = x[:, _READ]
+    table[:, -1] = np.nan
+    out = np.empty((len(treatment), len(LONGEVITY_NAMES)))
+    out[:, _COPIED_AT] = table[treatment[:, None], _COPY_AT[region, side]]  # IndexError
 
-    # Dose and effective dose of every (region, side) of the row's treatment: sums of a few
-    # doses, exact or nearly so in float64, so the order of their additions does not show at
-    # float32. This side's and the other side's (a midline row has no other side: NaN).
-    sums = rows[:, _SUM_COLUMNS] @ _SUM_WEIGHTS
+    # Dose and effective dose of every (region, side) of each treatment: sums of a few doses,
+    # exact or nearly so in float64, so the order of their additions does not show at float32.
+    # This side's and the other side's (a midline row has no other side: NaN).
+    sums = table[:, _SUM_AT] @ _SUM_WEIGHTS
     this, other = region * _N_SIDES + side, region * _N_SIDES + _OTHER_SIDE[side]
-    picked = sums[every, np.array([this, other, this + _EFF_SUMS, other + _EFF_SUMS]).T]
+    which = np.array([this, other, this + _EFF_SUMS, other + _EFF_SUMS]).T
+    picked = sums[treatment[:, None], which]
     midline = side == MIDLINE
     picked[midline, 1::2] = np.nan
     dose, other_dose, eff, other_eff = picked.T
@@ -289,14 +301,14 @@ def longevity_matrix(
     lr_ratio = np.where(midline, 0.0, np.nan)
     np.divide(dose - other_dose, both, out=lr_ratio, where=~midline & (both > 0))
     out[:, c["dose_lr_ratio"]] = lr_ratio
-    hand = rows[:, FEATURE_INDEX["dominant_hand"]]
+    hand = table[treatment, _HAND_AT]
     out[:, c["side_is_dominant"]] = np.where(np.isnan(hand), np.nan, hand == _HAND_OF_SIDE[side])
     # This side's previous longevity: the shortest side's plus how much longer it lasted,
     # where the difference is known.
     longer = np.fmax(_SIGN[side] * out[:, c["previous_lr_days_diff"]], 0.0)  # NaN: 0
     out[:, c["previous_side_days"]] = out[:, c["previous_days"]] + longer
     previous_dose = out[:, c["previous_u_eq"]]
-    vs_previous = np.full(len(rows), np.nan)  # stays NaN without a previous dose
+    vs_previous = np.full(len(treatment), np.nan)  # stays NaN without a previous dose
     np.divide(out[:, c["region_u_eq"]], previous_dose, out=vs_previous, where=previous_dose > 0)
     out[:, c["dose_vs_previous"]] = vs_previous
     result: Float32Array = out.astype(np.float32)
