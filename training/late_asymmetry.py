@@ -4,8 +4,9 @@ The served risk joins each side's survival curve by a Frank copula (``bundle.lat
 its one parameter per region, theta, is fitted here by maximum likelihood on pairs of sides whose
 curves the hazard booster did not see (the patients it held back for early stopping), with
 censoring handled: each side is an interval of U = F(T), a side seen to return at ``days`` in
-(F(days - resolution), F(days)] (a registry records a return on the visit after it:
-``recording_resolution``), a censored side in (F(last seen), 1]. A pair's likelihood is the
+(F(days - k), F(days)] (a return on the registry's visit lattice of step k happened since the
+visit before: ``training.visit_lattice``; any other return is taken to its day), a censored side
+in (F(last seen), 1]. A pair's likelihood is the
 copula's probability of its rectangle, in closed form; theta maximising it is found by scipy's
 bounded scalar search on log theta, per region with at least ``MIN_PAIRS`` pairs, pooled
 elsewhere.
@@ -32,6 +33,7 @@ from features.inputs import LEFT, REGION_CODE, RIGHT
 from training import metrics
 from training.dataset import TrainingData
 from training.duration_rows import DurationRows, enum_codes
+from training.visit_lattice import VisitLattice, lattice_returns
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -55,26 +57,11 @@ def side_pairs(rows: DurationRows) -> tuple[IntArray, IntArray]:
     return left[match], right[order][at[match]]
 
 
-def recording_resolution(days: FloatArray, returned: BoolArray) -> float:
-    """How finely a registry records returns: the commonest step between its returned days.
-
-    A return is recorded on the visit after it: a registry whose returns fall on weekly visits
-    (every returned day a multiple of 7, as the simulator's) has steps of 7 days, one that
-    records the day itself steps of 1. One day at least.
-    """
-    values = np.unique(np.round(days[returned], 1))
-    steps = np.round(np.diff(values), 1)
-    if len(steps) == 0:
-        return 1.0
-    kinds, counts = np.unique(steps, return_counts=True)
-    return max(1.0, float(kinds[counts.argmax()]))
-
-
 def _u_interval(
-    curves: SurvivalCurves, rows: IntArray, days: FloatArray, returned: BoolArray, resolution: float
+    curves: SurvivalCurves, rows: IntArray, days: FloatArray, returned: BoolArray, step: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Each side's interval (low, high] of U = F(T) given what was seen."""
-    seen = np.stack([np.where(returned, days - resolution, days), days])
+    """Each side's interval (low, high] of U = F(T): returned in (days - step, days], or later."""
+    seen = np.stack([np.where(returned, days - step, days), days])
     f = -np.expm1(curves.log_survival(seen, rows))  # (2, p)
     return f[0], np.where(returned, f[1], 1.0)
 
@@ -107,12 +94,15 @@ def _log_likelihood(
     return float(np.log(np.maximum(p, 1e-300)).sum())
 
 
-def fit_side_dependence(curves: SurvivalCurves, rows: DurationRows) -> FloatArray:
+def fit_side_dependence(
+    curves: SurvivalCurves, rows: DurationRows, lattice: VisitLattice
+) -> FloatArray:
     """Per region, Frank's theta of its two sides (maximum likelihood, censoring handled).
 
     Args:
         curves: The hazard model's survival curves of ``rows`` (rows the booster did not see).
-        rows: Durations rows; pairs of sides are found among them.
+        rows: Durations rows, their recorded days; pairs of sides are found among them.
+        lattice: The registry's visit lattice (``training.visit_lattice``).
 
     Returns:
         (len(REGIONS),) theta per region code, in [``MIN_THETA``, ``MAX_THETA``]; ``MIN_THETA``
@@ -122,9 +112,10 @@ def fit_side_dependence(curves: SurvivalCurves, rows: DurationRows) -> FloatArra
     out = np.full(len(REGIONS), MIN_THETA)
     if len(left) == 0:
         return out
-    resolution = recording_resolution(rows.days, rows.returned)
-    u1, u2 = _u_interval(curves, left, rows.days[left], rows.returned[left], resolution)
-    v1, v2 = _u_interval(curves, right, rows.days[right], rows.returned[right], resolution)
+    # A return on the lattice happened since the visit before; any other within its day.
+    step = np.where(lattice_returns(rows.days, rows.returned, lattice), lattice.step_days, 1.0)
+    u1, u2 = _u_interval(curves, left, rows.days[left], rows.returned[left], step[left])
+    v1, v2 = _u_interval(curves, right, rows.days[right], rows.returned[right], step[right])
     region = rows.region[left]
 
     def best(mask: BoolArray) -> float:

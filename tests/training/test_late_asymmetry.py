@@ -12,23 +12,11 @@ from training.late_asymmetry import (
     MIN_PAIRS,
     fit_side_dependence,
     observed_late,
-    recording_resolution,
     side_pairs,
 )
+from training.visit_lattice import NO_LATTICE, detect_visit_lattice
 
 W = 30.0
-
-
-def test_recording_resolution_is_the_commonest_step() -> None:
-    weekly = np.arange(1, 40) * 7.0
-    assert recording_resolution(weekly, np.ones(len(weekly), dtype=bool)) == 7.0
-    daily = np.arange(60, 200, dtype=float)
-    assert recording_resolution(daily, np.ones(len(daily), dtype=bool)) == 1.0
-    # Censored rows do not count; finer than a day counts as a day; nothing returned: a day.
-    mixed = np.array([7.0, 14.0, 21.0, 22.5, 23.0])
-    assert recording_resolution(mixed, np.array([True, True, True, False, False])) == 7.0
-    assert recording_resolution(np.array([10.1, 10.2, 10.3]), np.ones(3, dtype=bool)) == 1.0
-    assert recording_resolution(mixed, np.zeros(5, dtype=bool)) == 1.0
 
 
 @pytest.mark.parametrize(
@@ -53,10 +41,12 @@ def test_a_pairs_observed_outcome(
     assert got == want or (np.isnan(want) and np.isnan(got))
 
 
-def _pairs(theta: float, n: int, seed: int) -> tuple[SurvivalCurves, DurationRows]:
+def _pairs(
+    theta: float, n: int, seed: int, step: float = 7.0
+) -> tuple[SurvivalCurves, DurationRows]:
     """n pairs of sides of one region with exponential curves, dependent as Frank's theta says,
-    seen as a registry sees them: censored at a random last visit, returns on the weekly visit
-    after them."""
+    seen as a registry sees them: censored at a random last visit, returns on the visit after
+    them (every ``step`` days; 0: on the day itself)."""
     rng = np.random.default_rng(seed)
     hazards = np.repeat(rng.uniform(0.15, 0.3, (n, 1)), 12, axis=1)  # one rate per pair
     curves = SurvivalCurves(np.repeat(hazards, 2, axis=0), W)
@@ -70,7 +60,8 @@ def _pairs(theta: float, n: int, seed: int) -> tuple[SurvivalCurves, DurationRow
     true_days = curves.days_to(level, rows)[0]
     censor = np.repeat(rng.uniform(60.0, 400.0, n), 2)
     returned = true_days <= censor
-    days = np.where(returned, np.minimum(np.ceil(true_days / 7.0) * 7.0, censor), censor)
+    seen = np.ceil(true_days / step) * step if step else true_days
+    days = np.where(returned, np.minimum(seen, censor), censor)
     region = REGIONS.index("forehead")
     return curves, DurationRows(
         treatment=np.repeat(np.arange(n), 2),
@@ -83,11 +74,15 @@ def _pairs(theta: float, n: int, seed: int) -> tuple[SurvivalCurves, DurationRow
     )
 
 
-@pytest.mark.parametrize("theta", [3.0, 12.0])
-def test_the_fit_recovers_the_dependence_through_censoring_and_weekly_visits(theta: float) -> None:
-    curves, rows = _pairs(theta, 3000, seed=int(theta))
+@pytest.mark.parametrize(("theta", "step"), [(3.0, 7.0), (12.0, 7.0), (12.0, 0.0)])
+def test_the_fit_recovers_the_dependence_through_censoring_and_visits(
+    theta: float, step: float
+) -> None:
+    curves, rows = _pairs(theta, 3000, seed=int(theta), step=step)
     assert (~rows.returned).mean() > 0.1  # censoring is real here
-    got = fit_side_dependence(curves, rows)
+    lattice = detect_visit_lattice(rows.days, rows.returned)
+    assert lattice.step_days == step  # weekly visits found; exact days none
+    got = fit_side_dependence(curves, rows, lattice)
     forehead = REGIONS.index("forehead")
     # Maximum likelihood from 3,000 pairs: over 8 seeds of this generator its mean was 2.95 and
     # 11.94, its sd 0.07 and 0.14; 4 sd and the small bias.
@@ -98,13 +93,13 @@ def test_the_fit_recovers_the_dependence_through_censoring_and_weekly_visits(the
 
 def test_independent_sides_fit_no_dependence_and_few_pairs_pool() -> None:
     curves, rows = _pairs(MIN_THETA, 3000, seed=1)
-    got = fit_side_dependence(curves, rows)
+    got = fit_side_dependence(curves, rows, detect_visit_lattice(rows.days, rows.returned))
     assert got.max() < 0.5  # Kendall's tau under 0.06
     assert np.all((got >= MIN_THETA) & (got <= MAX_THETA))
     # Below MIN_PAIRS a region borrows the pooled value.
     curves, rows = _pairs(12.0, MIN_PAIRS - 1, seed=2)
     assert len(side_pairs(rows)[0]) == MIN_PAIRS - 1
-    pooled = fit_side_dependence(curves, rows)
+    pooled = fit_side_dependence(curves, rows, detect_visit_lattice(rows.days, rows.returned))
     np.testing.assert_array_equal(pooled, pooled[0])
 
 
@@ -117,4 +112,4 @@ def test_no_pairs_no_dependence() -> None:
         x=rows.x[one_side],
         patient=rows.patient[one_side],
     )
-    np.testing.assert_array_equal(fit_side_dependence(curves, only_left), MIN_THETA)
+    np.testing.assert_array_equal(fit_side_dependence(curves, only_left, NO_LATTICE), MIN_THETA)
