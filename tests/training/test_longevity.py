@@ -91,6 +91,8 @@ def test_report_names_and_arrays(report: LongevityReport) -> None:
         "late_asymmetry_predicted_mean",
         "late_asymmetry_observed_rate",
         "late_asymmetry_predicted_minus_observed",
+        "late_asymmetry_predicted_minus_observed_ipcw",
+        "oracle_late_asymmetry_predicted_minus_observed_ipcw",
         "late_asymmetry_calibration_slope",
         "late_asymmetry_brier_ratio_to_oracle",
         "late_asymmetry_predicted_minus_oracle",
