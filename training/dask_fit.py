@@ -310,7 +310,7 @@ class DaskFits:
         rule = longevity.fit_longevity(data, seed)
         n_bins, bin_days, lattice = rule.n_bins, rule.bin_days, rule.visit_lattice
         client = self._client
-        # Every part's returns are moved by the lattice the sample shows (one registry, one way
+        # Every part's returns are spread by the lattice the sample shows (one registry, one way
         # of recording), so the parts are fitted alike.
         rows = tuple(
             client.submit(_hazard_rows, p, seed, bin_days, n_bins, lattice, pure=False)
