@@ -28,9 +28,9 @@ import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bundle.late_asymmetry import MAX_THETA, MIN_THETA
 from data.contract import REGIONS
@@ -205,6 +205,11 @@ class Manifest(_Frozen):
         side_dependence: Per region (``data.contract.REGIONS`` order), Frank's theta of the
             copula joining its two sides' survival curves (``bundle.late_asymmetry``), in
             [``MIN_THETA``, ``MAX_THETA``] of that module.
+        visit_lattice_days: The visit step on which the training registry recorded returns of
+            activity (0: none found, days taken as recorded); the survival curves are of the
+            return itself, each return on that lattice taken as happening since the visit
+            before (``training.visit_lattice``). For the reader; serving does not use it.
+        visit_lattice_share: Share of the training registry's returns recorded on that lattice.
         libraries: Versions of the libraries that trained and exported it.
         data_fingerprint: SHA-256 of the training registry's files.
         parity: The export's parity check.
@@ -226,6 +231,8 @@ class Manifest(_Frozen):
     n_bins: int
     hazard_baseline: tuple[tuple[float, ...], ...]
     side_dependence: tuple[float, ...]
+    visit_lattice_days: Annotated[float, Field(ge=0.0)] = 0.0
+    visit_lattice_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
     libraries: Mapping[str, str]
     data_fingerprint: str
     parity: Parity

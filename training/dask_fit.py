@@ -57,6 +57,7 @@ from training.models import DIFF_TARGETS, QUANTILES, DifferenceModels, Longevity
 from training.settings import TrainingSettings
 from training.split import patient_draws
 from training.train import Engine
+from training.visit_lattice import VisitLattice
 
 FloatArray = npt.NDArray[np.float64]
 Arrays = dict[str, npt.NDArray[Any]]
@@ -123,11 +124,13 @@ def _difference_rows(part: TrainingData, target: str, which: str, seed: int) -> 
     return _pick(part, rows, y, which, seed, risk.CALIBRATION_SHARE)
 
 
-def _hazard_rows(part: TrainingData, seed: int, bin_days: float, n_bins: int) -> Any:
+def _hazard_rows(
+    part: TrainingData, seed: int, bin_days: float, n_bins: int, lattice: VisitLattice
+) -> Any:
     """The part's person-period rows the hazard booster is fitted on (its fit patients)."""
     rows = duration_rows(part, part.train)
     valid = _held(rows.patient, longevity.VALID_FRACTION, seed)
-    return longevity._hazard_set(rows.subset(~valid), bin_days, n_bins)
+    return longevity._hazard_set(rows.subset(~valid), bin_days, n_bins, lattice)
 
 
 def _life_table_sums(rows: Any, n_bins: int) -> tuple[FloatArray, FloatArray]:
@@ -305,10 +308,13 @@ class DaskFits:
     def fit_longevity(self, data: TrainingData, seed: int) -> LongevityModel:
         """The hazard model: baseline from the parts' life tables, margin by lightgbm.dask."""
         rule = longevity.fit_longevity(data, seed)
-        n_bins, bin_days = rule.n_bins, rule.bin_days
+        n_bins, bin_days, lattice = rule.n_bins, rule.bin_days, rule.visit_lattice
         client = self._client
+        # Every part's returns are spread by the lattice the sample shows (one registry, one way
+        # of recording), so the parts are fitted alike.
         rows = tuple(
-            client.submit(_hazard_rows, p, seed, bin_days, n_bins, pure=False) for p in self._parts
+            client.submit(_hazard_rows, p, seed, bin_days, n_bins, lattice, pure=False)
+            for p in self._parts
         )
         sums = client.gather([client.submit(_life_table_sums, r, n_bins) for r in rows])
         events, exposure = (np.sum([s[i] for s in sums], axis=0) for i in (0, 1))
@@ -336,11 +342,15 @@ class DaskFits:
             baseline = longevity.refit_baseline_with(baseline, self._newton_terms(margins, rows))
         assert booster is not None  # BACKFIT_ROUNDS >= 1
         fitted = LongevityModel(
-            booster=booster, baseline=baseline, bin_days=bin_days, side_dependence=np.zeros(0)
+            booster=booster,
+            baseline=baseline,
+            bin_days=bin_days,
+            side_dependence=np.zeros(0),
+            visit_lattice=lattice,
         )
         # The sides' dependence on the sample's patients the booster did not see (the same hash
         # held them back on every part), as the one-process fit takes it.
         sample = duration_rows(data, data.train)
         held = sample.subset(_held(sample.patient, longevity.VALID_FRACTION, seed))
-        theta = fit_side_dependence(fitted.curves(held.x), held)
+        theta = fit_side_dependence(fitted.curves(held.x), held, lattice)
         return dataclasses.replace(fitted, side_dependence=theta)

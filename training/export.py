@@ -353,6 +353,8 @@ def export_bundle(
         n_bins=int(lon.n_bins),
         hazard_baseline=tuple(tuple(float(a) for a in row) for row in lon.baseline),
         side_dependence=tuple(float(t) for t in lon.side_dependence),
+        visit_lattice_days=lon.visit_lattice.step_days,
+        visit_lattice_share=lon.visit_lattice.share,
         libraries=_libraries(),
         data_fingerprint=data.fingerprint,
         parity=Parity(

@@ -4,8 +4,9 @@ The served risk joins each side's survival curve by a Frank copula (``bundle.lat
 its one parameter per region, theta, is fitted here by maximum likelihood on pairs of sides whose
 curves the hazard booster did not see (the patients it held back for early stopping), with
 censoring handled: each side is an interval of U = F(T), a side seen to return at ``days`` in
-(F(days - resolution), F(days)] (a registry records a return on the visit after it:
-``recording_resolution``), a censored side in (F(last seen), 1]. A pair's likelihood is the
+(F(days - k), F(days)] (a return on the registry's visit lattice of step k happened since the
+visit before: ``training.visit_lattice``; any other return is taken to its day), a censored side
+in (F(last seen), 1]. A pair's likelihood is the
 copula's probability of its rectangle, in closed form; theta maximising it is found by scipy's
 bounded scalar search on log theta, per region with at least ``MIN_PAIRS`` pairs, pooled
 elsewhere.
@@ -32,6 +33,8 @@ from features.inputs import LEFT, REGION_CODE, RIGHT
 from training import metrics
 from training.dataset import TrainingData
 from training.duration_rows import DurationRows, enum_codes
+from training.survival import kaplan_meier
+from training.visit_lattice import VisitLattice, lattice_returns
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -39,6 +42,10 @@ BoolArray = npt.NDArray[np.bool_]
 
 MIN_PAIRS: Final = 200
 """Pairs a region needs for a theta of its own; fewer use the pooled one."""
+MIN_FOLLOWED: Final = 0.05
+"""Floor of a known pair's chance of follow-up (weights at most 20: a few pairs seen at the end
+of follow-up must not carry the figure)."""
+_BEFORE: Final = 1e-6
 
 
 def side_pairs(rows: DurationRows) -> tuple[IntArray, IntArray]:
@@ -55,26 +62,11 @@ def side_pairs(rows: DurationRows) -> tuple[IntArray, IntArray]:
     return left[match], right[order][at[match]]
 
 
-def recording_resolution(days: FloatArray, returned: BoolArray) -> float:
-    """How finely a registry records returns: the commonest step between its returned days.
-
-    A return is recorded on the visit after it: a registry whose returns fall on weekly visits
-    (every returned day a multiple of 7, as the simulator's) has steps of 7 days, one that
-    records the day itself steps of 1. One day at least.
-    """
-    values = np.unique(np.round(days[returned], 1))
-    steps = np.round(np.diff(values), 1)
-    if len(steps) == 0:
-        return 1.0
-    kinds, counts = np.unique(steps, return_counts=True)
-    return max(1.0, float(kinds[counts.argmax()]))
-
-
 def _u_interval(
-    curves: SurvivalCurves, rows: IntArray, days: FloatArray, returned: BoolArray, resolution: float
+    curves: SurvivalCurves, rows: IntArray, days: FloatArray, returned: BoolArray, step: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Each side's interval (low, high] of U = F(T) given what was seen."""
-    seen = np.stack([np.where(returned, days - resolution, days), days])
+    """Each side's interval (low, high] of U = F(T): returned in (days - step, days], or later."""
+    seen = np.stack([np.where(returned, days - step, days), days])
     f = -np.expm1(curves.log_survival(seen, rows))  # (2, p)
     return f[0], np.where(returned, f[1], 1.0)
 
@@ -107,12 +99,15 @@ def _log_likelihood(
     return float(np.log(np.maximum(p, 1e-300)).sum())
 
 
-def fit_side_dependence(curves: SurvivalCurves, rows: DurationRows) -> FloatArray:
+def fit_side_dependence(
+    curves: SurvivalCurves, rows: DurationRows, lattice: VisitLattice
+) -> FloatArray:
     """Per region, Frank's theta of its two sides (maximum likelihood, censoring handled).
 
     Args:
         curves: The hazard model's survival curves of ``rows`` (rows the booster did not see).
-        rows: Durations rows; pairs of sides are found among them.
+        rows: Durations rows, their recorded days; pairs of sides are found among them.
+        lattice: The registry's visit lattice (``training.visit_lattice``).
 
     Returns:
         (len(REGIONS),) theta per region code, in [``MIN_THETA``, ``MAX_THETA``]; ``MIN_THETA``
@@ -122,9 +117,10 @@ def fit_side_dependence(curves: SurvivalCurves, rows: DurationRows) -> FloatArra
     out = np.full(len(REGIONS), MIN_THETA)
     if len(left) == 0:
         return out
-    resolution = recording_resolution(rows.days, rows.returned)
-    u1, u2 = _u_interval(curves, left, rows.days[left], rows.returned[left], resolution)
-    v1, v2 = _u_interval(curves, right, rows.days[right], rows.returned[right], resolution)
+    # A return on the lattice happened since the visit before; any other within its day.
+    step = np.where(lattice_returns(rows.days, rows.returned, lattice), lattice.step_days, 1.0)
+    u1, u2 = _u_interval(curves, left, rows.days[left], rows.returned[left], step[left])
+    v1, v2 = _u_interval(curves, right, rows.days[right], rows.returned[right], step[right])
     region = rows.region[left]
 
     def best(mask: BoolArray) -> float:
@@ -177,6 +173,48 @@ def observed_late(
     return np.where(late, 1.0, np.where(close, 0.0, np.nan))
 
 
+def known_weights(
+    days: tuple[FloatArray, FloatArray],
+    returned: tuple[BoolArray, BoolArray],
+    observed: FloatArray,
+    gap_days: float = LATE_GAP_DAYS,
+) -> FloatArray:
+    """Per pair whose outcome is known, 1 / P(followed up long enough to know it); NaN elsewhere.
+
+    A pair that is not late is known once both sides have returned, less than ``gap_days``
+    apart; a late pair only once the other side is seen ``gap_days`` after the first one's return,
+    which takes longer. So among the pairs whose outcome a registry shows, late ones are too few,
+    and a calibrated risk reads high against them. Weighting each known pair by the inverse of
+    the chance that follow-up lasted until its outcome showed (inverse probability of censoring
+    weighting: Robins & Finkbeiner 2000; the chance from the Kaplan-Meier of the pairs' last
+    contact, a pair with both sides returned still followed then) undoes that, as far as
+    follow-up does not hang on the outcome.
+
+    Args:
+        days: Recorded days of the left and the right side of each pair.
+        returned: Whether each side returned.
+        observed: Per pair 1, 0 or NaN (``observed_late``).
+        gap_days: The gap.
+
+    Returns:
+        (p,) weights, NaN where the outcome is unknown.
+    """
+    (d1, d2), (e1, e2) = days, returned
+    lost = ~(e1 & e2)
+    # Last contact: a censored side's day; with both sides returned, at least the later return.
+    censored_day = np.maximum(np.where(e1, 0.0, d1), np.where(e2, 0.0, d2))
+    contact = np.where(lost, censored_day, np.maximum(d1, d2))
+    first = np.where(e1 & e2, np.minimum(d1, d2), np.where(e1, d1, d2))
+    shown = np.where(observed == 1.0, first + gap_days, np.maximum(d1, d2))
+    known = np.isfinite(observed)
+    out = np.full(len(observed), np.nan)
+    if known.any():
+        # P(last contact >= t) is the Kaplan-Meier of last contact just before t.
+        followed = kaplan_meier(contact, lost, shown[known] - _BEFORE)
+        out[known] = 1.0 / np.maximum(followed, MIN_FOLLOWED)
+    return out
+
+
 def _oracle_late(data: TrainingData, treatment: IntArray, region: IntArray) -> FloatArray:
     """The oracle's recorded-event probability of each (treatment row, region), NaN if none."""
     if data.oracle is None:
@@ -206,11 +244,15 @@ def evaluate_late_asymmetry(
     ``late_asymmetry_pairs`` (held-out pairs), ``late_asymmetry_known_pairs``,
     ``late_asymmetry_observed_rate``, ``late_asymmetry_predicted_mean`` (on the known pairs),
     ``late_asymmetry_predicted_minus_observed`` (calibration-in-the-large on the probability
-    scale), ``late_asymmetry_calibration_slope`` / ``_intercept`` (logistic, Van Calster et al.
-    2019), ``late_asymmetry_brier``, ``late_asymmetry_auc``; per treatment whose pairs are all
+    scale), ``late_asymmetry_observed_rate_ipcw`` and
+    ``late_asymmetry_predicted_minus_observed_ipcw`` (the same with each known pair weighted by
+    ``known_weights``: what the late-asymmetry goal is judged on),
+    ``late_asymmetry_calibration_slope`` / ``_intercept`` (logistic, Van Calster et
+    al. 2019), ``late_asymmetry_brier``, ``late_asymmetry_auc``; per treatment whose pairs are all
     known, the same for "some region late" as ``late_asymmetry_treatment_*``; with an oracle,
     ``oracle_late_asymmetry_brier`` and ``oracle_late_asymmetry_predicted_minus_observed`` (the
-    oracle on the same known pairs), ``late_asymmetry_brier_ratio_to_oracle``,
+    oracle on the same known pairs) and its ``_ipcw`` twin,
+    ``late_asymmetry_brier_ratio_to_oracle``,
     ``late_asymmetry_predicted_minus_oracle`` and ``late_asymmetry_mae_vs_oracle`` (every
     held-out pair) and ``late_asymmetry_slope_vs_oracle`` (logit of the oracle's probability
     regressed on the logit of the prediction: 1 ideal).
@@ -237,6 +279,15 @@ def evaluate_late_asymmetry(
         "late_asymmetry_known_pairs": float(known.sum()),
     }
     m |= _binary_figures("late_asymmetry_", observed[known], risk[known])
+    weight = known_weights(
+        (rows.days[left], rows.days[right]), (rows.returned[left], rows.returned[right]), observed
+    )[known]
+    if known.any():
+        seen = float(np.average(observed[known], weights=weight))
+        m["late_asymmetry_observed_rate_ipcw"] = seen
+        m["late_asymmetry_predicted_minus_observed_ipcw"] = (
+            float(np.average(risk[known], weights=weight)) - seen
+        )
     # Per treatment: some region late, where every pair of the treatment is known.
     treatment = rows.treatment[left]
     ids, inverse = np.unique(treatment, return_inverse=True)
@@ -251,6 +302,9 @@ def evaluate_late_asymmetry(
         m["oracle_late_asymmetry_brier"] = metrics.brier(observed[known], o_known)
         m["oracle_late_asymmetry_predicted_minus_observed"] = float(
             o_known.mean() - observed[known].mean()
+        )
+        m["oracle_late_asymmetry_predicted_minus_observed_ipcw"] = (
+            float(np.average(o_known, weights=weight)) - m["late_asymmetry_observed_rate_ipcw"]
         )
         m["late_asymmetry_brier_ratio_to_oracle"] = (
             m["late_asymmetry_brier"] / m["oracle_late_asymmetry_brier"]

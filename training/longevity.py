@@ -28,6 +28,7 @@ from training.late_asymmetry import fit_side_dependence
 from training.models import FIT_THREADS, LongevityModel
 from training.split import hold_back_patients
 from training.survival import hazard_newton_terms, newton_refit, person_period
+from training.visit_lattice import VisitLattice, detect_visit_lattice, spread_returns
 
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
@@ -105,15 +106,23 @@ class _HazardSet:
         return out
 
 
-def _hazard_set(rows: DurationRows, bin_days: float, n_bins: int) -> _HazardSet:
-    """Person-period rows of ``rows``, one per bin each was at risk in."""
-    pp = person_period(rows.days, rows.returned, bin_days, n_bins)
+def _hazard_set(
+    rows: DurationRows, bin_days: float, n_bins: int, lattice: VisitLattice
+) -> _HazardSet:
+    """Person-period rows of ``rows``, one per bin each was at risk in.
+
+    A return recorded on the registry's visit lattice counts in each bin its interval covers,
+    weighted by the share it covers there (``training.visit_lattice.spread_returns``).
+    """
+    spread = spread_returns(rows.days, rows.returned, lattice, bin_days)
+    pp = person_period(spread.days, rows.returned[spread.row], bin_days, n_bins)
+    row = spread.row[pp.row]
     return _HazardSet(
-        x=rows.x[pp.row],
+        x=rows.x[row],
         event=pp.event.astype(np.float32),
-        weight=pp.weight.astype(np.float32),
+        weight=(pp.weight * spread.weight[pp.row]).astype(np.float32),
         bin=pp.bin,
-        region=rows.region[pp.row],
+        region=rows.region[row],
     )
 
 
@@ -254,7 +263,10 @@ def fit_longevity(
     (``BACKFIT_ROUNDS`` in all). So the covariates shift the hazard's log-odds by the same amount
     in every bin, and f is evaluated once per row rather than once per bin. Early stopping uses a
     random fifth of the training patients, and the two sides' dependence is fitted on their
-    pairs of sides (``training.late_asymmetry.fit_side_dependence``).
+    pairs of sides (``training.late_asymmetry.fit_side_dependence``). Where the registry records
+    returns on a visit lattice (``training.visit_lattice``), each such return counts over the
+    interval since the visit before, so the curves are of when activity returned, not of when
+    the registry saw it.
 
     Args:
         data: Training data; its ``train`` treatments are used.
@@ -269,9 +281,10 @@ def fit_longevity(
         The fitted model.
     """
     rows = duration_rows(data, data.train)
+    lattice = detect_visit_lattice(rows.days, rows.returned)
     valid = hold_back_patients(rows.patient, VALID_FRACTION, seed)
-    fit_set = _hazard_set(rows.subset(~valid), bin_days, n_bins)
-    valid_set = _hazard_set(rows.subset(valid), bin_days, n_bins)
+    fit_set = _hazard_set(rows.subset(~valid), bin_days, n_bins, lattice)
+    valid_set = _hazard_set(rows.subset(valid), bin_days, n_bins, lattice)
     baseline = life_table_baseline(
         fit_set.event, fit_set.weight, fit_set.bin, fit_set.region, n_bins, by_region
     )
@@ -292,12 +305,16 @@ def fit_longevity(
         baseline = refit_baseline(baseline, margin, fit_set)
     assert booster is not None  # BACKFIT_ROUNDS >= 1
     model = LongevityModel(
-        booster=booster, baseline=baseline, bin_days=bin_days, side_dependence=np.zeros(0)
+        booster=booster,
+        baseline=baseline,
+        bin_days=bin_days,
+        side_dependence=np.zeros(0),
+        visit_lattice=lattice,
     )
     # The sides' dependence on the patients the booster did not grow its trees on: curves fitted
     # to a row are sharper there, and would leave the two sides less to share.
     held = rows.subset(valid)
-    theta = fit_side_dependence(model.curves(held.x), held)
+    theta = fit_side_dependence(model.curves(held.x), held, lattice)
     return dataclasses.replace(model, side_dependence=theta)
 
 

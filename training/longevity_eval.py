@@ -25,6 +25,7 @@ from training.late_asymmetry import LateAsymmetryReport, evaluate_late_asymmetry
 from training.longevity import NaiveLongevityModel
 from training.models import LongevityModel
 from training.survival import c_index, kaplan_meier
+from training.visit_lattice import spread_returns
 
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
@@ -35,6 +36,8 @@ CALIBRATION_DAYS: Final = (90, 120, 150)
 """Days at which mean predicted survival is compared with Kaplan-Meier."""
 MIN_GROUP_ROWS: Final = 200
 """Per-region metrics only for regions with at least this many held-out rows."""
+CURVE_STEP_DAYS: Final = 5.0
+"""Days between the points of the survival curves compared (predicted and Kaplan-Meier)."""
 TOUCH_UP_WITHIN_DAYS: Final = 10.0
 """A region's touch-up day is counted right when within this many days of the oracle's."""
 
@@ -134,7 +137,9 @@ def evaluate_longevity(
       per held-out treated region, its first side's predicted median (the schedule's touch-up
       day, ``serving.schedule``) against the oracle's first side's median.
     - ``longevity_s{90,120,150}_predicted`` / ``_km`` / ``_abs_gap``: mean predicted survival
-      against Kaplan-Meier at that day.
+      against Kaplan-Meier at that day; returns recorded on the training registry's visit
+      lattice count in Kaplan-Meier as the model was fitted on them, spread over the interval
+      since the visit before (the C-index ranks the recorded days, which a shift leaves alone).
     - ``late_asymmetry_*``: held-out (treatment, region)s with both sides recorded, the risk of
       one side returning >= 21 days before the other against what was seen and the oracle
       (``training.late_asymmetry.evaluate_late_asymmetry``).
@@ -156,8 +161,12 @@ def evaluate_longevity(
         "longevity_censored_share_test": float(1.0 - rows.returned.mean()),
     }
 
-    grid = np.arange(0.0, model.bin_days * model.n_bins + 1.0, 5.0)
+    grid = np.arange(0.0, model.bin_days * model.n_bins + 1.0, CURVE_STEP_DAYS)
     curves = postprocess.SurvivalCurves(hazards, model.bin_days).survival_at(grid.tolist()).T
+    # Kaplan-Meier of the held-out returns as the model takes them: a return recorded on the
+    # visit lattice spread over its interval (cut at the grid's days), so that the curves,
+    # which are of the return itself, are not compared with a registry's late record of it.
+    spread = spread_returns(rows.days, rows.returned, model.visit_lattice, CURVE_STEP_DAYS)
     predicted_survival: dict[str, FloatArray] = {}
     km_survival: dict[str, FloatArray] = {}
     groups: list[tuple[str, BoolArray]] = [("", np.ones(len(rows.days), dtype=bool))]
@@ -177,7 +186,10 @@ def evaluate_longevity(
             m[f"longevity_naive_c_index_ratio_to_oracle{suffix}"] = (
                 m[f"longevity_naive_c_index{suffix}"] / m[f"oracle_longevity_c_index{suffix}"]
             )
-        km = kaplan_meier(t, e, grid)
+        piece = mask[spread.row]
+        km = kaplan_meier(
+            spread.days[piece], rows.returned[spread.row][piece], grid, spread.weight[piece]
+        )
         mean_curve = curves[mask].mean(axis=0)
         key = suffix.removeprefix("__region_") or "all"
         predicted_survival[key], km_survival[key] = mean_curve, km

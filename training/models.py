@@ -20,6 +20,7 @@ import numpy.typing as npt
 from bundle import postprocess
 from bundle.heads import OUTCOMES
 from features.longevity import LONGEVITY_INDEX
+from training.visit_lattice import VisitLattice
 
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
@@ -101,12 +102,15 @@ class LongevityModel:
         bin_days: Width of a bin in days.
         side_dependence: Per region code, Frank's theta of the copula that joins its two sides'
             curves (``bundle.late_asymmetry``).
+        visit_lattice: The visit lattice the training registry records returns on; the model is
+            fitted on the midpoints of those returns' intervals (``training.visit_lattice``).
     """
 
     booster: lgb.Booster
     baseline: FloatArray
     bin_days: float
     side_dependence: FloatArray
+    visit_lattice: VisitLattice
 
     @property
     def n_bins(self) -> int:

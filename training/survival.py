@@ -8,12 +8,14 @@ fitted on; ``newton_refit`` refits its baseline given the booster's margins (fro
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 from lifelines import KaplanMeierFitter
+from lifelines.exceptions import StatisticalWarning
 from lifelines.utils import concordance_index
 
 FloatArray = npt.NDArray[np.float64]
@@ -164,19 +166,28 @@ def c_index(time: FloatArray, event: BoolArray, score: FloatArray) -> float:
         return float("nan")
 
 
-def kaplan_meier(time: FloatArray, event: BoolArray, grid: FloatArray) -> FloatArray:
+def kaplan_meier(
+    time: FloatArray, event: BoolArray, grid: FloatArray, weights: FloatArray | None = None
+) -> FloatArray:
     """Kaplan-Meier survival S(t) = P(T > t) evaluated at each day of ``grid`` (lifelines).
 
     Args:
         time: Observed days.
         event: True where activity returned at ``time``.
         grid: Days to evaluate at.
+        weights: Weight of each row (1 each without).
 
     Returns:
         S at each grid day (a step function, right-continuous); NaN for an empty sample.
     """
     if len(time) == 0:
         return np.full(len(grid), np.nan)
-    fitted = KaplanMeierFitter().fit(np.asarray(time, np.float64), np.asarray(event, bool))
+    with warnings.catch_warnings():
+        # Fractional weights make lifelines warn about its variance estimates; only the curve
+        # itself is used here.
+        warnings.simplefilter("ignore", StatisticalWarning)
+        fitted = KaplanMeierFitter().fit(
+            np.asarray(time, np.float64), np.asarray(event, bool), weights=weights
+        )
     out: FloatArray = fitted.survival_function_at_times(np.asarray(grid, np.float64)).to_numpy()
     return out

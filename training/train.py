@@ -214,6 +214,9 @@ def train(
                 "model_name": settings.model_name,
                 "longevity_bin_days": longevity.bin_days,
                 "longevity_n_bins": longevity.n_bins,
+                # How the registry records returns (training.visit_lattice): 0 = on the day.
+                "longevity_visit_lattice_days": longevity.visit_lattice.step_days,
+                "longevity_visit_lattice_share": round(longevity.visit_lattice.share, 4),
                 **{
                     f"{o.metric_prefix}_{name}": value
                     for o in OUTCOMES

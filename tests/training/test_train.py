@@ -67,6 +67,14 @@ def test_run_records_metrics_provenance_and_plots(trained, small_registry: Path)
     params = run.data.params
     assert params["data_fingerprint"] == load_training_data(small_registry).fingerprint
     assert int(params["n_treatments"]) == 3000
+    # The simulator's weekly visits, found and recorded in the run and in the bundle's manifest.
+    assert float(params["longevity_visit_lattice_days"]) == 7.0
+    assert 0.9 < float(params["longevity_visit_lattice_share"]) < 1.0
+    manifest = json.loads((settings.out / "manifest.json").read_text())
+    assert manifest["visit_lattice_days"] == 7.0
+    assert manifest["visit_lattice_share"] == pytest.approx(
+        float(params["longevity_visit_lattice_share"]), abs=1e-4
+    )
     assert run.data.tags["simulator_seed"] == "5"
     assert run.data.tags["simulator_scenario"] == "literature"
     assert run.data.tags["simulator_world"] == "default"
