@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Final, TypeVar
 
+import dask
 from distributed import Client, LocalCluster
 from distributed.scheduler import KilledWorker
 
@@ -24,6 +25,14 @@ T = TypeVar("T")
 
 LOCAL: Final = "local"
 """The address that starts a cluster on this machine (``local:N`` for N workers)."""
+LOCAL_CONFIG: Final = {
+    # The workers' statistical profiler samples the task's thread every 10 ms: 13% of the
+    # workers' CPU scoring a part on this machine's two cores (benchmarks/bench_scale.py).
+    "distributed.worker.profile.enabled": False,
+    # Every process checks every 20 ms that its event loop is not blocked: a timer, not work.
+    "distributed.admin.tick.interval": "1s",
+}
+"""Dask settings of the clusters ``local[:N]`` starts (a running cluster keeps its own)."""
 
 
 class ClusterError(Exception):
@@ -96,12 +105,13 @@ def _connected(address: str, timeout: float) -> Iterator[Client]:
     cluster: LocalCluster | None = None
     try:
         if workers is not None:
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",  # a free port: none is fixed on a shared machine
-            )
+            with dask.config.set(LOCAL_CONFIG):  # the nannies pass it on to their workers
+                cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",  # a free port: none is fixed on a shared machine
+                )
             client = Client(cluster, timeout=timeout)
         else:
             client = Client(address, timeout=timeout)
