@@ -7,9 +7,10 @@ featurising it, scoring it (``serving.predict.answer_tables``: the two ONNX sess
 longevity rows and the post-processing: survival curves, late asymmetry, the schedule) and
 writing its three Parquet files. The sessions' time is read from a profile of one scoring run.
 
-Their share says how far two one-thread workers can beat one process on two cores: the one
-process runs the sessions on both cores and the rest on one, so two workers are at most
-``2 - share`` times faster, before anything Dask itself costs (docs/scale.md).
+Their share says how far two one-thread workers can beat one process on two idle cores: the one
+process runs the sessions on both cores and the rest on one, so two workers are ``2 - share``
+times faster at most, before anything Dask itself costs, where the one process's sessions use
+both cores fully (on cores shared with other work they do not: docs/scale.md).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_part.py --model BUNDLE_DIR \
         --registry PARTS_DIR [--part 0]
@@ -92,7 +93,7 @@ def main() -> None:
     ):
         print(f"  {name:48s} {seconds:6.2f} s  {seconds / total:5.0%}")
     share = sessions / total
-    print(f"two one-thread workers against one process with 2-thread sessions, on 2 cores: "
+    print(f"two one-thread workers against one process with 2-thread sessions, on 2 idle cores: "
           f"at most x{2 - share:.2f} (sessions' share {share:.0%})")  # fmt: skip
 
 
