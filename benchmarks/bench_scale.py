@@ -44,12 +44,18 @@ ASYM: Final = [sys.executable, "-c", "from asym_cli import app; app()"]
 
 @dataclass
 class Run:
-    """One command: its wall time and the peak resident memory of each of its processes."""
+    """One command: its wall time, and the peak resident memory and CPU time of its processes."""
 
     seconds: float = 0.0
     part_seconds: float = 0.0
     peaks: dict[int, int] = field(default_factory=dict)
     names: dict[int, str] = field(default_factory=dict)
+    cpu: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU seconds of all its processes."""
+        return sum(self.cpu.values())
 
     def peak(self, kind: str) -> int:
         """Largest peak among the processes of one kind (client, worker)."""
@@ -83,6 +89,10 @@ def _run(cmd: list[str], log: Path) -> Run:
                 for p in tree:
                     try:
                         rss = p.memory_info().rss
+                        # CPU seconds, as of the last sample (a process's last 0.2 s is missed):
+                        # the work done, whatever share of the cores the others' work left it.
+                        times = p.cpu_times()
+                        run.cpu[p.pid] = times.user + times.system
                         if p.pid not in run.names:
                             run.names[p.pid] = _kind(p, proc.pid)
                     except psutil.NoSuchProcess:
@@ -141,16 +151,21 @@ def _predict(args: argparse.Namespace, work: Path) -> None:
         dask.part_seconds = sum(float(v) for v in found.groups()) / n_parts
         rows.append((n, n_parts, local, dask))
     print(f"\npredict (wall time, peak resident memory), {WORKERS} Dask workers")
-    print(f"{'treatments':>11} {'parts':>5} {'1 process':>10} {'peak':>10} {'dask':>8} "
-          f"{'speed-up':>8} {'worker peak':>12} {'client peak':>12} {'s/part':>7}")  # fmt: skip
+    print(f"{'treatments':>11} {'parts':>5} {'1 process':>10} {'peak':>10} {'cpu':>7} "
+          f"{'dask':>8} {'speed-up':>8} {'worker peak':>12} {'client peak':>12} {'cpu':>7} "
+          f"{'s/part':>7}")  # fmt: skip
     # s/part: a worker's seconds reading, featurising, scoring and writing one part (summed by
     # the command over the parts, divided by their number): the cost docs/scale.md scales.
+    # cpu: CPU seconds of every process of the command (client, scheduler, nannies, workers).
     for n, k, local, dask in rows:
-        one = f"{local.seconds:>9.1f}s {_gib(local.peak('client')):>10}" if local else " " * 21
+        one = " " * 29
+        if local:
+            peak = _gib(local.peak("client"))
+            one = f"{local.seconds:>9.1f}s {peak:>10} {local.cpu_seconds:>6.0f}s"
         ratio = f"x{local.seconds / dask.seconds:.2f}" if local else "-"
         peaks = f"{_gib(dask.peak('worker')):>12} {_gib(dask.peak('client')):>12}"
-        per_part = f"{dask.part_seconds:>6.1f}s"
-        print(f"{n:>11,} {k:>5} {one} {dask.seconds:>7.1f}s {ratio:>8} {peaks} {per_part}")
+        after = f"{dask.cpu_seconds:>6.0f}s {dask.part_seconds:>6.1f}s"
+        print(f"{n:>11,} {k:>5} {one} {dask.seconds:>7.1f}s {ratio:>8} {peaks} {after}")
     for (n0, _, l0, d0), (n1, _, l1, d1) in itertools.pairwise(rows):
         grow = f"{n1 / n0:.0f}x treatments: dask time x{d1.seconds / d0.seconds:.2f}, "
         grow += f"worker peak x{d1.peak('worker') / d0.peak('worker'):.2f}"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import socket
 
+import dask
 import pytest
 
-from data.cluster import ClusterError, connect
+from data.cluster import LOCAL_CONFIG, MMAP_THRESHOLD, ClusterError, connect
 
 
 @pytest.mark.parametrize("address", ["local:0", "local:two", "local:-1"])
@@ -36,8 +37,18 @@ def test_a_local_cluster_has_the_workers_asked_for_and_stops() -> None:
         assert len(client.nthreads()) == 2
         pids = set(client.run(os.getpid).values())
         threads = set(client.run(lambda: os.environ.get("OMP_NUM_THREADS")).values())
+        malloc = client.run(
+            lambda: [os.environ.get(f"MALLOC_{k}_THRESHOLD_") for k in ("TRIM", "MMAP")]
+        )
+        # The workers run with the settings chosen for them (no sampling profiler), which a
+        # worker gets from its nanny, not from this process's config.
+        settings = client.run(lambda: {k: dask.config.get(k) for k in LOCAL_CONFIG})
     assert len(pids) == 2 and os.getpid() not in pids  # worker processes of their own
     assert threads == {"1"}  # what distributed gives its workers
+    # Freed memory still goes back to the system; arrays under 32 MiB come from the heap.
+    assert list(malloc.values()) == [["65536", str(MMAP_THRESHOLD)]] * 2
+    assert list(settings.values()) == [LOCAL_CONFIG, LOCAL_CONFIG]
+    assert dask.config.get("distributed.worker.profile.enabled") is True  # here: as it was
     assert client.status == "closed"
     # ... without leaving it in this process's environment for its later children.
     assert dict(os.environ) == environ
