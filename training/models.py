@@ -103,7 +103,8 @@ class LongevityModel:
         side_dependence: Per region code, Frank's theta of the copula that joins its two sides'
             curves (``bundle.late_asymmetry``).
         visit_lattice: The visit lattice the training registry records returns on; the model is
-            fitted on the midpoints of those returns' intervals (``training.visit_lattice``).
+            fitted with each such return spread over its interval since the visit before
+            (``training.visit_lattice.spread_returns``).
     """
 
     booster: lgb.Booster
