@@ -1,7 +1,8 @@
 """From raw model outputs to answers: calibration, quantiles, survival curves and medians.
 
-numpy only (no LightGBM, no pandas): the same functions serve the LightGBM models in training
-and the ONNX models in serving, so both give the same answers from the same raw outputs.
+numpy and ``scipy.special.expit`` only (no LightGBM, no pandas): the same functions serve the
+LightGBM models in training and the ONNX models in serving, so both give the same answers from
+the same raw outputs.
 
 Longevity is a discrete-time hazard model: ``h[k]`` is the probability that activity returns in
 bin k (days ``[k w, (k+1) w)``) given it had not before, with proportional odds:
@@ -22,6 +23,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import expit
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -45,7 +47,7 @@ def calibrate_margin(
     ``slope`` and ``intercept`` broadcast against ``margin``: (heads, 1) of them calibrate the
     rows of (heads, n) margins at once.
     """
-    out: FloatArray = 1.0 / (1.0 + np.exp(-(slope * margin + intercept)))
+    out: FloatArray = expit(slope * margin + intercept)
     return out
 
 
@@ -77,9 +79,7 @@ def hazards_from_margin(
     if table.ndim != 2:
         raise ValueError(f"baseline has shape {table.shape}, expected (groups, n_bins)")
     alpha = table[:1] if len(table) == 1 else table[np.asarray(region)]
-    z = alpha + np.asarray(margin, dtype=np.float64)[:, None]
-    # sigmoid(z) = exp(-log(1 + exp(-z))): no overflow for any z.
-    out: FloatArray = np.exp(-np.logaddexp(0.0, -z))
+    out: FloatArray = expit(alpha + np.asarray(margin, dtype=np.float64)[:, None])
     return out
 
 
@@ -130,13 +130,14 @@ class SurvivalCurves:
         Returns:
             (m, p) log survival.
         """
-        at = np.maximum(days, 0.0, dtype=np.float64)
-        last = (self.n_bins - 1) * self.bin_days  # days past it are in the last bin (inf too)
-        k = (np.minimum(at, last) // self.bin_days).astype(np.int64)
+        at = np.maximum(days, 0.0, dtype=np.float64) / self.bin_days  # in bins
+        # Its bin (truncation is the floor here, and cheaper); days past the last bin are in it
+        # (inf too).
+        k = np.minimum(at, self.n_bins - 1).astype(np.int64)
         start, rate = self._at_bins(k, rows)
         # Past the last bin its hazard goes on: an infinite day is never reached by a row with
         # some hazard left (-inf) and always by one with none (0, not 0 * inf = NaN).
-        into = np.where(rate < 0.0, at / self.bin_days - k, 0.0)
+        into = np.where(rate < 0.0, at - k, 0.0)
         out: FloatArray = start + rate * into
         return out
 
@@ -154,8 +155,9 @@ class SurvivalCurves:
         level = np.asarray(log_level, dtype=np.float64)
         # The first bin whose end is at or below the level: the number of bin ends above it
         # (the curves fall); if none, the last bin, whose hazard goes on past the horizon.
-        above = self.log_start[1:-1, rows] > level[:, None, :]
-        k = above.sum(axis=1)
+        # Bin ends first: numpy sums booleans along the first axis several times faster.
+        above = self.log_start[1:-1, None, rows] > level
+        k = np.add.reduce(above, axis=0, dtype=np.intp)
         start, rate = self._at_bins(k, rows)
         # A bin without hazard: there from its start if the level is already reached (survival
         # 1 from day 0), never otherwise.
