@@ -145,11 +145,11 @@ def late_asymmetry_by_region(
     n = len(gap_days)
     # Row of each (treatment, region) on each side, -1 if none; a region treated on both sides
     # is a pair.
-    pair_key = treatment * len(REGIONS) + region
-    row = np.full((n * len(REGIONS), len(SIDES)), -1, dtype=np.int64)
-    row[pair_key, side] = np.arange(len(side))
-    pairs = np.flatnonzero((row[:, LEFT] >= 0) & (row[:, RIGHT] >= 0))
-    left, right = row[pairs, LEFT], row[pairs, RIGHT]
+    # (A table by side, then (treatment, region): each side's rows are contiguous.)
+    row = np.full((len(SIDES), n * len(REGIONS)), -1, dtype=np.int64)
+    row[side, treatment * len(REGIONS) + region] = np.arange(len(side))
+    pairs = np.flatnonzero(np.minimum(row[LEFT], row[RIGHT]) >= 0)
+    left, right = row[LEFT, pairs], row[RIGHT, pairs]
     of = pairs // len(REGIONS)
     p = late_asymmetry(curves, left, right, theta[pairs % len(REGIONS)], gap_days[of], returns)
     by_row = np.full(len(side), np.nan)
