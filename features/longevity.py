@@ -189,6 +189,15 @@ def _sum_weights() -> tuple[IntArray, FloatArray]:
 _SUM_COLUMNS, _SUM_WEIGHTS = _sum_weights()
 _EFF_SUMS: Final = _N_REGIONS * _N_SIDES
 """Offset of the effective-dose sums among the sums."""
+_PICKS: Final = np.array(
+    [(s, _OTHER_SIDE[s], s + _EFF_SUMS, _OTHER_SIDE[s] + _EFF_SUMS) for s in range(_N_SIDES)]
+)
+"""By side code, the sums a region-0 row reads: its dose, the other side's, its effective dose
+and the other side's (a midline row reads its own as the other side's, then masked); a row of
+region r reads them ``r * sides`` further on."""
+_PICKED_AT: Final = np.array(
+    [LONGEVITY_INDEX[n] for n in ("dose_u_eq", "other_dose_u_eq", "eff_u_eq", "other_eff_u_eq")]
+)
 
 _COPIED: Final = (
     "region_u_eq",
@@ -282,19 +291,14 @@ def longevity_matrix(
     # exact or nearly so in float64, so the order of their additions does not show at float32.
     # This side's and the other side's (a midline row has no other side: NaN).
     sums = table[:, _SUM_AT] @ _SUM_WEIGHTS
-    this, other = region * _N_SIDES + side, region * _N_SIDES + _OTHER_SIDE[side]
-    which = np.array([this, other, this + _EFF_SUMS, other + _EFF_SUMS]).T
-    picked = sums[treatment[:, None], which]
+    picked = sums[treatment[:, None], (region * _N_SIDES)[:, None] + _PICKS[side]]
     midline = side == MIDLINE
     picked[midline, 1::2] = np.nan
-    dose, other_dose, eff, other_eff = picked.T
+    out[:, _PICKED_AT] = picked
+    dose, other_dose = picked[:, 0], picked[:, 1]
     c = LONGEVITY_INDEX
     out[:, c["region"]] = region
     out[:, c["side"]] = side
-    out[:, c["dose_u_eq"]] = dose
-    out[:, c["other_dose_u_eq"]] = other_dose
-    out[:, c["eff_u_eq"]] = eff
-    out[:, c["other_eff_u_eq"]] = other_eff
     out[:, c["dose_label_ratio"]] = dose / _TOP[region, side]
     # Nothing on either side is NaN; a midline row has no sides to compare: 0.
     both = dose + other_dose
