@@ -340,8 +340,9 @@ def reach(
     Returns:
         Reach in [0, 1].
     """
-    vx = sd_x * sd_x + sd_point * sd_point
-    vy = sd_y * sd_y + sd_point * sd_point
+    spread = sd_point * sd_point
+    vx = sd_x * sd_x + spread
+    vy = sd_y * sd_y + spread
     dx, dy = px - cx, py - cy
     out: FloatArray = sd_x * sd_y / np.sqrt(vx * vy) * np.exp(-0.5 * (dx * dx / vx + dy * dy / vy))
     return out

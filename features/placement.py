@@ -36,7 +36,6 @@ from features.inputs import (
     UNIT_FACTOR_BY_CODE,
     FeatureInput,
     FloatArray,
-    IntArray,
     columns,
     group_sum,
     region_u_eq,
@@ -109,29 +108,23 @@ PARALYSIS_RATE: Final = np.array(
 """Nominal paralysis of each target, P = 1 - exp(rate * dose): 75% at the reference dose."""
 
 
-def _change_terms() -> tuple[IntArray, IntArray, FloatArray]:
-    """Per difference, the (left target, right target, mm) of each structure that shifts it.
+def _change_mm() -> FloatArray:
+    """(targets, differences): how far each target's paralysis shifts each left-right difference.
 
-    A (differences, terms) table padded with zero-mm terms. An unpaired muscle is one midline
-    target that acts on both sides equally.
+    A paired structure's left target shifts a difference by its ``shift_mm``, its right target
+    by minus that; an unpaired muscle (one midline target) acts on both sides equally and shifts
+    none.
     """
-    terms = [
-        [(name, s.shift_mm[d]) for name, s in _STRUCTURES.items() if d in s.shift_mm] for d in DIFFS
-    ]
-    width = max(len(t) for t in terms)
-    left = np.zeros((len(DIFFS), width), dtype=np.int64)
-    right = np.zeros((len(DIFFS), width), dtype=np.int64)
-    mm = np.zeros((len(DIFFS), width))
-    for k, by_diff in enumerate(terms):
-        for j, (name, shift) in enumerate(by_diff):
-            midline = TARGET_INDEX.get(f"{name}_midline", -1)
-            left[k, j] = TARGET_INDEX.get(f"{name}_left", midline)
-            right[k, j] = TARGET_INDEX.get(f"{name}_right", midline)
-            mm[k, j] = shift
-    return left, right, mm
+    out = np.zeros((N_TARGETS, len(DIFFS)))
+    for k, d in enumerate(DIFFS):
+        for name, s in _STRUCTURES.items():
+            if d in s.shift_mm and f"{name}_left" in TARGET_INDEX:
+                out[TARGET_INDEX[f"{name}_left"], k] = s.shift_mm[d]
+                out[TARGET_INDEX[f"{name}_right"], k] = -s.shift_mm[d]
+    return out
 
 
-TERM_LEFT, TERM_RIGHT, TERM_MM = _change_terms()
+CHANGE_MM: Final = _change_mm()
 
 _UNIT_U_EQ = columns([f"u_eq_{m}_{s}" for m, s in INJECTION_UNITS])
 _UNIT_POINTS = columns([f"points_{m}_{s}" for m, s in INJECTION_UNITS])
@@ -167,6 +160,8 @@ WRITES: Final = (
     _AREAS,
 )
 """The matrix columns that ``placement_block`` fills."""
+
+_FIVE: Final = np.arange(5)
 
 _CHUNK = 4096
 """Points per ``reach`` call: a registry's million points by 25 targets would make temporaries
@@ -220,14 +215,24 @@ def placement_block(inp: FeatureInput, matrix: FloatArray) -> None:
     reached = effective_doses(x, y, spread_sd_mm(u_eq, volume_ml), u_eq)
     eff = table_sum(t[:, None], np.arange(N_TARGETS), reached, (n, N_TARGETS))
     matrix[:, _EFF] = eff
-    matrix[:, _UNIT_U_EQ] = table_sum(t, unit, u_eq, (n, len(INJECTION_UNITS)))
-    matrix[:, _UNIT_POINTS] = table_sum(t, unit, None, (n, len(INJECTION_UNITS)))
+    # Per (treatment, injection unit), summed in one table: the dose, the points, the points
+    # with coordinates and their x and y.
     recorded = ~at_usual
-    shape = (n, len(INJECTION_UNITS))
-    count = table_sum(t, unit, recorded.astype(np.float64), shape)
-    for where, values in ((_MEAN_X, plan.x_mm), (_MEAN_Y, plan.y_mm)):
-        total = table_sum(t, unit, np.where(recorded, values, 0.0), shape)
-        matrix[:, where] = np.divide(total, count, out=np.full(shape, np.nan), where=count > 0)
+    per_point = np.zeros((len(t), 5))
+    per_point[:, 0] = u_eq
+    per_point[:, 1] = 1.0
+    per_point[:, 2] = recorded
+    np.copyto(per_point[:, 3], plan.x_mm, where=recorded)
+    np.copyto(per_point[:, 4], plan.y_mm, where=recorded)
+    units = len(INJECTION_UNITS)
+    sums = table_sum(t[:, None], unit[:, None] * 5 + _FIVE, per_point, (n, units * 5))
+    sums = sums.reshape(n, units, 5)
+    matrix[:, _UNIT_U_EQ] = sums[:, :, 0]
+    matrix[:, _UNIT_POINTS] = sums[:, :, 1]
+    count = sums[:, :, 2:3]
+    mean = np.divide(sums[:, :, 3:], count, out=np.full((n, units, 2), np.nan), where=count > 0)
+    matrix[:, _MEAN_X] = mean[:, :, 0]
+    matrix[:, _MEAN_Y] = mean[:, :, 1]
     regions = region_u_eq(plan, u_eq, n)
     matrix[:, _REGION_U_EQ] = regions
     totals = matrix[:, _TOTALS]
@@ -253,7 +258,7 @@ def placement_block(inp: FeatureInput, matrix: FloatArray) -> None:
     matrix[:, _RATIO] = ratio
 
     paralysis = 1.0 - np.exp(PARALYSIS_RATE * eff)
-    change = ((paralysis[:, TERM_LEFT] - paralysis[:, TERM_RIGHT]) * TERM_MM).sum(axis=2)
+    change = paralysis @ CHANGE_MM
     post = np.abs(inp.baseline + change)
     matrix[:, _CHANGE] = change
     matrix[:, _POST] = post
