@@ -189,16 +189,6 @@ def _sum_weights() -> tuple[IntArray, FloatArray]:
 _SUM_COLUMNS, _SUM_WEIGHTS = _sum_weights()
 _EFF_SUMS: Final = _N_REGIONS * _N_SIDES
 """Offset of the effective-dose sums among the sums."""
-_PICKS: Final = np.array(
-    [(s, _OTHER_SIDE[s], s + _EFF_SUMS, _OTHER_SIDE[s] + _EFF_SUMS) for s in range(_N_SIDES)]
-)
-"""By side code, the sums a region-0 row reads: its dose, the other side's, its effective dose
-and the other side's (a midline row reads its own as the other side's, then masked); a row of
-region r reads them ``r * sides`` further on."""
-_PICKED_AT: Final = np.array(
-    [LONGEVITY_INDEX[n] for n in ("dose_u_eq", "other_dose_u_eq", "eff_u_eq", "other_eff_u_eq")]
-)
-
 _COPIED: Final = (
     "region_u_eq",
     "region_label_ratio",
@@ -252,9 +242,39 @@ _AT: Final = np.full(max(FEATURE_INDEX.values()) + 2, len(_READ))
 _AT[_READ] = np.arange(len(_READ))
 # The columns of ``longevity_matrix``'s table of the ``_READ`` features (then a NaN column, which
 # ``_NO_FEATURE``, -1, lands on) that each copy, the sums and the hand come from.
-_COPY_AT: Final = _AT[_COPY_FROM]
 _SUM_AT: Final = _AT[_SUM_COLUMNS]
-_HAND_AT: Final = int(_AT[_HAND])
+_NAN_AT: Final = len(_READ)
+_SUMS_AT: Final = _NAN_AT + 1
+"""Where the sums start in that table: after the read features and the NaN column."""
+
+
+def _sources() -> IntArray:
+    """(regions, sides, k) the table columns a (region, side) row gathers.
+
+    First the ``_COPIED`` features, then its dose, the other side's, its effective dose and the
+    other side's (a midline row has no other side: NaN), then the dominant hand.
+    """
+    out = np.empty((_N_REGIONS, _N_SIDES, len(_COPIED) + 5), dtype=np.int64)
+    out[:, :, : len(_COPIED)] = _AT[_COPY_FROM]
+    for r in range(_N_REGIONS):
+        for side in range(_N_SIDES):
+            this = _SUMS_AT + r * _N_SIDES + side
+            other = _SUMS_AT + r * _N_SIDES + _OTHER_SIDE[side] if side != MIDLINE else _NAN_AT
+            eff = _EFF_SUMS if other != _NAN_AT else 0
+            out[r, side, len(_COPIED) :] = (this, other, this + _EFF_SUMS, other + eff, _AT[_HAND])
+    return out
+
+
+_SOURCES: Final = _sources()
+_GATHERED_AT: Final = np.array(
+    [
+        LONGEVITY_INDEX[n]
+        for n in (*_COPIED, "dose_u_eq", "other_dose_u_eq", "eff_u_eq", "other_eff_u_eq")
+    ]
+)
+"""The longevity columns of the gathered ones but the last (the hand)."""
+_DOSE: Final = LONGEVITY_INDEX["dose_u_eq"]
+_OTHER_DOSE: Final = LONGEVITY_INDEX["other_dose_u_eq"]
 _TOP: Final = LABEL_HIGH[:, None] * np.where(np.arange(_N_SIDES) == MIDLINE, 1.0, 0.5)
 """(regions, sides) top of the label range for the row: half of the region's for one side."""
 
@@ -279,33 +299,29 @@ def longevity_matrix(
     treatment = np.asarray(treatment, dtype=np.int64)
     region = np.asarray(region, dtype=np.int64)
     side = np.asarray(side, dtype=np.int64)
-    # The features the rows read, once per treatment (a treatment has several rows), in float64
-    # (the sums are done in float64), then NaN: the ``_NO_FEATURE`` column.
-    table = np.empty((len(x), len(_READ) + 1))
-    table[:, :-1] = x[:, _READ]
-    table[:, -1] = np.nan
+    # Per treatment (a treatment has several rows), in float64: the features the rows read, a
+    # NaN column (where ``_NO_FEATURE`` and a midline row's other side land), then the dose and
+    # effective dose of every (region, side): sums of a few doses, exact or nearly so in
+    # float64, so the order of their additions does not show at float32.
+    table = np.empty((len(x), _SUMS_AT + _SUM_WEIGHTS.shape[1]))
+    table[:, :_NAN_AT] = x.take(_READ, axis=1)
+    table[:, _NAN_AT] = np.nan
+    table[:, _SUMS_AT:] = table[:, _SUM_AT] @ _SUM_WEIGHTS
+    gathered = table[treatment[:, None], _SOURCES[region, side]]  # IndexError
     out = np.empty((len(treatment), len(LONGEVITY_NAMES)))
-    out[:, _COPIED_AT] = table[treatment[:, None], _COPY_AT[region, side]]  # IndexError
-
-    # Dose and effective dose of every (region, side) of each treatment: sums of a few doses,
-    # exact or nearly so in float64, so the order of their additions does not show at float32.
-    # This side's and the other side's (a midline row has no other side: NaN).
-    sums = table[:, _SUM_AT] @ _SUM_WEIGHTS
-    picked = sums[treatment[:, None], (region * _N_SIDES)[:, None] + _PICKS[side]]
-    midline = side == MIDLINE
-    picked[midline, 1::2] = np.nan
-    out[:, _PICKED_AT] = picked
-    dose, other_dose = picked[:, 0], picked[:, 1]
+    out[:, _GATHERED_AT] = gathered[:, :-1]
+    dose, other_dose = out[:, _DOSE], out[:, _OTHER_DOSE]
     c = LONGEVITY_INDEX
     out[:, c["region"]] = region
     out[:, c["side"]] = side
     out[:, c["dose_label_ratio"]] = dose / _TOP[region, side]
+    midline = side == MIDLINE
     # Nothing on either side is NaN; a midline row has no sides to compare: 0.
     both = dose + other_dose
     lr_ratio = np.where(midline, 0.0, np.nan)
     np.divide(dose - other_dose, both, out=lr_ratio, where=~midline & (both > 0))
     out[:, c["dose_lr_ratio"]] = lr_ratio
-    hand = table[treatment, _HAND_AT]
+    hand = gathered[:, -1]
     out[:, c["side_is_dominant"]] = np.where(np.isnan(hand), np.nan, hand == _HAND_OF_SIDE[side])
     # This side's previous longevity: the shortest side's plus how much longer it lasted,
     # where the difference is known.
