@@ -28,7 +28,7 @@ from data.atlas import (
 )
 from data.contract import MUSCLE_REGION, REGIONS, SIDES
 from features.build import build_features
-from features.inputs import LEFT
+from features.inputs import LEFT, columns
 from features.longevity import treated_region_sides
 from features.request import TreatmentRequest, requests_inputs
 from features.spec import (
@@ -46,7 +46,8 @@ IntArray = npt.NDArray[np.int64]
 
 
 _GROUP_NAMES: Final = tuple(FEATURE_GROUPS)
-_LABEL_RATIO: Final = np.array([FEATURE_INDEX[f"region_label_ratio_{r}"] for r in REGIONS])
+# Slices (views), not index arrays: every answer reads them.
+_LABEL_RATIO: Final = columns([f"region_label_ratio_{r}" for r in REGIONS])
 _REGION_DOSE: Final = np.array([FEATURE_INDEX[f"region_u_eq_{r}"] for r in REGIONS])
 _POINT_CHECKS: Final = (
     (
@@ -70,8 +71,8 @@ _POINT_WHERE: Final = {
     for code, stem, _, _ in _POINT_CHECKS
 }
 """The muscle (and its region) whose lowest point each point check is about."""
-_POINT_COLUMNS: Final = np.array(
-    [FEATURE_INDEX[f"{stem}_{side}"] for _, stem, _, _ in _POINT_CHECKS for side in SIDES2]
+_POINT_COLUMNS: Final = columns(
+    [f"{stem}_{side}" for _, stem, _, _ in _POINT_CHECKS for side in SIDES2]
 )
 _POINT_LIMITS: Final = np.array([limit for _, _, limit, _ in _POINT_CHECKS for _ in SIDES2])
 _LONGEVITY_KEYS: Final = tuple(LongevityRow.model_fields)
@@ -129,7 +130,7 @@ def plan_warnings(x: FloatArray) -> list[list[dict[str, str | None]]]:
     for i, k in zip(*np.nonzero(low_points(x)), strict=True):
         code, _, limit, text = _POINT_CHECKS[k // len(SIDES2)]
         side = SIDES2[k % len(SIDES2)]
-        value = x[i, _POINT_COLUMNS[k]]
+        value = x[i, _POINT_COLUMNS][k]
         muscle, region = _POINT_WHERE[code]
         message = text.format(side=side, value=value, limit=limit)
         out[i].append(
