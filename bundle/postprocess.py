@@ -51,12 +51,12 @@ def calibrate_margin(
     return out
 
 
-def quantiles(columns: Sequence[npt.ArrayLike], keys: Sequence[str]) -> dict[str, FloatArray]:
+def quantiles(columns: npt.ArrayLike, keys: Sequence[str]) -> dict[str, FloatArray]:
     """Quantiles by key from one (n,) column per key, sorted per row.
 
     Quantile regressors are fitted one by one and may cross; sorted, an interval never inverts.
     """
-    ordered = np.sort(np.array(columns, dtype=np.float64), axis=0)
+    ordered = np.sort(np.asarray(columns, dtype=np.float64), axis=0)
     return dict(zip(keys, ordered, strict=True))
 
 

@@ -185,6 +185,10 @@ class Predictor:
         self._binary = manifest.heads_of("binary", "contributions")
         self._quantiles = manifest.heads_of("quantiles")
         self._outputs = [o for h in (*self._binary, *self._quantiles) for o in h.outputs]
+        # The quantile heads' outputs come last, each head's rows of them from its start.
+        self._first_quantile = len(self._outputs) - sum(len(h.outputs) for h in self._quantiles)
+        starts = np.cumsum([0] + [len(h.outputs) for h in self._quantiles]).tolist()
+        self._quantile_rows = list(zip(self._quantiles, starts, strict=False))
         specs = {o.name: o for o in manifest.files[TREATMENT_FILE].outputs}
         self._output_specs = [specs[o] for o in self._outputs]
         # Every binary head calibrated at once: (heads, 1) slopes and intercepts.
@@ -294,9 +298,12 @@ class Predictor:
             for h, slope in zip(self._binary, self._slope[:, 0], strict=True)
             if h.kind == "contributions"
         }
+        # Every quantile output in one float64 array, then head by head (rows of it).
+        columns = values[self._first_quantile :]
+        stacked = np.array(columns, np.float64).reshape(len(columns), n)
         differences = {
-            h.name: postprocess.quantiles([raw[o] for o in h.outputs], h.quantiles)
-            for h in self._quantiles
+            h.name: postprocess.quantiles(stacked[at : at + len(h.outputs)], h.quantiles)
+            for h, at in self._quantile_rows
         }
 
         # One set of survival curves serves every longevity answer.
