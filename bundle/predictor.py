@@ -196,6 +196,7 @@ class Predictor:
         self._slope = np.array([[c.slope] for c in calibrations if c is not None])
         self._intercept = np.array([[c.intercept] for c in calibrations if c is not None])
         (self._hazard,) = manifest.heads_of("hazard")
+        self._hazard_outputs = list(self._hazard.outputs)
         self._baseline = np.asarray(manifest.hazard_baseline, dtype=np.float64)
         self._side_dependence = np.asarray(manifest.side_dependence, dtype=np.float64)
 
@@ -287,10 +288,18 @@ class Predictor:
         if gap.shape != (n,) or not ((gap >= 0) & (gap < np.inf)).all():  # NaN fails too
             raise ValueError("late_gap_days must be one value or one a treatment, finite, >= 0")
 
+        # Both models run back to back, then all the numpy: each switch between the two costs
+        # the caches, and the second model's rows need only the features.
+        rows = longevity_matrix(x32, treatment, region, side)
         if n:
             values = self._treatment.run(self._outputs, {self._features_input: x32})
         else:  # onnxruntime rejects an empty batch in some operators; nothing to ask anyway
             values = [np.zeros((0, *o.shape[1:])) for o in self._output_specs]
+        if r:
+            (margin,) = self._longevity.run(self._hazard_outputs, {self._longevity_input: rows})
+            hazards = postprocess.hazards_from_margin(margin, self._baseline, region)
+        else:
+            hazards = np.zeros((0, m.n_bins))
         raw = dict(zip(self._outputs, values, strict=True))
         risks = self._calibrated(raw)
         contributions = {
@@ -305,16 +314,7 @@ class Predictor:
             h.name: postprocess.quantiles(stacked[at : at + len(h.outputs)], h.quantiles)
             for h, at in self._quantile_rows
         }
-
         # One set of survival curves serves every longevity answer.
-        if r:
-            rows = longevity_matrix(x32, treatment, region, side)
-            (margin,) = self._longevity.run(
-                list(self._hazard.outputs), {self._longevity_input: rows}
-            )
-            hazards = postprocess.hazards_from_margin(margin, self._baseline, region)
-        else:
-            hazards = np.zeros((0, m.n_bins))
         curves = postprocess.SurvivalCurves(hazards, m.bin_days)
         # The medians and the late-stage asymmetry's return days in one pass over the curves.
         returns = curves.days_to(_RETURN_LEVELS, slice(None))
