@@ -95,21 +95,35 @@ def _values(records: Sequence[dict[str, Any]], fields: tuple[str, ...]) -> Float
 
 def _plans(plans: Sequence[Plan]) -> PlanArrays:
     """The injection points of n plans, treatment i's points as treatment i."""
-    points = [p for plan in plans for p in plan["injections"]]
-    codes = np.array(
-        [(MUSCLE_CODE[p["muscle"]], SIDE_CODE[p["side"]]) for p in points], dtype=np.int64
-    ).reshape(-1, 2)
-    # numpy reads a missing coordinate (None) as NaN.
-    floats = np.array(
-        [(p["units"], p.get("x_mm"), p.get("y_mm")) for p in points], dtype=np.float64
-    ).reshape(-1, 3)
+    # One array of every point's fields, a row per field (numpy reads a missing coordinate,
+    # None, as NaN); the codes are small integers, exact in float64.
+    fields = (
+        np.array(
+            [
+                (
+                    i,
+                    MUSCLE_CODE[p["muscle"]],
+                    SIDE_CODE[p["side"]],
+                    p["units"],
+                    p.get("x_mm"),
+                    p.get("y_mm"),
+                )
+                for i, plan in enumerate(plans)
+                for p in plan["injections"]
+            ],
+            dtype=np.float64,
+        )
+        .reshape(-1, 6)
+        .T
+    )
+    codes = fields[:3].astype(np.int64)
     return PlanArrays(
-        treatment=np.repeat(np.arange(len(plans)), [len(p["injections"]) for p in plans]),
-        muscle=codes[:, 0],
-        side=codes[:, 1],
-        units=floats[:, 0],
-        x_mm=floats[:, 1],
-        y_mm=floats[:, 2],
+        treatment=codes[0],
+        muscle=codes[1],
+        side=codes[2],
+        units=fields[3],
+        x_mm=fields[4],
+        y_mm=fields[5],
     )
 
 
