@@ -372,6 +372,10 @@ def _structure_problems(manifest: Manifest) -> list[str]:
     problems += [f"head {n!r} listed twice" for n in sorted(set(names)) if names.count(n) > 1]
     if len(manifest.heads_of("hazard")) != 1:
         problems.append(f"{len(manifest.heads_of('hazard'))} hazard heads, expected 1")
+    # One set of quantiles for all: answers give each difference's range at the same levels.
+    levels = sorted({h.quantiles for h in manifest.heads_of("quantiles")})
+    if len(levels) > 1:
+        problems.append(f"quantile heads at different quantiles: {levels}")
     for head in manifest.heads:
         spec = manifest.files[HEAD_FILE[head.kind]]
         have = {o.name for o in spec.outputs}

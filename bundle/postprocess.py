@@ -55,9 +55,17 @@ def quantiles(columns: npt.ArrayLike, keys: Sequence[str]) -> dict[str, FloatArr
     """Quantiles by key from one (n,) column per key, sorted per row.
 
     Quantile regressors are fitted one by one and may cross; sorted, an interval never inverts.
+
+    Args:
+        columns: (k, n) a row per key; or (m, k, n), m sets of them (e.g. one per target),
+            each sorted on its own.
+        keys: The k keys.
+
+    Returns:
+        Per key, its (n,) (or (m, n)) quantiles.
     """
-    ordered = np.sort(np.asarray(columns, dtype=np.float64), axis=0)
-    return dict(zip(keys, ordered, strict=True))
+    ordered = np.sort(np.asarray(columns, dtype=np.float64), axis=-2)
+    return dict(zip(keys, ordered.swapaxes(0, -2), strict=True))
 
 
 def hazards_from_margin(

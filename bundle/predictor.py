@@ -11,6 +11,7 @@ No LightGBM and no pandas here: this is the request path.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,10 +186,9 @@ class Predictor:
         self._binary = manifest.heads_of("binary", "contributions")
         self._quantiles = manifest.heads_of("quantiles")
         self._outputs = [o for h in (*self._binary, *self._quantiles) for o in h.outputs]
-        # The quantile heads' outputs come last, each head's rows of them from its start.
-        self._first_quantile = len(self._outputs) - sum(len(h.outputs) for h in self._quantiles)
-        starts = np.cumsum([0] + [len(h.outputs) for h in self._quantiles]).tolist()
-        self._quantile_rows = list(zip(self._quantiles, starts, strict=False))
+        # The quantile heads' outputs come last; they share their levels (``check_manifest``).
+        self._levels = self._quantiles[0].quantiles if self._quantiles else ()
+        self._first_quantile = len(self._outputs) - len(self._quantiles) * len(self._levels)
         specs = {o.name: o for o in manifest.files[TREATMENT_FILE].outputs}
         self._output_specs = [specs[o] for o in self._outputs]
         # Every binary head calibrated at once: (heads, 1) slopes and intercepts.
@@ -285,7 +285,8 @@ class Predictor:
         n, r = len(x32), len(treatment)
         gap = np.asarray(late_gap_days, dtype=np.float64)
         gap = np.full(n, gap) if gap.ndim == 0 else gap
-        if gap.shape != (n,) or not ((gap >= 0) & (gap < np.inf)).all():  # NaN fails too
+        # In Python: a numpy test of one or a few values costs more (NaN fails too).
+        if gap.shape != (n,) or not all(0.0 <= g < math.inf for g in gap.tolist()):
             raise ValueError("late_gap_days must be one value or one a treatment, finite, >= 0")
 
         # Both models run back to back, then all the numpy: each switch between the two costs
@@ -307,12 +308,13 @@ class Predictor:
             for h, slope in zip(self._binary, self._slope[:, 0], strict=True)
             if h.kind == "contributions"
         }
-        # Every quantile output in one float64 array, then head by head (rows of it).
-        columns = values[self._first_quantile :]
-        stacked = np.array(columns, np.float64).reshape(len(columns), n)
+        # Every quantile head's outputs in one (heads, quantiles, n) array, sorted at once.
+        stacked = np.array(values[self._first_quantile :], np.float64)
+        by_level = postprocess.quantiles(
+            stacked.reshape(len(self._quantiles), len(self._levels), n), self._levels
+        )
         differences = {
-            h.name: postprocess.quantiles(stacked[at : at + len(h.outputs)], h.quantiles)
-            for h, at in self._quantile_rows
+            h.name: {q: v[i] for q, v in by_level.items()} for i, h in enumerate(self._quantiles)
         }
         # One set of survival curves serves every longevity answer.
         curves = postprocess.SurvivalCurves(hazards, m.bin_days)

@@ -294,6 +294,17 @@ def test_a_head_whose_output_is_missing_is_refused(bundle: Path, tmp_path: Path)
         Predictor.load(copy)
 
 
+def test_quantile_heads_at_different_levels_are_refused(bundle: Path, tmp_path: Path) -> None:
+    # Answers give every difference's range at the same levels, read from one sorted array.
+    copy = _copy(bundle, tmp_path)
+    heads = json.loads((copy / MANIFEST_FILE).read_text())["heads"]
+    last = next(h for h in reversed(heads) if h["kind"] == "quantiles")
+    last["quantiles"] = ["q05", "q50", "q95"]
+    _edit_manifest(copy, heads=heads)
+    with pytest.raises(BundleMismatch, match="quantile heads at different quantiles"):
+        Predictor.load(copy)
+
+
 def test_a_folder_without_a_manifest_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="manifest"):
         Predictor.load(tmp_path)
