@@ -37,7 +37,6 @@ from features.inputs import (
     FeatureInput,
     FloatArray,
     columns,
-    group_sum,
     region_u_eq,
     table_sum,
 )
@@ -161,7 +160,25 @@ WRITES: Final = (
 )
 """The matrix columns that ``placement_block`` fills."""
 
-_FIVE: Final = np.arange(5)
+# The table of ``placement_block``'s sums: the dose reaching each target, the totals (dose,
+# points, points at their muscle's usual site), then per injection unit five: its dose, points,
+# points with coordinates and the sums of their x and y. A point's values (``_VALUES`` of them:
+# the doses reaching the targets, its dose twice, 1 twice, at its usual site or not, recorded or
+# not, x and y where recorded) go to the columns ``_SUM_AT``, those of the units moved on by
+# ``_UNIT_STEP`` times the point's unit.
+_BY_UNIT: Final = N_TARGETS + 3
+_SUMS: Final = _BY_UNIT + 5 * len(INJECTION_UNITS)
+_SUM_AT: Final = np.array(
+    [
+        *range(N_TARGETS),
+        *(N_TARGETS, _BY_UNIT),  # its dose: to the total, to its unit's
+        *(N_TARGETS + 1, _BY_UNIT + 1),  # 1: a point
+        N_TARGETS + 2,  # at its usual site
+        *(_BY_UNIT + 2, _BY_UNIT + 3, _BY_UNIT + 4),  # recorded, and x and y: its unit's
+    ]
+)
+_VALUES: Final = len(_SUM_AT)
+_UNIT_STEP: Final = np.where(_SUM_AT >= _BY_UNIT, 5, 0)
 
 _CHUNK = 4096
 """Points per ``reach`` call: a registry's million points by 25 targets would make temporaries
@@ -212,33 +229,33 @@ def placement_block(inp: FeatureInput, matrix: FloatArray) -> None:
     x = np.where(np.isnan(plan.x_mm), USUAL_X[plan.muscle, plan.side], plan.x_mm)
     y = np.where(np.isnan(plan.y_mm), USUAL_Y[plan.muscle, plan.side], plan.y_mm)
 
-    reached = effective_doses(x, y, spread_sd_mm(u_eq, volume_ml), u_eq)
-    eff = table_sum(t[:, None], np.arange(N_TARGETS), reached, (n, N_TARGETS))
-    matrix[:, _EFF] = eff
-    # Per (treatment, injection unit), summed in one table: the dose, the points, the points
-    # with coordinates and their x and y.
+    # Every per-treatment sum of points in one table (``_SUMS``): a point's values, each added
+    # to its column (its unit's, for the unit sums).
+    values = np.empty((len(t), _VALUES))
+    values[:, :N_TARGETS] = effective_doses(x, y, spread_sd_mm(u_eq, volume_ml), u_eq)
+    values[:, N_TARGETS : N_TARGETS + 2] = u_eq[:, None]
+    values[:, N_TARGETS + 2 : N_TARGETS + 4] = 1.0
+    values[:, N_TARGETS + 4] = at_usual
     recorded = ~at_usual
-    per_point = np.zeros((len(t), 5))
-    per_point[:, 0] = u_eq
-    per_point[:, 1] = 1.0
-    per_point[:, 2] = recorded
-    np.copyto(per_point[:, 3], plan.x_mm, where=recorded)
-    np.copyto(per_point[:, 4], plan.y_mm, where=recorded)
-    units = len(INJECTION_UNITS)
-    sums = table_sum(t[:, None], unit[:, None] * 5 + _FIVE, per_point, (n, units * 5))
-    sums = sums.reshape(n, units, 5)
-    matrix[:, _UNIT_U_EQ] = sums[:, :, 0]
-    matrix[:, _UNIT_POINTS] = sums[:, :, 1]
-    count = sums[:, :, 2:3]
-    mean = np.divide(sums[:, :, 3:], count, out=np.full((n, units, 2), np.nan), where=count > 0)
+    values[:, N_TARGETS + 5] = recorded
+    values[:, N_TARGETS + 6 :] = 0.0
+    np.copyto(values[:, N_TARGETS + 6], plan.x_mm, where=recorded)
+    np.copyto(values[:, N_TARGETS + 7], plan.y_mm, where=recorded)
+    sums = table_sum(t[:, None], _SUM_AT + unit[:, None] * _UNIT_STEP, values, (n, _SUMS))
+    eff = sums[:, :N_TARGETS]
+    matrix[:, _EFF] = eff
+    matrix[:, _TOTALS] = sums[:, N_TARGETS:_BY_UNIT]
+    by_unit = sums[:, _BY_UNIT:].reshape(n, len(INJECTION_UNITS), 5)
+    matrix[:, _UNIT_U_EQ] = by_unit[:, :, 0]
+    matrix[:, _UNIT_POINTS] = by_unit[:, :, 1]
+    count = by_unit[:, :, 2:3]
+    mean = np.divide(
+        by_unit[:, :, 3:], count, out=np.full_like(by_unit[:, :, 3:], np.nan), where=count > 0
+    )
     matrix[:, _MEAN_X] = mean[:, :, 0]
     matrix[:, _MEAN_Y] = mean[:, :, 1]
     regions = region_u_eq(plan, u_eq, n)
     matrix[:, _REGION_U_EQ] = regions
-    totals = matrix[:, _TOTALS]
-    totals[:, 0] = group_sum(t, u_eq, n)
-    totals[:, 1] = group_sum(t, None, n)
-    totals[:, 2] = group_sum(t, at_usual.astype(np.float64), n)
 
     # The lowest (frontalis, corrugator) or nearest (DAO) point per side: y - y0, or for a DAO
     # point its distance from the commissure; NaN without such a point (np.fmin skips NaN).
