@@ -196,7 +196,6 @@ class Predictor:
         self._slope = np.array([[c.slope] for c in calibrations if c is not None])
         self._intercept = np.array([[c.intercept] for c in calibrations if c is not None])
         (self._hazard,) = manifest.heads_of("hazard")
-        self._hazard_outputs = list(self._hazard.outputs)
         self._baseline = np.asarray(manifest.hazard_baseline, dtype=np.float64)
         self._side_dependence = np.asarray(manifest.side_dependence, dtype=np.float64)
 
@@ -297,7 +296,7 @@ class Predictor:
         else:  # onnxruntime rejects an empty batch in some operators; nothing to ask anyway
             values = [np.zeros((0, *o.shape[1:])) for o in self._output_specs]
         if r:
-            (margin,) = self._longevity.run(self._hazard_outputs, {self._longevity_input: rows})
+            (margin,) = self._longevity.run(self._hazard.outputs, {self._longevity_input: rows})
             hazards = postprocess.hazards_from_margin(margin, self._baseline, region)
         else:
             hazards = np.zeros((0, m.n_bins))

@@ -189,6 +189,7 @@ def _sum_weights() -> tuple[IntArray, FloatArray]:
 _SUM_COLUMNS, _SUM_WEIGHTS = _sum_weights()
 _EFF_SUMS: Final = _N_REGIONS * _N_SIDES
 """Offset of the effective-dose sums among the sums."""
+
 _COPIED: Final = (
     "region_u_eq",
     "region_label_ratio",
@@ -201,7 +202,6 @@ _COPIED: Final = (
     *PATIENT_COLUMNS,
 )
 """Longevity columns copied from a treatment feature (of the row's region, or side)."""
-_COPIED_AT: Final = np.array([LONGEVITY_INDEX[n] for n in _COPIED])
 _NO_FEATURE: Final = -1
 """Column index of a feature the row does not have: ``longevity_matrix`` puts NaN there."""
 
@@ -238,14 +238,14 @@ _READ: Final = np.array(
     sorted({*_COPY_FROM[_COPY_FROM != _NO_FEATURE].tolist(), *_SUM_COLUMNS.tolist(), _HAND})
 )
 """The treatment features the longevity rows read (about a hundred of them)."""
-_AT: Final = np.full(max(FEATURE_INDEX.values()) + 2, len(_READ))
-_AT[_READ] = np.arange(len(_READ))
-# The columns of ``longevity_matrix``'s table of the ``_READ`` features (then a NaN column, which
-# ``_NO_FEATURE``, -1, lands on) that each copy, the sums and the hand come from.
-_SUM_AT: Final = _AT[_SUM_COLUMNS]
+# ``longevity_matrix``'s per-treatment table: the ``_READ`` features, a NaN column, then the sums.
 _NAN_AT: Final = len(_READ)
 _SUMS_AT: Final = _NAN_AT + 1
-"""Where the sums start in that table: after the read features and the NaN column."""
+_AT: Final = np.full(max(FEATURE_INDEX.values()) + 2, _NAN_AT)
+"""The table column of each treatment feature; the NaN column for one not read (and for
+``_NO_FEATURE``, -1)."""
+_AT[_READ] = np.arange(len(_READ))
+_SUM_AT: Final = _AT[_SUM_COLUMNS]
 
 
 def _sources() -> IntArray:
@@ -258,10 +258,18 @@ def _sources() -> IntArray:
     out[:, :, : len(_COPIED)] = _AT[_COPY_FROM]
     for r in range(_N_REGIONS):
         for side in range(_N_SIDES):
-            this = _SUMS_AT + r * _N_SIDES + side
-            other = _SUMS_AT + r * _N_SIDES + _OTHER_SIDE[side] if side != MIDLINE else _NAN_AT
-            eff = _EFF_SUMS if other != _NAN_AT else 0
-            out[r, side, len(_COPIED) :] = (this, other, this + _EFF_SUMS, other + eff, _AT[_HAND])
+            dose = _SUMS_AT + r * _N_SIDES + side
+            other = _SUMS_AT + r * _N_SIDES + _OTHER_SIDE[side]
+            other_dose, other_eff = (
+                (_NAN_AT, _NAN_AT) if side == MIDLINE else (other, other + _EFF_SUMS)
+            )
+            out[r, side, len(_COPIED) :] = (
+                dose,
+                other_dose,
+                dose + _EFF_SUMS,
+                other_eff,
+                _AT[_HAND],
+            )
     return out
 
 

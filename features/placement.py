@@ -229,8 +229,8 @@ def placement_block(inp: FeatureInput, matrix: FloatArray) -> None:
     x = np.where(np.isnan(plan.x_mm), USUAL_X[plan.muscle, plan.side], plan.x_mm)
     y = np.where(np.isnan(plan.y_mm), USUAL_Y[plan.muscle, plan.side], plan.y_mm)
 
-    # Every per-treatment sum of points in one table (``_SUMS``): a point's values, each added
-    # to its column (its unit's, for the unit sums).
+    # Every per-treatment sum of points in one table (``_SUMS``): a point's values, in
+    # ``_SUM_AT``'s order, each added to its column (its unit's, for the unit sums).
     values = np.empty((len(t), _VALUES))
     values[:, :N_TARGETS] = effective_doses(x, y, spread_sd_mm(u_eq, volume_ml), u_eq)
     values[:, N_TARGETS : N_TARGETS + 2] = u_eq[:, None]
