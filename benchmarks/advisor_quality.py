@@ -45,7 +45,6 @@ from serving.advisor import (
     search,
 )
 from serving.recommend import Recommendation, recommend
-from serving.recommend_batch import take_treatments
 from training.dataset import load_training_data
 from training.settings import training_settings
 from training.train import train
@@ -140,7 +139,7 @@ def _advise(
     model_s = oracle_s = 0.0
     for a in range(0, len(plans), CHUNK):
         part = np.arange(a, min(a + CHUNK, len(plans)))
-        inputs = take_treatments(held, part)
+        inputs = held.take(part)
         constraints = [Constraints()] * len(part)
         started = time.perf_counter()
         model += recommend(predictor, inputs, plans[a : a + CHUNK], constraints)[0]
@@ -158,7 +157,7 @@ def _judge(registry: Path, bundle: Path) -> None:
     truth = read_truth(registry)
     predictor = Predictor.load(bundle, intra_op_threads=1)
     rows = np.flatnonzero(data.test)
-    held = take_treatments(registry_inputs(data.registry.tables), rows)
+    held = registry_inputs(data.registry.tables).take(rows)
     ids = data.treatment_ids[rows]
     model, oracle, model_s, oracle_s = _advise(predictor, truth, ids, held)
 

@@ -113,25 +113,29 @@ class FeatureInput:
         """Number of treatments."""
         return len(self.product)
 
-    def treatments(self, start: int, stop: int) -> FeatureInput:
-        """Treatments ``start`` to ``stop`` (exclusive) alone, their points' rows from 0.
+    def take(self, rows: npt.NDArray[np.int64]) -> FeatureInput:
+        """The treatments ``rows``, in that order, with their points.
 
-        A treatment's features read only its own rows, so featurising a registry slice by
-        slice gives the same matrix as all at once, with each slice's temporaries small enough
-        to stay in cache and be reused rather than mapped afresh for every operation.
+        A treatment's features read only its own rows and points, so featurising the
+        treatments of a registry part by part gives the rows of featurising them all at once.
+
+        Args:
+            rows: Treatments to take, each once.
+
+        Returns:
+            The inputs of ``len(rows)`` treatments, treatment i being ``rows[i]``.
         """
-        p = self.plan
-        i, j = np.searchsorted(p.treatment, [start, stop])
-        plan = PlanArrays(
-            p.treatment[i:j] - start,
-            p.muscle[i:j],
-            p.side[i:j],
-            p.units[i:j],
-            p.x_mm[i:j],
-            p.y_mm[i:j],
+        plan = self.plan
+        position = np.full(self.n, -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
+        new = position[plan.treatment]
+        points = np.flatnonzero(new >= 0)
+        points = points[np.argsort(new[points], kind="stable")]  # grouped in the new order
+        taken = {f.name: getattr(plan, f.name)[points] for f in fields(PlanArrays)}
+        return FeatureInput(
+            plan=PlanArrays(**(taken | {"treatment": new[points]})),
+            **{f.name: getattr(self, f.name)[rows] for f in fields(self) if f.name != "plan"},
         )
-        rows = {f.name: getattr(self, f.name)[start:stop] for f in fields(self) if f.name != "plan"}
-        return FeatureInput(plan=plan, **rows)
 
 
 PATIENT_FIELDS: Final = (

@@ -10,21 +10,18 @@ if any.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from bundle.predictor import Predictor
 from data.contract import INJECTIONS
 from data.frames import conform
 from data.registry import read_registry, write_rejects
-from features.inputs import FeatureInput, PlanArrays
 from features.tables import registry_inputs
 from serving.advisor import Candidates, Constraints, PlanPoints
 from serving.predict import REJECTS_FILE
@@ -61,32 +58,6 @@ class RecommendReport:
     read_seconds: float
     search_seconds: float
     write_seconds: float
-
-
-def take_treatments(inputs: FeatureInput, rows: npt.NDArray[np.int64]) -> FeatureInput:
-    """The inputs of the treatments ``rows`` of ``inputs``, in that order, with their points.
-
-    Args:
-        inputs: Inputs of n treatments (``features.tables.registry_inputs``).
-        rows: Treatments to take, each once.
-
-    Returns:
-        The inputs of ``len(rows)`` treatments, treatment i being ``rows[i]``.
-    """
-    plan = inputs.plan
-    position = np.full(inputs.n, -1, dtype=np.int64)
-    position[rows] = np.arange(len(rows))
-    new = position[plan.treatment]
-    points = np.flatnonzero(new >= 0)
-    points = points[np.argsort(new[points], kind="stable")]  # grouped in the new order
-    taken = PlanArrays(
-        **{f.name: getattr(plan, f.name)[points] for f in dataclasses.fields(PlanArrays)}
-    )
-    fields = dataclasses.fields(FeatureInput)
-    return FeatureInput(
-        plan=dataclasses.replace(taken, treatment=new[points]),
-        **{f.name: getattr(inputs, f.name)[rows] for f in fields if f.name != "plan"},
-    )
 
 
 def _suggested_injections(
@@ -164,7 +135,7 @@ def recommend_registry(
     rows, suggested = [], []
     for a in range(0, len(ids), chunk):
         b = min(a + chunk, len(ids))
-        chunk_inputs = take_treatments(inputs, np.arange(a, b))
+        chunk_inputs = inputs.take(np.arange(a, b))
         found, _ = recommend(predictor, chunk_inputs, plans[a:b], [constraints] * (b - a))
         rows += [_summary_row(t, r) for t, r in zip(ids[a:b], found, strict=True)]
         suggested += [r.suggestion.plan for r in found]

@@ -37,21 +37,21 @@ def test_every_row_equals_its_single_request_at_float32(tables) -> None:
 
 
 def test_a_slice_of_treatments_gives_their_rows_of_the_whole(tables) -> None:
-    # asym predict featurises a registry slice by slice (``FeatureInput.treatments``): each
+    # asym predict featurises a registry slice by slice (``FeatureInput.take``): each
     # slice's rows must be the whole registry's (a treatment reads only its own rows and
     # points). At float32, what the models see; in float64 within 1e-12, as matrix products
     # over a different number of rows may add in another order (a few cells move by 1e-15).
     inputs = registry_inputs(tables)
     whole = build_features(inputs)
     cuts = [0, 1, 700, 701, inputs.n]
-    parts = [inputs.treatments(a, b) for a, b in itertools.pairwise(cuts)]
+    parts = [inputs.take(np.arange(a, b)) for a, b in itertools.pairwise(cuts)]
     assert [p.n for p in parts] == [1, 699, 1, inputs.n - 701]
     assert sum(len(p.plan.treatment) for p in parts) == len(inputs.plan.treatment)
     assert all(p.plan.treatment.min() == 0 for p in parts)
     sliced = np.vstack([build_features(p) for p in parts])
     _assert_same_at_float32(sliced, whole)
     np.testing.assert_allclose(sliced, whole, rtol=1e-12, atol=1e-12)
-    assert inputs.treatments(5, 5).n == 0
+    assert inputs.take(np.arange(5, 5)).n == 0
 
 
 def test_feature_frame_has_ids_and_spec_columns(tables) -> None:
